@@ -1,0 +1,323 @@
+"""The persistent model: partners and their people, the catalogue, prospects, deals, quotes,
+the audit trail, inbound email and the outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, intpk, money, pct, str40, str200, str320
+
+ACTIVE_STAGES = ("opportunity", "approved")
+
+
+class Tier(Base):
+    __tablename__ = "tiers"
+    id: Mapped[intpk]
+    name: Mapped[str40] = mapped_column(unique=True)
+    discount_pct: Mapped[pct]
+    reward_margin_pct: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+    id: Mapped[intpk]
+    name: Mapped[str200] = mapped_column(unique=True)
+    tier_id: Mapped[int] = mapped_column(ForeignKey("tiers.id"))
+    country: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    locale: Mapped[str | None] = mapped_column(String(20))
+    tier: Mapped[Tier] = relationship(lazy="joined")
+    contacts: Mapped[list[Contact]] = relationship(back_populates="partner")
+
+
+class Contact(Base):
+    """A partner's person: registers and advances the partner's deals."""
+
+    __tablename__ = "contacts"
+    id: Mapped[intpk]
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    name: Mapped[str200]
+    email: Mapped[str320] = mapped_column(unique=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    partner: Mapped[Partner] = relationship(back_populates="contacts", lazy="joined")
+
+
+class Reviewer(Base):
+    """The vendor's deal desk: approves, rejects, returns, grants extensions."""
+
+    __tablename__ = "reviewers"
+    id: Mapped[intpk]
+    name: Mapped[str200]
+    email: Mapped[str320] = mapped_column(unique=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str200]
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    unit_price: Mapped[money]
+    currency: Mapped[str] = mapped_column(String(3))
+    term_months: Mapped[int] = mapped_column(Integer, default=12)
+    prices: Mapped[list[ProductPrice]] = relationship(
+        back_populates="product", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    def price_in(self, currency: str) -> tuple[Decimal, str]:
+        """The unit price in `currency` if the price book has it, else the product's own."""
+        for p in self.prices:
+            if p.currency == currency:
+                return p.unit_price, currency
+        return self.unit_price, self.currency
+
+
+class ProductPrice(Base):
+    """A regional price: the product's unit price in another currency."""
+
+    __tablename__ = "product_prices"
+    __table_args__ = (UniqueConstraint("product_id", "currency"),)
+    id: Mapped[intpk]
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    unit_price: Mapped[money]
+    product: Mapped[Product] = relationship(back_populates="prices")
+
+
+class Prospect(Base):
+    """An end customer, unique by its registrable primary domain."""
+
+    __tablename__ = "prospects"
+    id: Mapped[intpk]
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    company_name: Mapped[str200]
+    created_at: Mapped[datetime]
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+    __table_args__ = (
+        # One active registration per partner, prospect and product: the database
+        # itself refuses the second of two racing registrations.
+        Index(
+            "uq_deals_active_per_partner",
+            "partner_id",
+            "prospect_id",
+            "product_id",
+            unique=True,
+            sqlite_where=text("stage IN ('opportunity', 'approved')"),
+            postgresql_where=text("stage IN ('opportunity', 'approved')"),
+        ),
+        Index("ix_deals_stage", "stage"),
+        Index("ix_deals_prospect_product", "prospect_id", "product_id"),
+    )
+    id: Mapped[intpk]
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    stage: Mapped[str] = mapped_column(String(20), default="opportunity")
+    channel: Mapped[str] = mapped_column(String(10))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    conflict_with_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+
+    # Company / partner / end user / opportunity: the SPEC's registration fields.
+    company_name: Mapped[str200]
+    contact_name: Mapped[str200]
+    contact_phone: Mapped[str40]
+    partner_sales_lead_name: Mapped[str | None] = mapped_column(String(200))
+    partner_sales_lead_email: Mapped[str | None] = mapped_column(String(320))
+    end_user_first_name: Mapped[str200]
+    end_user_last_name: Mapped[str200]
+    end_user_position: Mapped[str200]
+    end_user_email: Mapped[str320]
+    end_user_phone: Mapped[str40]
+    end_user_role: Mapped[str40]
+    address_line1: Mapped[str200]
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    state: Mapped[str | None] = mapped_column(String(10))
+    postcode: Mapped[str40]
+    number_of_users: Mapped[int]
+    projected_value: Mapped[money]
+    currency: Mapped[str] = mapped_column(String(3))
+    close_date: Mapped[date] = mapped_column(Date)
+    budget_approved: Mapped[bool] = mapped_column(Boolean)
+    project_priority: Mapped[str40]
+    problems_to_solve: Mapped[str] = mapped_column(Text)
+    meeting_date: Mapped[date | None] = mapped_column(Date)
+    migrating_to: Mapped[str40]
+
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    approved_at: Mapped[datetime | None]
+    protection_expires_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(320))
+    reject_reason: Mapped[str | None] = mapped_column(String(40))
+    review_note: Mapped[str | None] = mapped_column(Text)
+    returned_question: Mapped[str | None] = mapped_column(Text)
+    order_quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", use_alter=True))
+    po_number: Mapped[str | None] = mapped_column(String(100))
+    extensions_granted: Mapped[int] = mapped_column(Integer, default=0)
+    extension_requested_at: Mapped[datetime | None]
+    last_nudged_at: Mapped[datetime | None]
+    thread_message_id: Mapped[str | None] = mapped_column(String(998))
+    slack_review_channel: Mapped[str | None] = mapped_column(String(40))
+    slack_review_ts: Mapped[str | None] = mapped_column(String(40))
+
+    partner: Mapped[Partner] = relationship(lazy="joined")
+    contact: Mapped[Contact] = relationship(lazy="joined")
+    prospect: Mapped[Prospect] = relationship(lazy="joined")
+    product: Mapped[Product] = relationship(lazy="joined")
+    conflict_with: Mapped[Deal | None] = relationship(remote_side="Deal.id")
+    quotes: Mapped[list[Quote]] = relationship(
+        back_populates="deal", order_by="Quote.id", foreign_keys="Quote.deal_id"
+    )
+    events: Mapped[list[DealEvent]] = relationship(order_by="DealEvent.id")
+
+    @property
+    def active(self) -> bool:
+        return self.stage in ACTIVE_STAGES
+
+
+class Quote(Base):
+    __tablename__ = "quotes"
+    id: Mapped[intpk]
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    number_of_users: Mapped[int]
+    term_months: Mapped[int]
+    discount_pct: Mapped[pct]
+    reward_margin_pct: Mapped[pct]
+    list_amount: Mapped[money]
+    total: Mapped[money]
+    valid_until: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str320]
+    deal: Mapped[Deal | None] = relationship(back_populates="quotes", foreign_keys=[deal_id])
+    product: Mapped[Product] = relationship(lazy="joined")
+    lines: Mapped[list[QuoteLine]] = relationship(
+        order_by="QuoteLine.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class QuoteLine(Base):
+    __tablename__ = "quote_lines"
+    id: Mapped[intpk]
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id"))
+    position: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))  # list | tier_discount | reward_margin
+    description: Mapped[str200]
+    unit_price: Mapped[money]
+    quantity: Mapped[int]
+    term_months: Mapped[int]
+    pct: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+    amount: Mapped[money]
+
+
+class DealEvent(Base):
+    """The audit trail: who moved which deal from where to where, when, by which channel."""
+
+    __tablename__ = "deal_events"
+    __table_args__ = (Index("ix_deal_events_deal", "deal_id"),)
+    id: Mapped[intpk]
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str320]
+    channel: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str40]
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str | None] = mapped_column(String(20))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InboundEmail(Base):
+    """Every message the intake received, raw, keyed so it is handled exactly once."""
+
+    __tablename__ = "inbound_emails"
+    __table_args__ = (Index("ix_inbound_status", "status"),)
+    id: Mapped[intpk]
+    message_key: Mapped[str] = mapped_column(String(998), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    mailbox: Mapped[str | None] = mapped_column(String(200))
+    uidvalidity: Mapped[int | None]
+    uid: Mapped[int | None]
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(998))
+    size: Mapped[int]
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # received | registered | duplicate | invalid | ignored | refused | failed | answered
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    reason: Mapped[str | None] = mapped_column(Text)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+    moved_to: Mapped[str | None] = mapped_column(String(40))
+
+
+class OutboxMessage(Base):
+    """A notification written in the same transaction as its cause; a worker delivers it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(10), default="email")  # email | slack
+    template: Mapped[str40]
+    dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    to_addr: Mapped[str] = mapped_column(String(998))
+    subject: Mapped[str] = mapped_column(String(998))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    message_id: Mapped[str] = mapped_column(String(998))
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Counter(Base):
+    """Named sequences for human-facing numbers (DR-…, Q-…), the same on every database."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobRun(Base):
+    """The last run of each scheduled job and its error, for `dealreg status`."""
+
+    __tablename__ = "job_runs"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
