@@ -8,7 +8,7 @@ from functools import lru_cache
 import idna
 import tldextract
 
-from core.errors import Invalid, FieldError
+from core.errors import FieldError, Invalid
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
