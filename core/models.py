@@ -175,7 +175,7 @@ class Deal(Base):
     reject_reason: Mapped[str | None] = mapped_column(String(40))
     review_note: Mapped[str | None] = mapped_column(Text)
     returned_question: Mapped[str | None] = mapped_column(Text)
-    order_quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", use_alter=True))
+    order_quote_id: Mapped[int | None]  # the quote that became the order (no FK: a cycle)
     po_number: Mapped[str | None] = mapped_column(String(100))
     extensions_granted: Mapped[int] = mapped_column(Integer, default=0)
     extension_requested_at: Mapped[datetime | None]
@@ -303,14 +303,6 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class Counter(Base):
-    """Named sequences for human-facing numbers (DR-…, Q-…), the same on every database."""
-
-    __tablename__ = "counters"
-    name: Mapped[str] = mapped_column(String(20), primary_key=True)
-    value: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class JobRun(Base):

@@ -1,0 +1,39 @@
+"""Use cases: one unit of work each, `now` passed in, the audit trail written."""
+
+from core.services.common import SYSTEM, Actor, identify
+from core.services.lifecycle import expire_lapsed
+from core.services.orders import add_quote, advance
+from core.services.queries import deal_view, prospect_page, quote_view, search, show
+from core.services.register import DomainCheck, Registered, check_domain, register
+from core.services.review import (
+    answer,
+    approve,
+    decide_extension,
+    reject,
+    request_extension,
+    return_for_info,
+)
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "DomainCheck",
+    "Registered",
+    "add_quote",
+    "advance",
+    "answer",
+    "approve",
+    "check_domain",
+    "deal_view",
+    "decide_extension",
+    "expire_lapsed",
+    "identify",
+    "prospect_page",
+    "quote_view",
+    "register",
+    "reject",
+    "request_extension",
+    "return_for_info",
+    "search",
+    "show",
+]

@@ -1,0 +1,194 @@
+"""What every service shares: the acting person, deal loading with visibility, the audit trail
+and notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import outbox
+from core.config import Settings
+from core.errors import NotAllowed, NotFound
+from core.fields import progress
+from core.locales import locale_for
+from core.models import Contact, Deal, DealEvent, Partner, Quote, Reviewer
+from core.stages import next_stage, required_role
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, resolved at the edge: a partner contact, a reviewer or the system."""
+
+    kind: str  # partner | reviewer | system
+    email: str
+    name: str
+    channel: str  # slack | email | cli | system
+    partner_id: int | None = None
+    contact_id: int | None = None
+    slack_user_id: str | None = None
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.kind == "reviewer"
+
+
+SYSTEM = Actor(kind="system", email="system", name="dealreg", channel="system")
+
+
+def identify(
+    session: Session,
+    *,
+    channel: str,
+    email: str | None = None,
+    slack_user_id: str | None = None,
+) -> Actor:
+    """Resolve a person by Slack id or email to a partner contact or a reviewer."""
+    for model, kind in ((Reviewer, "reviewer"), (Contact, "partner")):
+        row: Contact | Reviewer | None = None
+        if slack_user_id:
+            row = session.scalar(select(model).where(model.slack_user_id == slack_user_id))
+        if row is None and email:
+            row = session.scalar(select(model).where(func.lower(model.email) == email.lower()))
+        if row is not None:
+            return Actor(
+                kind=kind,
+                email=row.email,
+                name=row.name,
+                channel=channel,
+                partner_id=row.partner_id if isinstance(row, Contact) else None,
+                contact_id=row.id if isinstance(row, Contact) else None,
+                slack_user_id=row.slack_user_id,
+            )
+    who = email or slack_user_id or "this person"
+    raise NotFound(
+        f"{who} is not a registered partner contact or reviewer; ask your partner manager "
+        "or the deal desk to add you",
+        field="actor",
+    )
+
+
+def require_role(actor: Actor, role: str, what: str) -> None:
+    """Refuse unless `actor` has `role`, naming the missing right."""
+    if role == "reviewer" and not actor.is_reviewer:
+        raise NotAllowed(f"only reviewers can {what}", field="actor")
+    if role == "partner" and actor.kind != "partner":
+        raise NotAllowed(f"only the registering partner's contacts can {what}", field="actor")
+
+
+def visible(actor: Actor, deal: Deal) -> bool:
+    return actor.kind in ("reviewer", "system") or deal.partner_id == actor.partner_id
+
+
+def load_deal(session: Session, actor: Actor, number: str, *, for_update: bool = False) -> Deal:
+    """Load a deal by number; one the actor may not see is reported as not found."""
+    key = number.strip().upper()
+    if key.isdigit():
+        key = f"DR-{int(key):06d}"
+    stmt = select(Deal).where(Deal.number == key)
+    if for_update:
+        stmt = stmt.with_for_update(of=Deal)
+    deal = session.scalar(stmt)
+    if deal is None or not visible(actor, deal):
+        raise NotFound(f"no deal {key}", field="deal")
+    return deal
+
+
+def transition(
+    session: Session,
+    deal: Deal,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move `deal` by `action` through the stage machine and write the audit trail."""
+    role = required_role(action)
+    if role in ("partner", "reviewer"):
+        require_role(actor, role, _WHAT.get(action, action))
+    if role == "partner" and deal.partner_id != actor.partner_id:
+        raise NotFound(f"no deal {deal.number}", field="deal")
+    source = deal.stage
+    deal.stage = next_stage(source, action)
+    deal.updated_at = now
+    audit(session, deal, actor, now, action, source, deal.stage, details)
+
+
+_WHAT = {
+    "approve": "approve registrations",
+    "reject": "reject registrations",
+    "return": "return registrations for information",
+    "grant_extension": "grant extensions",
+    "decline_extension": "decline extensions",
+    "start_order": "advance this deal",
+    "submit_order": "advance this deal",
+    "request_extension": "request an extension",
+    "answer": "answer for this deal",
+}
+
+
+def audit(
+    session: Session,
+    deal: Deal,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    from_stage: str | None,
+    to_stage: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        DealEvent(
+            deal_id=deal.id,
+            at=now,
+            actor=actor.email,
+            channel=actor.channel,
+            action=action,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            details=details or {},
+        )
+    )
+
+
+def notify_partner(
+    session: Session,
+    deal: Deal,
+    template: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    quote: Quote | None = None,
+    extra: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+) -> None:
+    """Queue an email to the deal's registering contact, in the caller's transaction."""
+    partner: Partner = deal.partner
+    context: dict[str, Any] = {
+        "deal": deal,
+        "quote": quote,
+        "partner": partner,
+        "contact": deal.contact,
+        "vendor_name": settings.vendor_name,
+        "progress": progress(deal.stage),
+        **(extra or {}),
+    }
+    refs = references or ([deal.thread_message_id] if deal.thread_message_id else None)
+    outbox.enqueue(
+        session,
+        template=template,
+        to=deal.contact.email,
+        context=context,
+        locale=locale_for(partner.country, partner.locale),
+        deal=deal,
+        in_reply_to=in_reply_to or deal.thread_message_id,
+        references=refs,
+        dedupe_key=dedupe_key,
+        now=now,
+        settings=settings,
+    )

@@ -1,0 +1,169 @@
+"""Reading deals: search, list, show, the prospect page; partners see only their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from core.domains import normalise_domain
+from core.errors import DealError, NotFound
+from core.fields import FIELDS, progress
+from core.models import Deal, Prospect, Quote
+from core.pricing import round_money
+from core.services.common import Actor, load_deal
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with `%`, `_` and `\\` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _scoped(actor: Actor) -> Select[tuple[Deal]]:
+    stmt = select(Deal).join(Deal.prospect)
+    if actor.kind == "partner":
+        stmt = stmt.where(Deal.partner_id == actor.partner_id)
+    return stmt
+
+
+def search(
+    session: Session,
+    actor: Actor,
+    text: str | None = None,
+    *,
+    stage: str | None = None,
+    limit: int = 50,
+) -> list[Deal]:
+    """Deals matching part of the number, prospect name or domain, newest first."""
+    stmt = _scoped(actor)
+    term = (text or "").strip()
+    if term:
+        pattern = like_pattern(term.lower())
+        clauses = [
+            Deal.number.ilike(like_pattern(term.upper()), escape="\\"),
+            Prospect.company_name.ilike(pattern, escape="\\"),
+            Prospect.domain.ilike(pattern, escape="\\"),
+        ]
+        try:
+            clauses.append(Prospect.domain == normalise_domain(term))
+        except DealError:
+            pass
+        stmt = stmt.where(or_(*clauses))
+    if stage:
+        stmt = stmt.where(Deal.stage == stage)
+    return list(session.scalars(stmt.order_by(Deal.id.desc()).limit(limit)).unique())
+
+
+def show(session: Session, actor: Actor, number: str) -> Deal:
+    return load_deal(session, actor, number)
+
+
+def quote_view(quote: Quote) -> dict[str, Any]:
+    return {
+        "number": quote.number,
+        "product": quote.product.code,
+        "currency": quote.currency,
+        "number_of_users": quote.number_of_users,
+        "term_months": quote.term_months,
+        "lines": [
+            {
+                "kind": line.kind,
+                "description": line.description,
+                "unit_price": str(line.unit_price.normalize()),
+                "quantity": line.quantity,
+                "term_months": line.term_months,
+                "pct": None if line.pct is None else str(line.pct.normalize()),
+                "amount": str(round_money(line.amount, quote.currency)),
+            }
+            for line in quote.lines
+        ],
+        "discount_pct": str(quote.discount_pct.normalize()),
+        "reward_margin_pct": str(quote.reward_margin_pct.normalize()),
+        "list_amount": str(round_money(quote.list_amount, quote.currency)),
+        "total": str(round_money(quote.total, quote.currency)),
+        "valid_until": quote.valid_until.isoformat(),
+        "created_at": quote.created_at.isoformat(),
+    }
+
+
+def deal_view(deal: Deal) -> dict[str, Any]:
+    """The SPEC's JSON of one deal: fields, stage, partner, prospect, quotes, history."""
+    view: dict[str, Any] = {"number": deal.number, "stage": deal.stage}
+    view.update(_fields(deal))
+    view.update(
+        {
+            "channel": deal.channel,
+            "partner": deal.partner.name,
+            "contact_email": deal.contact.email,
+            "prospect": {"company_name": deal.prospect.company_name, "domain": deal.prospect.domain},
+            "progress": progress(deal.stage),
+            "conflict_with": deal.conflict_with.number if deal.conflict_with else None,
+            "created_at": deal.created_at.isoformat(),
+            "approved_at": _iso(deal.approved_at),
+            "protection_expires_at": _iso(deal.protection_expires_at),
+            "reject_reason": deal.reject_reason,
+            "review_note": deal.review_note,
+            "returned_question": deal.returned_question,
+            "po_number": deal.po_number,
+            "order_quote": next((q.number for q in deal.quotes if q.id == deal.order_quote_id), None),
+            "extensions_granted": deal.extensions_granted,
+            "quotes": [quote_view(q) for q in deal.quotes],
+            "history": [
+                {
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "channel": e.channel,
+                    "action": e.action,
+                    "from": e.from_stage,
+                    "to": e.to_stage,
+                    "details": e.details,
+                }
+                for e in deal.events
+            ],
+        }
+    )
+    return view
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else str(value.isoformat())
+
+
+def _fields(deal: Deal) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for spec in FIELDS:
+        if spec.name == "domain":
+            out["domain"] = deal.prospect.domain
+        elif spec.name == "product":
+            out["product"] = deal.product.code
+        else:
+            value = getattr(deal, spec.name)
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            elif spec.name == "projected_value":
+                value = str(round_money(value, deal.currency))
+            out[spec.name] = value
+    out["currency"] = deal.currency
+    return out
+
+
+@dataclass(frozen=True)
+class ProspectPage:
+    prospect: Prospect
+    deals: list[Deal]
+    quotes: list[Quote]
+
+
+def prospect_page(session: Session, actor: Actor, domain: str) -> ProspectPage:
+    """The prospect with the deals and quotes the actor may see."""
+    prospect = session.scalar(select(Prospect).where(Prospect.domain == normalise_domain(domain)))
+    if prospect is None:
+        raise NotFound(f"no prospect {domain}", field="domain")
+    deals = [d for d in search(session, actor, None, limit=1000) if d.prospect_id == prospect.id]
+    qstmt = select(Quote).where(Quote.prospect_id == prospect.id).order_by(Quote.id)
+    if actor.kind == "partner":
+        qstmt = qstmt.where(Quote.partner_id == actor.partner_id)
+    return ProspectPage(prospect, deals, list(session.scalars(qstmt)))

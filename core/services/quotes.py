@@ -1,0 +1,103 @@
+"""Quotes: generated on approval and added to a prospect later, priced by core.pricing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.models import Deal, Partner, Product, Prospect, Quote, QuoteLine
+from core.pricing import Priced, price_quote
+
+
+def margin_pct(partner: Partner, settings: Settings) -> Decimal:
+    """The partner's reward margin: its tier's override, else the setting."""
+    tier_pct = partner.tier.reward_margin_pct
+    return settings.reward_margin_pct if tier_pct is None else tier_pct
+
+
+def preview(
+    partner: Partner, product: Product, users: int, settings: Settings, *, with_margin: bool
+) -> Priced:
+    """Price what a quote would be, without storing it (the review's quote preview)."""
+    unit_price, currency = product.price_in(partner.currency)
+    return price_quote(
+        product_name=product.name,
+        unit_price=unit_price,
+        currency=currency,
+        users=users,
+        term_months=product.term_months,
+        discount_pct=partner.tier.discount_pct,
+        reward_margin_pct=margin_pct(partner, settings) if with_margin else Decimal(0),
+    )
+
+
+def create_quote(
+    session: Session,
+    *,
+    partner: Partner,
+    prospect: Prospect,
+    product: Product,
+    users: int,
+    deal: Deal | None,
+    with_margin: bool,
+    now: datetime,
+    settings: Settings,
+    created_by: str,
+) -> Quote:
+    """Store a priced quote with its lines; numbered Q-000001 after the insert."""
+    priced = preview(partner, product, users, settings, with_margin=with_margin)
+    quote = Quote(
+        prospect_id=prospect.id,
+        partner_id=partner.id,
+        deal_id=deal.id if deal else None,
+        product_id=product.id,
+        product=product,
+        currency=priced.currency,
+        number_of_users=users,
+        term_months=product.term_months,
+        discount_pct=priced.discount_pct,
+        reward_margin_pct=priced.reward_margin_pct,
+        list_amount=priced.list_amount,
+        total=priced.total,
+        valid_until=(now + timedelta(days=settings.quote_valid_days)).date(),
+        created_at=now,
+        created_by=created_by,
+        lines=[
+            QuoteLine(
+                position=i,
+                kind=line.kind,
+                description=line.description,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                term_months=line.term_months,
+                pct=line.pct,
+                amount=line.amount,
+            )
+            for i, line in enumerate(priced.lines, start=1)
+        ],
+    )
+    session.add(quote)
+    session.flush()
+    quote.number = f"Q-{quote.id:06d}"
+    return quote
+
+
+def protecting_deal(
+    session: Session, partner_id: int, prospect_id: int, now: datetime
+) -> Deal | None:
+    """The partner's approved deal for the prospect whose protection has not lapsed."""
+    return session.scalar(
+        select(Deal)
+        .where(
+            Deal.partner_id == partner_id,
+            Deal.prospect_id == prospect_id,
+            Deal.stage == "approved",
+            Deal.protection_expires_at > now,
+        )
+        .order_by(Deal.protection_expires_at.desc())
+        .limit(1)
+    )

@@ -1,0 +1,196 @@
+"""Verify a domain and register a deal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.domains import normalise_domain
+from core.locales import locale_for
+from core.models import ACTIVE_STAGES, Deal, Partner, Product, Prospect
+from core.services.common import Actor, audit, notify_partner, require_role
+from core.uow import UnitOfWork
+from core.validation import ProductRef, Registration, ValidationContext, validate_registration
+
+
+@dataclass(frozen=True)
+class DomainCheck:
+    """What a partner learns about a domain: never the other partner's name."""
+
+    domain: str
+    prospect_id: int | None
+    company_name: str | None
+    status: str  # new | free | yours | protected
+    protected_until: datetime | None = None
+    your_deal: str | None = None
+
+
+def check_domain(session: Session, actor: Actor, text: str, now: datetime) -> DomainCheck:
+    """Normalise `text` and say whether the prospect exists and who (not named) protects it."""
+    domain = normalise_domain(text)
+    prospect = session.scalar(select(Prospect).where(Prospect.domain == domain))
+    if prospect is None:
+        return DomainCheck(domain, None, None, "new")
+    active = session.scalars(
+        select(Deal).where(Deal.prospect_id == prospect.id, Deal.stage.in_(ACTIVE_STAGES))
+    ).all()
+    own = [d for d in active if d.partner_id == actor.partner_id]
+    others = [
+        d
+        for d in active
+        if d.partner_id != actor.partner_id
+        and d.stage == "approved"
+        and d.protection_expires_at is not None
+        and d.protection_expires_at > now
+    ]
+    if own:
+        return DomainCheck(domain, prospect.id, prospect.company_name, "yours", None, own[0].number)
+    if others:
+        until = max(d.protection_expires_at for d in others if d.protection_expires_at)
+        return DomainCheck(domain, prospect.id, prospect.company_name, "protected", until)
+    return DomainCheck(domain, prospect.id, prospect.company_name, "free")
+
+
+def validation_context(session: Session, partner: Partner, now: datetime) -> ValidationContext:
+    products = session.scalars(select(Product).order_by(Product.name)).all()
+    return ValidationContext(
+        partner_country=partner.country,
+        partner_currency=partner.currency,
+        products=tuple(ProductRef(p.code, p.name, tuple(p.aliases or ())) for p in products),
+        today=now.date(),
+        locale=locale_for(partner.country, partner.locale),
+    )
+
+
+@dataclass(frozen=True)
+class Registered:
+    deal: Deal
+    created: bool
+
+
+def register(
+    uow: UnitOfWork,
+    actor: Actor,
+    raw: Mapping[str, Any],
+    *,
+    now: datetime,
+    settings: Settings,
+    thread_message_id: str | None = None,
+) -> Registered:
+    """Validate and store a registration; the same partner's active twin is returned instead."""
+    require_role(actor, "partner", "register deals")
+    for attempt in range(3):
+        try:
+            return _register_once(uow, actor, raw, now, settings, thread_message_id)
+        except IntegrityError:
+            # A concurrent registration of the same prospect or deal won the race:
+            # start again and find what it stored.
+            uow.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _register_once(
+    uow: UnitOfWork,
+    actor: Actor,
+    raw: Mapping[str, Any],
+    now: datetime,
+    settings: Settings,
+    thread_message_id: str | None,
+) -> Registered:
+    session = uow.session
+    partner = session.get_one(Partner, actor.partner_id)
+    reg = validate_registration(raw, validation_context(session, partner, now))
+    product = session.scalar(select(Product).where(Product.code == reg.product))
+    assert product is not None  # validated against the catalogue
+    prospect = _prospect(session, reg, now)
+    twin = session.scalar(
+        select(Deal).where(
+            Deal.partner_id == partner.id,
+            Deal.prospect_id == prospect.id,
+            Deal.product_id == product.id,
+            Deal.stage.in_(ACTIVE_STAGES),
+        )
+    )
+    if twin is not None:
+        return Registered(twin, False)
+    deal = _new_deal(reg, actor, partner, prospect, product, now, thread_message_id)
+    deal.conflict_with = _conflict(session, deal, now)
+    session.add(deal)
+    session.flush()
+    deal.number = f"DR-{deal.id:06d}"
+    details: dict[str, Any] = {"registration": reg.to_json()}
+    if deal.conflict_with is not None:
+        details["conflict_with"] = deal.conflict_with.number
+    audit(session, deal, actor, now, "register", None, "opportunity", details)
+    notify_partner(session, deal, "registration_received", now=now, settings=settings)
+    uow.commit()
+    return Registered(deal, True)
+
+
+def _prospect(session: Session, reg: Registration, now: datetime) -> Prospect:
+    prospect = session.scalar(select(Prospect).where(Prospect.domain == reg.domain))
+    if prospect is None:
+        prospect = Prospect(domain=reg.domain, company_name=reg.company_name, created_at=now)
+        session.add(prospect)
+        session.flush()
+    return prospect
+
+
+def _conflict(session: Session, deal: Deal, now: datetime) -> Deal | None:
+    """Another partner's active, unexpired registration of the same prospect and product."""
+    rows = session.scalars(
+        select(Deal)
+        .where(
+            Deal.prospect_id == deal.prospect.id,
+            Deal.product_id == deal.product.id,
+            Deal.partner_id != deal.partner.id,
+            Deal.stage.in_(ACTIVE_STAGES),
+        )
+        .order_by(Deal.id)
+    ).all()
+    live = [d for d in rows if d.protection_expires_at is None or d.protection_expires_at > now]
+    approved = [d for d in live if d.stage == "approved"]
+    return (approved or live or [None])[0]
+
+
+_FIELDS = (
+    "company_name contact_name contact_phone partner_sales_lead_name partner_sales_lead_email "
+    "end_user_first_name end_user_last_name end_user_position end_user_email end_user_phone "
+    "end_user_role address_line1 address_line2 country state postcode number_of_users "
+    "projected_value currency close_date budget_approved project_priority problems_to_solve "
+    "meeting_date migrating_to"
+).split()
+
+
+def _new_deal(
+    reg: Registration,
+    actor: Actor,
+    partner: Partner,
+    prospect: Prospect,
+    product: Product,
+    now: datetime,
+    thread_message_id: str | None,
+) -> Deal:
+    assert actor.contact_id is not None
+    return Deal(
+        stage="opportunity",
+        channel=actor.channel,
+        partner=partner,
+        contact_id=actor.contact_id,
+        prospect=prospect,
+        product=product,
+        created_at=now,
+        updated_at=now,
+        extensions_granted=0,
+        thread_message_id=thread_message_id,
+        **{name: getattr(reg, name) for name in _FIELDS},
+    )

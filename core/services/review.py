@@ -1,0 +1,210 @@
+"""The deal desk's moves: approve (with the automatic quote), reject, return, extensions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.errors import Conflict, FieldError, Invalid, NotAllowed
+from core.fields import REJECT_REASONS
+from core.models import Deal, Prospect, Quote
+from core.services.common import Actor, audit, load_deal, notify_partner, transition
+from core.services.quotes import create_quote
+from core.uow import UnitOfWork
+
+
+def approve(
+    uow: UnitOfWork, actor: Actor, number: str, *, now: datetime, settings: Settings
+) -> tuple[Deal, Quote]:
+    """Approve a registration: protection window, automatic quote with the reward margin."""
+    session = uow.session
+    deal = load_deal(session, actor, number, for_update=True)
+    # Serialise approvals of one prospect so two reviewers cannot approve rivals at once.
+    session.scalar(select(Prospect).where(Prospect.id == deal.prospect_id).with_for_update())
+    rival = _approved_rival(session, deal, now)
+    if rival is not None and deal.stage == "opportunity":
+        raise Conflict(
+            f"cannot approve {deal.number}: {rival.number} is already approved for this "
+            f"prospect and product (protected until {rival.protection_expires_at:%Y-%m-%d})",
+            field="deal",
+        )
+    transition(session, deal, "approve", actor, now)
+    deal.approved_at = now
+    deal.reviewed_by = actor.email
+    deal.protection_expires_at = now + timedelta(days=settings.protection_days)
+    quote = create_quote(
+        session,
+        partner=deal.partner,
+        prospect=deal.prospect,
+        product=deal.product,
+        users=deal.number_of_users,
+        deal=deal,
+        with_margin=True,
+        now=now,
+        settings=settings,
+        created_by=actor.email,
+    )
+    session.flush()
+    session.refresh(deal, ["quotes"])
+    notify_partner(session, deal, "deal_approved", now=now, settings=settings, quote=quote)
+    uow.commit()
+    return deal, quote
+
+
+def _approved_rival(session: Session, deal: Deal, now: datetime) -> Deal | None:
+    return session.scalar(
+        select(Deal).where(
+            Deal.prospect_id == deal.prospect_id,
+            Deal.product_id == deal.product_id,
+            Deal.id != deal.id,
+            Deal.stage == "approved",
+            Deal.protection_expires_at > now,
+        )
+    )
+
+
+def reason_code(text: str) -> tuple[str, str | None]:
+    """Map a typed reason to its code; free text becomes `other` with the text as note."""
+    key = text.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in REJECT_REASONS:
+        return key, None
+    for code, label in REJECT_REASONS.items():
+        if text.strip().lower() == label.lower():
+            return code, None
+    if not text.strip():
+        raise Invalid([FieldError("reason", "is required")])
+    return "other", text.strip()
+
+
+def reject(
+    uow: UnitOfWork,
+    actor: Actor,
+    number: str,
+    *,
+    reason: str,
+    note: str | None = None,
+    now: datetime,
+    settings: Settings,
+) -> Deal:
+    """Reject a registration with a reason code and a note."""
+    code, free_text = reason_code(reason)
+    note = "\n".join(t for t in (note, free_text) if t) or None
+    session = uow.session
+    deal = load_deal(session, actor, number, for_update=True)
+    transition(session, deal, "reject", actor, now, {"reason": code, "note": note})
+    deal.reject_reason = code
+    deal.review_note = note
+    deal.reviewed_by = actor.email
+    notify_partner(
+        session,
+        deal,
+        "deal_rejected",
+        now=now,
+        settings=settings,
+        extra={"reason_label": REJECT_REASONS[code], "note": note},
+    )
+    uow.commit()
+    return deal
+
+
+def return_for_info(
+    uow: UnitOfWork, actor: Actor, number: str, *, question: str, now: datetime, settings: Settings
+) -> Deal:
+    """Ask the partner for more information; the deal stays an opportunity."""
+    if not question.strip():
+        raise Invalid([FieldError("question", "is required: say what information is missing")])
+    session = uow.session
+    deal = load_deal(session, actor, number, for_update=True)
+    transition(session, deal, "return", actor, now, {"question": question.strip()})
+    deal.returned_question = question.strip()
+    notify_partner(
+        session, deal, "deal_returned", now=now, settings=settings, extra={"question": question}
+    )
+    uow.commit()
+    return deal
+
+
+def answer(
+    uow: UnitOfWork, actor: Actor, number: str, *, text: str, now: datetime, settings: Settings
+) -> Deal:
+    """Record the partner's answer to a returned registration; it is back in the queue."""
+    if not text.strip():
+        raise Invalid([FieldError("answer", "is required")])
+    session = uow.session
+    deal = load_deal(session, actor, number, for_update=True)
+    if deal.returned_question is None:
+        raise NotAllowed(f"{deal.number} has no open question from the deal desk", field="deal")
+    transition(
+        session, deal, "answer", actor, now, {"question": deal.returned_question, "answer": text}
+    )
+    deal.returned_question = None
+    deal.last_nudged_at = None
+    uow.commit()
+    return deal
+
+
+def request_extension(
+    uow: UnitOfWork, actor: Actor, number: str, *, now: datetime, settings: Settings
+) -> Deal:
+    """Ask the deal desk to extend an approved deal's protection."""
+    session = uow.session
+    deal = load_deal(session, actor, number, for_update=True)
+    if deal.extensions_granted >= settings.max_extensions:
+        raise NotAllowed(
+            f"{deal.number} already had {deal.extensions_granted} extension(s); "
+            f"the limit is {settings.max_extensions}",
+            field="deal",
+        )
+    if deal.extension_requested_at is not None:
+        return deal  # already pending: asking twice is the same request
+    transition(session, deal, "request_extension", actor, now)
+    deal.extension_requested_at = now
+    uow.commit()
+    return deal
+
+
+def decide_extension(
+    uow: UnitOfWork,
+    actor: Actor,
+    number: str,
+    *,
+    grant: bool,
+    now: datetime,
+    settings: Settings,
+) -> Deal:
+    """Grant (protection extended by the setting's days) or decline an extension."""
+    session = uow.session
+    deal = load_deal(session, actor, number, for_update=True)
+    if grant and deal.extensions_granted >= settings.max_extensions:
+        raise NotAllowed(
+            f"{deal.number} already had {deal.extensions_granted} extension(s); "
+            f"the limit is {settings.max_extensions}",
+            field="deal",
+        )
+    if not grant and deal.extension_requested_at is None:
+        raise NotAllowed(f"{deal.number} has no extension request to decline", field="deal")
+    action = "grant_extension" if grant else "decline_extension"
+    old_end = deal.protection_expires_at
+    transition(session, deal, action, actor, now)
+    deal.extension_requested_at = None
+    if grant:
+        assert old_end is not None
+        deal.protection_expires_at = max(old_end, now) + timedelta(days=settings.extension_days)
+        deal.extensions_granted += 1
+        audit(
+            session,
+            deal,
+            actor,
+            now,
+            "protection_extended",
+            deal.stage,
+            deal.stage,
+            {"from": old_end.isoformat(), "to": deal.protection_expires_at.isoformat()},
+        )
+    template = "extension_granted" if grant else "extension_declined"
+    notify_partner(session, deal, template, now=now, settings=settings)
+    uow.commit()
+    return deal

@@ -1,0 +1,94 @@
+"""Plain-text views of deals for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.fields import FIELDS, STAGES, label_for
+from core.models import Deal
+
+
+def deal_row(deal: Deal) -> dict[str, Any]:
+    return {
+        "number": deal.number,
+        "stage": deal.stage,
+        "partner": deal.partner.name,
+        "company_name": deal.prospect.company_name,
+        "domain": deal.prospect.domain,
+        "product": deal.product.code,
+        "number_of_users": deal.number_of_users,
+        "created_at": deal.created_at.date().isoformat(),
+        "protection_expires_at": deal.protection_expires_at.date().isoformat()
+        if deal.protection_expires_at
+        else None,
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    cols = ("number", "stage", "partner", "company_name", "domain", "product", "created_at")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    out = ["  ".join(c.ljust(widths[c]) for c in cols)]
+    out += ["  ".join(str(r[c]).ljust(widths[c]) for c in cols) for r in rows]
+    return "\n".join(out)
+
+
+def progress_text(stage: str, progress: list[dict[str, Any]]) -> str:
+    marks = {"done": "[x]", "current": "[>]", "todo": "[ ]"}
+    bar = " > ".join(f"{marks[str(p['state'])]} {p['label']}" for p in progress)
+    if stage not in ("opportunity", "approved", "order_started", "order_submitted"):
+        bar += f"   ({STAGES[stage]})"
+    return bar
+
+
+def deal_text(view: dict[str, Any]) -> str:
+    lines = [
+        f"{view['number']}  {view['prospect']['company_name']} ({view['prospect']['domain']})",
+        progress_text(view["stage"], view["progress"]),
+        f"partner: {view['partner']} ({view['contact_email']})",
+    ]
+    if view["conflict_with"]:
+        lines.append(f"conflict: {view['conflict_with']} is registered by another partner")
+    if view["protection_expires_at"]:
+        lines.append(f"protected until: {view['protection_expires_at'][:10]}")
+    lines.append("")
+    for spec in FIELDS:
+        value = view.get(spec.name)
+        if value not in (None, ""):
+            if spec.name == "projected_value":
+                value = f"{value} {view['currency']}"
+            lines.append(f"{label_for(spec.name, view.get('country')):28} {value}")
+    for q in view["quotes"]:
+        lines.append("")
+        lines.append(f"quote {q['number']} (valid until {q['valid_until']})")
+        for line in q["lines"]:
+            lines.append(f"  {line['description']:40} {line['amount']:>14} {q['currency']}")
+        lines.append(f"  {'total':40} {q['total']:>14} {q['currency']}")
+    lines.append("")
+    lines.append("history:")
+    for e in view["history"]:
+        move = f"{e['from'] or '-'} -> {e['to'] or '-'}"
+        lines.append(f"  {e['at'][:19]}  {e['action']:18} {move:28} {e['actor']} ({e['channel']})")
+    return "\n".join(lines)
+
+
+def check_text(data: dict[str, Any]) -> str:
+    status = data["status"]
+    if status == "new":
+        return f"{data['domain']}: free (no prospect yet)"
+    if status == "free":
+        return f"{data['domain']}: free"
+    if status == "yours":
+        return f"{data['domain']}: you already registered it as {data['your_deal']}"
+    return f"{data['domain']}: protected by another partner until {data['protected_until']}"
+
+
+def prospect_text(data: dict[str, Any]) -> str:
+    lines = [f"{data['company_name']} ({data['domain']})", "", "registrations:"]
+    lines += [f"  {d['number']}  {d['stage']:16} {d['product']}" for d in data["deals"]] or ["  none"]
+    lines += ["", "quotes:"]
+    lines += [
+        f"  {q['number']}  {q['product']:20} {q['currency']} {q['total']} "
+        f"(reward margin {q['reward_margin_pct']}%)"
+        for q in data["quotes"]
+    ] or ["  none"]
+    return "\n".join(lines)
