@@ -126,7 +126,7 @@ def _check_product(entry: Any, _tiers: set[Any]) -> list[tuple[str, str]]:
         problems.append(("aliases", "must be a list of strings"))
     prices = entry.get("prices", {})
     if not isinstance(prices, dict):
-        problems.append(("prices", "must be a table of CURRENCY = \"price\""))
+        problems.append(("prices", 'must be a table of CURRENCY = "price"'))
     else:
         for cur, value in prices.items():
             problems += [("prices", m) for _, m in _currency(cur, "prices")]
@@ -170,7 +170,7 @@ def _check_partner(entry: Any, tiers: set[Any]) -> list[tuple[str, str]]:
     if not isinstance(contacts, list):
         return [*problems, ("contacts", "must be a list of { name, email } tables")]
     for j, contact in enumerate(contacts, start=1):
-        problems += [(f"contacts", f"[{j}] {k}: {m}") for k, m in _check_person(contact, tiers)]
+        problems += [("contacts", f"[{j}] {k}: {m}") for k, m in _check_person(contact, tiers)]
     return problems
 
 
@@ -271,7 +271,11 @@ def _upsert_partner(
         is_new = contact is None
         contact = contact or Contact(email=email)
         session.add(contact)
-        vals = {"partner_id": partner.id, "name": c["name"], "slack_user_id": c.get("slack_user_id")}
+        vals = {
+            "partner_id": partner.id,
+            "name": c["name"],
+            "slack_user_id": c.get("slack_user_id"),
+        }
         _apply(contact, vals, f"contact {email}", report, is_new)
 
 

@@ -44,7 +44,7 @@ class Partner(Base):
     country: Mapped[str] = mapped_column(String(2))
     currency: Mapped[str] = mapped_column(String(3))
     locale: Mapped[str | None] = mapped_column(String(20))
-    tier: Mapped[Tier] = relationship(lazy="joined")
+    tier: Mapped[Tier] = relationship(lazy="joined", innerjoin=True)
     contacts: Mapped[list[Contact]] = relationship(back_populates="partner")
 
 
@@ -57,7 +57,9 @@ class Contact(Base):
     name: Mapped[str200]
     email: Mapped[str320] = mapped_column(unique=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
-    partner: Mapped[Partner] = relationship(back_populates="contacts", lazy="joined")
+    partner: Mapped[Partner] = relationship(
+        back_populates="contacts", lazy="joined", innerjoin=True
+    )
 
 
 class Reviewer(Base):
@@ -184,10 +186,10 @@ class Deal(Base):
     slack_review_channel: Mapped[str | None] = mapped_column(String(40))
     slack_review_ts: Mapped[str | None] = mapped_column(String(40))
 
-    partner: Mapped[Partner] = relationship(lazy="joined")
-    contact: Mapped[Contact] = relationship(lazy="joined")
-    prospect: Mapped[Prospect] = relationship(lazy="joined")
-    product: Mapped[Product] = relationship(lazy="joined")
+    partner: Mapped[Partner] = relationship(lazy="joined", innerjoin=True)
+    contact: Mapped[Contact] = relationship(lazy="joined", innerjoin=True)
+    prospect: Mapped[Prospect] = relationship(lazy="joined", innerjoin=True)
+    product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
     conflict_with: Mapped[Deal | None] = relationship(remote_side="Deal.id")
     quotes: Mapped[list[Quote]] = relationship(
         back_populates="deal", order_by="Quote.id", foreign_keys="Quote.deal_id"
@@ -218,7 +220,7 @@ class Quote(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str320]
     deal: Mapped[Deal | None] = relationship(back_populates="quotes", foreign_keys=[deal_id])
-    product: Mapped[Product] = relationship(lazy="joined")
+    product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
     lines: Mapped[list[QuoteLine]] = relationship(
         order_by="QuoteLine.position", lazy="selectin", cascade="all, delete-orphan"
     )

@@ -25,7 +25,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed and detaches the objects without
+        # expiring them, so results stay readable after the unit of work ends.
         self.session.close()
 
     def commit(self) -> None:

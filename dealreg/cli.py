@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     _intake_parser(sub)
     _deals_parser(sub)
 
-    jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(dest="action", required=True)
+    jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
+        dest="action", required=True
+    )
     run = jobs.add_parser("run", help="run one job now")
     run.add_argument("name", choices=commands.JOB_NAMES)
     run.add_argument("--json", action="store_true")
@@ -114,8 +115,6 @@ def _deals_parser(sub: Any) -> None:
     pr.add_argument("domain")
 
 
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -152,5 +151,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

@@ -203,7 +203,9 @@ def deals_extension(app: App, args: argparse.Namespace) -> int:
     grant = args.decision == "grant"
     view = _act(app, args, services.decide_extension, grant=grant)
     until = view["protection_expires_at"][:10]
-    return _done(args, view, f"extension {'granted: protected until ' + until if grant else 'declined'}")
+    return _done(
+        args, view, f"extension {'granted: protected until ' + until if grant else 'declined'}"
+    )
 
 
 @command("deals quote")
@@ -215,12 +217,21 @@ def deals_quote(app: App, args: argparse.Namespace) -> int:
         users = args.users or deal.number_of_users
     with app.uow() as uow:
         quote = services.add_quote(
-            uow, who, domain, product_code=product, users=users, now=app.now(), settings=app.settings
+            uow,
+            who,
+            domain,
+            product_code=product,
+            users=users,
+            now=app.now(),
+            settings=app.settings,
         )
         view = services.quote_view(quote)
     margin = view["reward_margin_pct"]
-    return emit(args, view, f"quote {view['number']}: {view['currency']} {view['total']} "
-                f"(reward margin {margin}%)")
+    return emit(
+        args,
+        view,
+        f"quote {view['number']}: {view['currency']} {view['total']} (reward margin {margin}%)",
+    )
 
 
 @command("deals check")

@@ -84,7 +84,9 @@ def check_text(data: dict[str, Any]) -> str:
 
 def prospect_text(data: dict[str, Any]) -> str:
     lines = [f"{data['company_name']} ({data['domain']})", "", "registrations:"]
-    lines += [f"  {d['number']}  {d['stage']:16} {d['product']}" for d in data["deals"]] or ["  none"]
+    lines += [f"  {d['number']}  {d['stage']:16} {d['product']}" for d in data["deals"]] or [
+        "  none"
+    ]
     lines += ["", "quotes:"]
     lines += [
         f"  {q['number']}  {q['product']:20} {q['currency']} {q['total']} "

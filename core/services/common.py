@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -47,12 +47,10 @@ def identify(
     slack_user_id: str | None = None,
 ) -> Actor:
     """Resolve a person by Slack id or email to a partner contact or a reviewer."""
-    for model, kind in ((Reviewer, "reviewer"), (Contact, "partner")):
-        row: Contact | Reviewer | None = None
-        if slack_user_id:
-            row = session.scalar(select(model).where(model.slack_user_id == slack_user_id))
-        if row is None and email:
-            row = session.scalar(select(model).where(func.lower(model.email) == email.lower()))
+    for kind, row in (
+        ("reviewer", _find(session, Reviewer, email, slack_user_id)),
+        ("partner", _find(session, Contact, email, slack_user_id)),
+    ):
         if row is not None:
             return Actor(
                 kind=kind,
@@ -69,6 +67,21 @@ def identify(
         "or the deal desk to add you",
         field="actor",
     )
+
+
+_Person = TypeVar("_Person", Contact, Reviewer)
+
+
+def _find(
+    session: Session, model: type[_Person], email: str | None, slack_user_id: str | None
+) -> _Person | None:
+    row = None
+    if slack_user_id:
+        row = session.scalars(select(model).where(model.slack_user_id == slack_user_id)).first()
+    if row is None and email:
+        stmt = select(model).where(func.lower(model.email) == email.lower())
+        row = session.scalars(stmt).first()
+    return row
 
 
 def require_role(actor: Actor, role: str, what: str) -> None:

@@ -35,7 +35,7 @@ def expire_lapsed(
     expired: list[str] = []
     for deal_id in ids:
         with uow_factory() as uow:
-            stmt = select(Deal).where(Deal.id == deal_id).with_for_update(skip_locked=True)
+            stmt = select(Deal).where(Deal.id == deal_id).with_for_update(skip_locked=True, of=Deal)
             deal = uow.session.scalar(stmt)
             # Another worker may have taken or finished it since the scan.
             if deal is None or deal.stage not in ("approved", "opportunity"):
@@ -43,7 +43,9 @@ def expire_lapsed(
             lapsed_at = deal.protection_expires_at or opportunity_lapses_at(deal, settings)
             if lapsed_at > now:
                 continue
-            transition(uow.session, deal, "expire", SYSTEM, now, {"lapsed_at": lapsed_at.isoformat()})
+            transition(
+                uow.session, deal, "expire", SYSTEM, now, {"lapsed_at": lapsed_at.isoformat()}
+            )
             notify_partner(
                 uow.session,
                 deal,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from core.domains import normalise_domain
@@ -22,7 +23,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _scoped(actor: Actor) -> Select[tuple[Deal]]:
+def _scoped(actor: Actor) -> Select[Any]:
     stmt = select(Deal).join(Deal.prospect)
     if actor.kind == "partner":
         stmt = stmt.where(Deal.partner_id == actor.partner_id)
@@ -42,19 +43,18 @@ def search(
     term = (text or "").strip()
     if term:
         pattern = like_pattern(term.lower())
-        clauses = [
+        clauses: list[ColumnElement[bool]] = [
             Deal.number.ilike(like_pattern(term.upper()), escape="\\"),
             Prospect.company_name.ilike(pattern, escape="\\"),
             Prospect.domain.ilike(pattern, escape="\\"),
         ]
-        try:
+        with contextlib.suppress(DealError):  # not every search term is a domain
             clauses.append(Prospect.domain == normalise_domain(term))
-        except DealError:
-            pass
         stmt = stmt.where(or_(*clauses))
     if stage:
         stmt = stmt.where(Deal.stage == stage)
-    return list(session.scalars(stmt.order_by(Deal.id.desc()).limit(limit)).unique())
+    found: list[Deal] = list(session.scalars(stmt.order_by(Deal.id.desc()).limit(limit)).unique())
+    return found
 
 
 def show(session: Session, actor: Actor, number: str) -> Deal:
@@ -98,7 +98,10 @@ def deal_view(deal: Deal) -> dict[str, Any]:
             "channel": deal.channel,
             "partner": deal.partner.name,
             "contact_email": deal.contact.email,
-            "prospect": {"company_name": deal.prospect.company_name, "domain": deal.prospect.domain},
+            "prospect": {
+                "company_name": deal.prospect.company_name,
+                "domain": deal.prospect.domain,
+            },
             "progress": progress(deal.stage),
             "conflict_with": deal.conflict_with.number if deal.conflict_with else None,
             "created_at": deal.created_at.isoformat(),
@@ -108,7 +111,9 @@ def deal_view(deal: Deal) -> dict[str, Any]:
             "review_note": deal.review_note,
             "returned_question": deal.returned_question,
             "po_number": deal.po_number,
-            "order_quote": next((q.number for q in deal.quotes if q.id == deal.order_quote_id), None),
+            "order_quote": next(
+                (q.number for q in deal.quotes if q.id == deal.order_quote_id), None
+            ),
             "extensions_granted": deal.extensions_granted,
             "quotes": [quote_view(q) for q in deal.quotes],
             "history": [

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.domains import normalise_domain
+from core.fields import FIELDS
 from core.locales import locale_for
 from core.models import ACTIVE_STAGES, Deal, Partner, Product, Prospect
 from core.services.common import Actor, audit, notify_partner, require_role
@@ -159,16 +160,12 @@ def _conflict(session: Session, deal: Deal, now: datetime) -> Deal | None:
     ).all()
     live = [d for d in rows if d.protection_expires_at is None or d.protection_expires_at > now]
     approved = [d for d in live if d.stage == "approved"]
-    return (approved or live or [None])[0]
+    candidates = approved or live
+    return candidates[0] if candidates else None
 
 
-_FIELDS = (
-    "company_name contact_name contact_phone partner_sales_lead_name partner_sales_lead_email "
-    "end_user_first_name end_user_last_name end_user_position end_user_email end_user_phone "
-    "end_user_role address_line1 address_line2 country state postcode number_of_users "
-    "projected_value currency close_date budget_approved project_priority problems_to_solve "
-    "meeting_date migrating_to"
-).split()
+# Registration fields copied onto the deal as typed (domain and product become links).
+_FIELDS = [f.name for f in FIELDS if f.name not in ("domain", "product")] + ["currency"]
 
 
 def _new_deal(

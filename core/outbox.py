@@ -1,0 +1,317 @@
+"""The transactional outbox: email written in the same transaction as its cause, then
+claimed and delivered by a worker, with retries and back-off. Delivery is at least once;
+the Message-ID is fixed when the row is written, so a repeat is recognisable."""
+
+from __future__ import annotations
+
+import logging
+import random
+import smtplib
+import socket
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, and_, case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.emails import render
+from core.mailer import Mailer, build_message
+from core.models import Deal, OutboxMessage
+from core.uow import UowFactory
+
+log = logging.getLogger(__name__)
+
+STALE_CLAIM = timedelta(minutes=10)
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(hours=1)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+
+
+def _angle(message_id: str) -> str:
+    message_id = message_id.strip()
+    return message_id if message_id.startswith("<") else f"<{message_id}>"
+
+
+def _thread_headers(
+    in_reply_to: str | None, references: str | Sequence[str] | None
+) -> dict[str, str]:
+    refs = references.split() if isinstance(references, str) else list(references or [])
+    refs = [_angle(r) for r in refs]
+    headers = {"Auto-Submitted": "auto-replied" if in_reply_to else "auto-generated"}
+    if in_reply_to:
+        headers["In-Reply-To"] = _angle(in_reply_to)
+        if headers["In-Reply-To"] not in refs:
+            refs.append(headers["In-Reply-To"])
+    if refs:
+        headers["References"] = " ".join(refs)
+    # Ask Exchange and friends not to answer us with out-of-office replies.
+    headers["X-Auto-Response-Suppress"] = "All"
+    return headers
+
+
+def _by_key(session: Session, dedupe_key: str) -> OutboxMessage | None:
+    query = select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+    return session.scalars(query).first()
+
+
+def enqueue(
+    session: Session,
+    *,
+    template: str,
+    to: str,
+    context: Mapping[str, Any],
+    locale: str,
+    now: datetime,
+    settings: Settings,
+    deal: Deal | None = None,
+    in_reply_to: str | None = None,
+    references: str | Sequence[str] | None = None,
+    dedupe_key: str | None = None,
+    tz: str = "UTC",
+) -> OutboxMessage:
+    """Render an email and add it to the outbox in the caller's transaction."""
+    if "\n" in to or "\r" in to:
+        raise ValueError("recipient must be a single line")
+    if dedupe_key is not None and (existing := _by_key(session, dedupe_key)) is not None:
+        return existing
+    if deal is not None and deal.id is None:
+        session.flush()
+    ctx = {"vendor_name": settings.vendor_name, "base_url": settings.base_url, **context}
+    if deal is not None:
+        ctx.setdefault("deal", deal)
+    rendered = render(template, ctx, locale=locale, tz=tz)
+    domain = settings.intake_address.rpartition("@")[2] or "dealreg.localhost"
+    row = OutboxMessage(
+        kind="email",
+        template=template,
+        dedupe_key=dedupe_key,
+        deal_id=deal.id if deal is not None else None,
+        to_addr=to,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        headers=_thread_headers(in_reply_to, references),
+        message_id=make_msgid(domain=domain),
+        created_at=now,
+        next_attempt_at=now,
+        attempts=0,
+    )
+    if dedupe_key is None:
+        session.add(row)
+        return row
+    try:
+        # A concurrent transaction may insert the same key between our check and our
+        # insert; the savepoint keeps the caller's transaction usable when it does.
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        existing = _by_key(session, dedupe_key)
+        if existing is None:
+            raise
+        return existing
+    return row
+
+
+def _due(now: datetime, kind: str, stale_after: timedelta) -> ColumnElement[bool]:
+    return and_(
+        OutboxMessage.kind == kind,
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - stale_after),
+    )
+
+
+def claim_due(
+    uow_factory: UowFactory,
+    now: datetime,
+    worker_id: str,
+    limit: int,
+    *,
+    kind: str = "email",
+    stale_after: timedelta = STALE_CLAIM,
+) -> list[int]:
+    """Claim up to `limit` due rows for this worker; no two workers get the same row."""
+    due = _due(now, kind, stale_after)
+    with uow_factory() as uow:
+        query = (
+            select(OutboxMessage.id)
+            .where(due)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        if uow.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed: list[int] = []
+        for row_id in uow.session.scalars(query).all():
+            stmt = (
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, due)
+                .values(claimed_at=now, claimed_by=worker_id)
+                .execution_options(synchronize_session=False)
+            )
+            result = cast(CursorResult[Any], uow.session.execute(stmt))
+            if result.rowcount == 1:
+                claimed.append(row_id)
+        uow.commit()
+    return claimed
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Return the wait before the next attempt: 30 s doubling, capped at 1 h, plus jitter."""
+    delay = min(BASE_DELAY * (1 << min(max(attempts - 1, 0), 20)), MAX_DELAY)
+    jitter = (rng.uniform if rng is not None else random.uniform)(0, 0.1)
+    return delay + delay * jitter
+
+
+def _mailer_down(exc: BaseException) -> bool:
+    """Tell whether an error means no message can go out now, not just this one."""
+    return isinstance(
+        exc,
+        ConnectionError
+        | TimeoutError
+        | socket.gaierror
+        | ssl.SSLError
+        | smtplib.SMTPConnectError
+        | smtplib.SMTPServerDisconnected
+        | smtplib.SMTPAuthenticationError
+        | smtplib.SMTPNotSupportedError,
+    )
+
+
+def _permanent(exc: BaseException) -> bool:
+    """Tell whether retrying cannot help: the message itself or its recipient is refused."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
+    return isinstance(exc, ValueError | TypeError | UnicodeError)
+
+
+def _load(uow_factory: UowFactory, row_id: int, worker_id: str, sender: str) -> EmailMessage | None:
+    """Build the message of a row this worker still holds, else None."""
+    with uow_factory() as uow:
+        row = uow.session.get(OutboxMessage, row_id)
+        if row is None or row.claimed_by != worker_id or row.sent_at is not None:
+            return None
+        return build_message(row, sender)
+
+
+def _record(
+    uow_factory: UowFactory,
+    row_id: int,
+    worker_id: str,
+    now: datetime,
+    error: BaseException | None,
+    max_attempts: int,
+) -> str:
+    """Mark a row sent, or count the failed attempt and schedule the next; release it."""
+    with uow_factory() as uow:
+        row = uow.session.get(OutboxMessage, row_id, with_for_update=True)
+        if row is None or row.claimed_by != worker_id:
+            return "lost"
+        row.claimed_at = None
+        row.claimed_by = None
+        if error is None:
+            row.sent_at = now
+            outcome = "sent"
+        else:
+            row.attempts += 1
+            row.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if row.attempts >= max_attempts or _permanent(error):
+                row.failed_at = now
+                outcome = "failed"
+                log.error("outbox %s failed for good: %s", row_id, row.last_error)
+            else:
+                row.next_attempt_at = now + backoff(row.attempts)
+                outcome = "retrying"
+                log.warning("outbox %s attempt %s failed: %s", row_id, row.attempts, error)
+        uow.commit()
+    return outcome
+
+
+def deliver_due(
+    uow_factory: UowFactory,
+    mailer: Mailer,
+    now: datetime,
+    worker_id: str,
+    limit: int = 100,
+    max_attempts: int | None = None,
+    *,
+    kind: str = "email",
+    settings: Settings | None = None,
+) -> DeliveryReport:
+    """Claim due email rows, send each over one connection, and record every outcome.
+
+    `max_attempts` defaults to the settings' `outbox_max_attempts`, else 12.
+    """
+    if max_attempts is None:
+        max_attempts = settings.outbox_max_attempts if settings is not None else 12
+    report = DeliveryReport()
+    ids = claim_due(uow_factory, now, worker_id, limit, kind=kind)
+    down: BaseException | None = None
+    try:
+        for row_id in ids:
+            error = down
+            if error is None:
+                try:
+                    msg = _load(uow_factory, row_id, worker_id, mailer.sender)
+                    if msg is None:
+                        continue
+                    mailer.send(msg)
+                except Exception as exc:  # every failure is recorded on the row
+                    error = exc
+                    # The server is unreachable: release the rest now rather than time out
+                    # once per row.
+                    down = exc if _mailer_down(exc) else None
+            outcome = _record(uow_factory, row_id, worker_id, now, error, max_attempts)
+            report.sent += outcome == "sent"
+            report.failed += outcome == "failed"
+            report.retrying += outcome == "retrying"
+    finally:
+        mailer.close()
+    return report
+
+
+def pending_counts(session: Session, *, kind: str | None = None) -> dict[str, int]:
+    """Count outbox rows by state: pending, retrying, claimed, failed, sent."""
+    state = case(
+        (OutboxMessage.sent_at.is_not(None), "sent"),
+        (OutboxMessage.failed_at.is_not(None), "failed"),
+        (OutboxMessage.claimed_at.is_not(None), "claimed"),
+        (OutboxMessage.attempts > 0, "retrying"),
+        else_="pending",
+    )
+    query = select(state, func.count()).group_by(state)
+    if kind is not None:
+        query = query.where(OutboxMessage.kind == kind)
+    counts = dict.fromkeys(("pending", "retrying", "claimed", "failed", "sent"), 0)
+    for name, count in session.execute(query).all():
+        counts[name] = count
+    return counts
+
+
+def requeue_failed(session: Session, now: datetime, ids: Sequence[int] | None = None) -> int:
+    """Put failed rows back in the queue with fresh attempts; return how many."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.failed_at.is_not(None), OutboxMessage.sent_at.is_(None))
+        .values(failed_at=None, attempts=0, next_attempt_at=now, claimed_at=None, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    if ids is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(ids))
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount

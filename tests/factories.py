@@ -1,0 +1,85 @@
+"""Builders shared by the tests: a migrated database with the demo catalogue, valid forms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core import catalog, schema
+from core.config import Settings
+from core.db import make_engine, make_session_factory
+from core.services import Actor, identify
+from core.uow import UnitOfWork
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CATALOG = ROOT / "catalog" / "demo.toml"
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+
+class World:
+    """A migrated database holding the demo catalogue, and ways to act on it."""
+
+    def __init__(self, url: str, tmp: Path, **overrides: Any) -> None:
+        self.settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=url,
+            outbox_dir=tmp / "outbox",
+            maildir=tmp / "maildir",
+            **overrides,
+        )
+        self.engine = make_engine(url)
+        schema.upgrade(self.engine)
+        self.sessions = make_session_factory(self.engine)
+        with self.uow() as uow:
+            catalog.load(uow.session, DEMO_CATALOG.read_text())
+            uow.commit()
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    def actor(self, email: str, channel: str = "cli") -> Actor:
+        with self.uow() as uow:
+            return identify(uow.session, channel=channel, email=email)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+ANN = "ann@northwind.example"  # Northwind IT, gold, GB, GBP
+RAJ = "raj@northwind.example"  # Northwind IT
+BOB = "bob@contoso-partners.example"  # Contoso Partners, silver, US, USD
+JANA = "jana@fabrikam.example"  # Fabrikam Systemhaus, registered, DE, EUR
+REVIEWER = "deals@vendor.example"
+
+
+def form(**changes: Any) -> dict[str, Any]:
+    """A complete, valid registration as a partner would type it."""
+    data: dict[str, Any] = {
+        "company_name": "Example Holdings Ltd",
+        "domain": "https://www.Example.co.uk/x",
+        "contact_name": "Sam Carter",
+        "contact_phone": "+44 20 7946 0958",
+        "partner_sales_lead_name": "Ann Lee",
+        "partner_sales_lead_email": "ann@northwind.example",
+        "end_user_first_name": "Jo",
+        "end_user_last_name": "Bloggs",
+        "end_user_position": "Head of IT",
+        "end_user_email": "jo.bloggs@example.co.uk",
+        "end_user_phone": "020 7946 0123",
+        "end_user_role": "Decision Maker",
+        "address_line1": "1 High Street",
+        "country": "GB",
+        "state": "Kent",
+        "postcode": "CT1 1AA",
+        "product": "Email Security Cloud Gateway",
+        "number_of_users": "250",
+        "projected_value": "GBP 85,000.50",
+        "close_date": "2027-03-31",
+        "budget_approved": "Yes",
+        "project_priority": "High",
+        "problems_to_solve": "Too much spam; the current supplier is too expensive.",
+        "migrating_to": "Office 365",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
