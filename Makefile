@@ -1,0 +1,61 @@
+# dealreg: `make run` starts the product on a laptop, `make test` runs every check CI runs.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Servers the integration tests start themselves (PostgreSQL, Dovecot) and the email corpus.
+APT_PACKAGES := dovecot-imapd postgresql libpython3.11-testsuite
+
+.PHONY: run test lint bench drills venv system-packages clean
+
+run: $(STAMP)
+	$(BIN)/dealreg init
+	$(BIN)/dealreg catalog load catalog/demo.toml
+	$(BIN)/dealreg run
+
+test: system-packages $(STAMP)
+	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory lint
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy core
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# Fault drills: the tests that stop and restart the mail servers under the product.
+drills: system-packages $(STAMP)
+	REQUIRE_SERVICES=1 $(BIN)/pytest -q -k "outage or restart or disconnect or stopped"
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+system-packages:
+	@missing=""; \
+	for pkg in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'install ok installed' \
+	    || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	  echo "missing system packages:$$missing (tests needing them skip unless REQUIRE_SERVICES=1)"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

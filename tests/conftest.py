@@ -1,0 +1,94 @@
+"""Shared fixtures: real PostgreSQL, Dovecot and SMTP servers started for the test session.
+
+Fixtures:
+- `postgres` (session): a running `PostgresServer`; `.url` is the admin database's URL.
+- `pg_url`: the URL of a fresh, empty PostgreSQL database, dropped after the test.
+- `db_url`: parametrised over `sqlite` (a temp file) and `postgresql` (as `pg_url`).
+- `dovecot` (session): a running `DovecotServer` (host, port, user, password, imap_url,
+  append, restart, stop, add_user).
+- `imap_account`: a fresh Dovecot user with an empty mailbox (`ImapAccount`).
+- `smtp_server`: an `SmtpServer` (tests/integration/smtp_server.py) recording `received`
+  messages; `stop()`/`start()` on the same port simulate an outage.
+
+A missing server skips its tests, or fails them when `REQUIRE_SERVICES=1`.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.integration.smtp_server import SmtpServer  # noqa: E402
+from tests.servers import (  # noqa: E402
+    DovecotServer,
+    ImapAccount,
+    PostgresServer,
+    start_dovecot,
+    start_postgres,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Turn SIGTERM (a CI timeout, `timeout(1)`) into an interrupt, so servers still stop."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """Start one PostgreSQL cluster for the whole session."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> Iterator[str]:
+    """Give the test a fresh, empty PostgreSQL database."""
+    url = postgres.create_database()
+    try:
+        yield url
+    finally:
+        postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test once on an SQLite file and once on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'dealreg.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """Start one Dovecot IMAP server for the whole session."""
+    server = start_dovecot()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def imap_account(dovecot: DovecotServer) -> ImapAccount:
+    """Give the test its own Dovecot user with an empty mailbox."""
+    dovecot.start()  # a previous test may have stopped it
+    return dovecot.add_user()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """Run an SMTP server that records what it receives."""
+    with SmtpServer() as server:
+        yield server
