@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.integration.smtp_server import SmtpServer  # noqa: E402
 from tests.servers import (  # noqa: E402
     DovecotServer,
     ImapAccount,
@@ -34,6 +34,9 @@ from tests.servers import (  # noqa: E402
     start_dovecot,
     start_postgres,
 )
+
+if TYPE_CHECKING:
+    from tests.integration.smtp_server import SmtpServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -90,5 +93,7 @@ def imap_account(dovecot: DovecotServer) -> ImapAccount:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """Run an SMTP server that records what it receives."""
+    from tests.integration.smtp_server import SmtpServer  # the outbox tests' helper
+
     with SmtpServer() as server:
         yield server

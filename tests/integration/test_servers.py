@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import smtplib
 import socket
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 
-from tests.integration.smtp_server import SmtpServer
 from tests.servers import (
     DovecotServer,
     ImapAccount,
@@ -16,6 +16,9 @@ from tests.servers import (
     require_binary,
     services_required,
 )
+
+if TYPE_CHECKING:
+    from tests.integration.smtp_server import SmtpServer
 
 
 def test_db_url_runs_a_query_on_each_backend(db_url: str) -> None:
