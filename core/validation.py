@@ -17,10 +17,12 @@ Decisions:
 - Money: a symbol or an ISO 4217 code sets the currency, else the partner's currency. `$`
   means the partner's currency when that is itself a dollar (or peso) written `$` (CAD, AUD,
   MXN, ...), else USD; `¥` means CNY for a CNY partner, else JPY. `US$`, `C$`, `A$` ... are
-  explicit. Shorthand such as `12k` is refused as ambiguous.
+  explicit. Shorthand such as `12k` is refused as ambiguous. A separate `currency` value (the
+  JSON form) applies to a bare amount and must agree with any symbol or code in it.
 - Numbers and numeric dates follow the locale (`ctx.locale`, else the partner country's
   official language): `85.000,50` in de, `31/03/2027` day-first unless the locale writes
-  dates month-first (en_US).
+  dates month-first (en_US). A plain `85000.50` is also read as the JSON decimal string in a
+  locale where it is not a valid number (de), so `to_json` output validates again.
 - `parse_money` and `parse_date` know no field, so they raise `ValueError` with a message fit
   for the user; the other helpers raise `Invalid` for their field.
 """
@@ -283,6 +285,7 @@ MAX_AMOUNT = Decimal("1000000000000")
 MAX_USERS = 1_000_000
 _SPACE_GROUPS = re.compile(r"[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+(?:[.,][0-9]+)?", re.ASCII)
 _SHORTHAND = re.compile(r"[0-9.,]+\s*(?:k|m|mm|bn|b|thousand|million|billion)\.?", re.I)
+_PLAIN_DECIMAL = re.compile(r"[0-9]+\.[0-9]+", re.ASCII)
 _NUMBER_CHARS = re.compile(r"[0-9.,'’ \u00a0\u202f]+", re.ASCII)
 
 _SYMBOLS = {"€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₪": "ILS", "₺": "TRY", "₱": "PHP"}
@@ -346,7 +349,9 @@ def _parse_number(text: str, locale: str, example: Decimal) -> Decimal:
     try:
         number = parse_decimal(text, locale=locale, strict=True)
     except ValueError:
-        raise _Bad(f"{_show(text)} is not a clear number here (write it like {hint})") from None
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise _Bad(f"{_show(text)} is not a clear number here (write it like {hint})") from None
+        number = Decimal(text)  # the JSON form, "85000.50", in a locale that groups with "."
     if not number.is_finite():
         raise _Bad(f"{_show(text)} is not a number (write it like {hint})")
     return number
@@ -360,9 +365,11 @@ def _check_amount(amount: Decimal, currency: str) -> Decimal:
     if amount >= MAX_AMOUNT:
         raise _Bad(f"must be less than {MAX_AMOUNT:,}")
     places = get_currency_precision(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+    exact = amount.quantize(Decimal(1).scaleb(-places))
+    if amount != exact:
         raise _Bad(f"has more decimal places than {currency} allows ({places})")
-    return amount
+    exponent = amount.as_tuple().exponent
+    return exact if isinstance(exponent, int) and exponent < -places else amount  # only zeros go
 
 
 def parse_money(value: str, default_currency: str, locale: str) -> tuple[Decimal, str]:
