@@ -14,7 +14,8 @@ Context keys every template may use (render fills the optional ones):
 Template-specific keys (required unless marked optional):
     registration_received / intake_confirmation   deal
     deal_approved          deal (protection_expires_at set), quote; extensions_left (optional)
-    deal_rejected          deal (reject_reason, review_note)
+    deal_rejected          deal (reject_reason, review_note); reason_label, note (optional,
+                           override the deal's)
     deal_returned          deal; question (optional, default deal.returned_question)
     intake_errors          errors: [{"field", "message"}]; country, values {field: text},
                            original_subject (all optional)
