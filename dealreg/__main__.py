@@ -1,0 +1,5 @@
+import sys
+
+from dealreg.cli import main
+
+sys.exit(main())

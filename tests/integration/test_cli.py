@@ -1,0 +1,182 @@
+"""The `dealreg` command as an operator runs it: real processes, real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import ANN, BOB, DEMO_CATALOG, REVIEWER, form
+
+
+class Cli:
+    def __init__(self, url: str, tmp: Path) -> None:
+        self.tmp = tmp
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "OUTBOX_DIR": str(tmp / "outbox"),
+            "MAILDIR": str(tmp / "maildir"),
+        }
+        self.env.pop("SMTP_URL", None)
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dealreg", *args],
+            env=self.env,
+            cwd=self.tmp,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def ok(self, *args: str) -> str:
+        result = self(*args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--json"))
+
+    def write(self, name: str, data: dict[str, Any]) -> str:
+        path = self.tmp / name
+        path.write_text(json.dumps(data))
+        return str(path)
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    c = Cli(db_url, tmp_path)
+    c.ok("init")
+    c.ok("catalog", "load", str(DEMO_CATALOG))
+    return c
+
+
+def test_register_dedupe_conflict_and_refused_rival_approval(cli: Cli) -> None:
+    reg = cli.write("reg.json", form())
+    first = cli.json("deals", "register", "--partner", "Northwind IT", "--file", reg)
+    assert first["prospect"]["domain"] == "example.co.uk"
+    assert first["domain"] == "example.co.uk"
+    again = cli.json("deals", "register", "--partner", "Northwind IT", "--file", reg)
+    assert (again["number"], again["created"]) == (first["number"], False)
+
+    bob = cli.write("bob.json", form(contact_phone="+1 415 555 0100"))
+    second = cli.json(
+        "deals", "register", "--partner", "Contoso Partners", "--by", BOB, "--file", bob
+    )
+    assert second["number"] != first["number"]
+    assert second["conflict_with"] == first["number"]
+
+    approved = cli.json("deals", "approve", first["number"], "--reviewer", REVIEWER)
+    assert approved["stage"] == "approved"
+    assert approved["protection_expires_at"]
+    assert approved["quotes"][0]["total"] == "6300.00"
+    refused = cli("deals", "approve", second["number"], "--reviewer", REVIEWER)
+    assert refused.returncode == 1
+    assert first["number"] in refused.stderr
+    assert "Traceback" not in refused.stderr
+    shown = cli.json("deals", "show", second["number"])
+    assert shown["stage"] == "opportunity"
+
+
+def test_show_json_has_the_spec_keys(cli: Cli) -> None:
+    reg = cli.write("reg.json", form())
+    number = cli.json("deals", "register", "--partner", "Northwind IT", "--file", reg)["number"]
+    cli.ok("deals", "approve", number, "--reviewer", REVIEWER)
+    view = cli.json("deals", "show", number)
+    for key in ("number", "stage", "partner", "prospect", "protection_expires_at", "quotes"):
+        assert key in view
+    assert set(view["prospect"]) >= {"company_name", "domain"}
+    assert set(view["quotes"][0]) >= {"number", "currency", "lines", "reward_margin_pct", "total"}
+    assert [h["action"] for h in view["history"]] == ["register", "approve"]
+    assert view["close_date"] == "2027-03-31"
+    assert view["number_of_users"] == 250
+    assert view["budget_approved"] is True
+    assert (view["projected_value"], view["currency"]) == ("85000.50", "GBP")
+    assert view["migrating_to"] == "microsoft_365"
+
+
+def test_illegal_moves_print_one_line_and_exit_nonzero(cli: Cli) -> None:
+    reg = cli.write("reg.json", form())
+    number = cli.json("deals", "register", "--partner", "Northwind IT", "--file", reg)["number"]
+    early = cli("deals", "advance", number, "--by", ANN)
+    assert early.returncode == 1
+    assert "stage Opportunity" in early.stderr
+    assert early.stderr.count("\n") == 1
+    nonreviewer = cli("deals", "approve", number, "--reviewer", ANN)
+    assert nonreviewer.returncode == 1 and "only reviewers" in nonreviewer.stderr
+    other = cli("deals", "advance", number, "--by", BOB)
+    assert other.returncode == 1 and f"no deal {number}" in other.stderr
+    stranger = cli("deals", "approve", number, "--reviewer", "mallory@evil.example")
+    assert stranger.returncode == 1 and "not a registered" in stranger.stderr
+
+
+def test_bad_registration_file_lists_every_field(cli: Cli) -> None:
+    reg = cli.write("bad.json", form(end_user_email="nope", number_of_users="lots"))
+    result = cli("deals", "register", "--partner", "Northwind IT", "--file", reg)
+    assert result.returncode == 1
+    assert "end_user_email:" in result.stderr and "number_of_users:" in result.stderr
+    assert "Traceback" not in result.stderr
+    (cli.tmp / "broken.json").write_text("{not json")
+    broken = cli("deals", "register", "--partner", "Northwind IT", "--file", "broken.json")
+    assert broken.returncode == 1 and "not valid JSON" in broken.stderr
+    missing = cli("deals", "register", "--partner", "Nobody Ltd", "--file", reg)
+    assert missing.returncode == 1 and "no partner named" in missing.stderr
+
+
+def test_full_order_flow_and_search(cli: Cli) -> None:
+    reg = cli.write("reg.json", form())
+    number = cli.json("deals", "register", "--partner", "Northwind IT", "--file", reg)["number"]
+    cli.ok("deals", "approve", number, "--reviewer", REVIEWER)
+    assert cli.json("deals", "advance", number, "--by", ANN)["stage"] == "order_started"
+    no_po = cli("deals", "advance", number, "--by", ANN)
+    assert no_po.returncode == 1 and "po_number" in no_po.stderr
+    done = cli.json("deals", "advance", number, "--by", ANN, "--po", "PO-1")
+    assert done["stage"] == "order_submitted"
+    rows = cli.json("deals", "list", "--search", "holdings")
+    assert [r["number"] for r in rows] == [number]
+    assert cli.json("deals", "list", "--search", "holdings", "--as", BOB) == []
+    assert cli.json("deals", "list", "--stage", "approved") == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_catalogue_load_is_idempotent_and_reports_changes(cli: Cli) -> None:
+    again = cli.json("catalog", "load", str(DEMO_CATALOG))
+    assert again["added"] == [] and again["changed"] == []
+    changed = DEMO_CATALOG.read_text().replace('discount_pct = "15"', 'discount_pct = "17.5"')
+    path = cli.tmp / "changed.toml"
+    path.write_text(changed)
+    report = cli.json("catalog", "load", str(path))
+    assert report["changed"] == ["tier gold: discount_pct 15.0000 -> 17.5"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_bad_catalogue_is_refused_whole_with_line_and_field(cli: Cli) -> None:
+    text = DEMO_CATALOG.read_text()
+    text = text.replace('code = "archive"', 'code = "archive2"')
+    text = text.replace('unit_price = "1.10"', 'unit_price = "cheap"')
+    text = text.replace('country = "US"', 'country = "XX"')
+    path = cli.tmp / "bad.toml"
+    path.write_text(text)
+    result = cli("catalog", "load", str(path))
+    assert result.returncode == 1
+    lines = text.splitlines()
+    price_line = next(i for i, s in enumerate(lines, 1) if "cheap" in s)
+    country_line = next(i for i, s in enumerate(lines, 1) if '"XX"' in s)
+    assert f"line {price_line}: products[3].unit_price" in result.stderr
+    assert f"line {country_line}: partners[2].country" in result.stderr
+    assert "archive2" not in cli.ok("deals", "list")
+    codes = [r for r in cli.json("catalog", "load", str(DEMO_CATALOG))["added"]]
+    assert codes == []  # nothing from the bad file was stored
+
+
+def test_catalogue_syntax_error_names_the_line(cli: Cli) -> None:
+    path = cli.tmp / "syntax.toml"
+    path.write_text('[[products]]\ncode = "x"\nname = \n')
+    result = cli("catalog", "load", str(path))
+    assert result.returncode == 1 and "line 3" in result.stderr
