@@ -3,6 +3,8 @@ and notifications."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,7 +17,7 @@ from core.config import Settings
 from core.errors import NotAllowed, NotFound
 from core.fields import progress
 from core.locales import locale_for
-from core.models import Contact, Deal, DealEvent, Partner, Quote, Reviewer
+from core.models import Contact, Deal, DealEvent, OutboxMessage, Partner, Quote, Reviewer
 from core.stages import next_stage, required_role
 
 
@@ -163,6 +165,58 @@ def audit(
             from_stage=from_stage,
             to_stage=to_stage,
             details=details or {},
+        )
+    )
+
+
+def notify_slack(
+    session: Session,
+    deal: Deal,
+    template: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    to: str | None = None,
+    payload: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    """Queue a Slack notification about `deal`; the Slack adapter renders and delivers it.
+
+    Templates: review_request, review_update, extension_request, partner_answer,
+    reviewer_nudge (to the review channel) and partner_dm (to the registering contact).
+    Nothing is queued while Slack is not configured.
+    """
+    if not settings.slack_enabled:
+        return
+    if deal.id is None:
+        session.flush()
+    if to is None:
+        to = (
+            deal.contact.slack_user_id
+            if template == "partner_dm"
+            else settings.slack_review_channel
+        )
+    if not to:
+        return  # a contact without a Slack account gets email only
+    if dedupe_key is not None:
+        stmt = select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+        if session.scalar(stmt) is not None:
+            return
+    session.add(
+        OutboxMessage(
+            kind="slack",
+            template=template,
+            dedupe_key=dedupe_key,
+            deal_id=deal.id,
+            to_addr=to,
+            subject=f"{template} {deal.number}",
+            body_text=json.dumps(payload or {}, default=str),
+            body_html=None,
+            headers={},
+            message_id=f"slack-{uuid.uuid4()}",
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
         )
     )
 

@@ -10,7 +10,14 @@ from core.config import Settings
 from core.domains import normalise_domain
 from core.errors import FieldError, Invalid, NotAllowed, NotFound
 from core.models import Deal, Partner, Product, Prospect, Quote
-from core.services.common import Actor, load_deal, notify_partner, require_role, transition
+from core.services.common import (
+    Actor,
+    load_deal,
+    notify_partner,
+    notify_slack,
+    require_role,
+    transition,
+)
 from core.services.quotes import create_quote, protecting_deal
 from core.uow import UnitOfWork
 
@@ -46,6 +53,9 @@ def advance(
         transition(session, deal, "submit_order", actor, now, {"po_number": po})
         deal.po_number = po[:100]
         notify_partner(session, deal, "order_submitted", now=now, settings=settings)
+    notify_slack(
+        session, deal, "partner_dm", now=now, settings=settings, payload={"event": deal.stage}
+    )
     uow.commit()
     return deal
 

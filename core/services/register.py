@@ -16,7 +16,7 @@ from core.domains import normalise_domain
 from core.fields import FIELDS
 from core.locales import locale_for
 from core.models import ACTIVE_STAGES, Deal, Partner, Product, Prospect
-from core.services.common import Actor, audit, notify_partner, require_role
+from core.services.common import Actor, audit, notify_partner, notify_slack, require_role
 from core.uow import UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
 
@@ -133,6 +133,10 @@ def _register_once(
         details["conflict_with"] = deal.conflict_with.number
     audit(session, deal, actor, now, "register", None, "opportunity", details)
     notify_partner(session, deal, "registration_received", now=now, settings=settings)
+    notify_slack(session, deal, "review_request", now=now, settings=settings)
+    notify_slack(
+        session, deal, "partner_dm", now=now, settings=settings, payload={"event": "registered"}
+    )
     uow.commit()
     return Registered(deal, True)
 

@@ -11,7 +11,14 @@ from core.config import Settings
 from core.errors import Conflict, FieldError, Invalid, NotAllowed
 from core.fields import REJECT_REASONS
 from core.models import Deal, Prospect, Quote
-from core.services.common import Actor, audit, load_deal, notify_partner, transition
+from core.services.common import (
+    Actor,
+    audit,
+    load_deal,
+    notify_partner,
+    notify_slack,
+    transition,
+)
 from core.services.quotes import create_quote
 from core.uow import UnitOfWork
 
@@ -50,6 +57,7 @@ def approve(
     session.flush()
     session.refresh(deal, ["quotes"])
     notify_partner(session, deal, "deal_approved", now=now, settings=settings, quote=quote)
+    _tell_slack(session, deal, "approved", actor, now, settings)
     uow.commit()
     return deal, quote
 
@@ -106,6 +114,7 @@ def reject(
         settings=settings,
         extra={"reason_label": REJECT_REASONS[code], "note": note},
     )
+    _tell_slack(session, deal, "rejected", actor, now, settings)
     uow.commit()
     return deal
 
@@ -123,6 +132,7 @@ def return_for_info(
     notify_partner(
         session, deal, "deal_returned", now=now, settings=settings, extra={"question": question}
     )
+    _tell_slack(session, deal, "returned", actor, now, settings)
     uow.commit()
     return deal
 
@@ -142,6 +152,9 @@ def answer(
     )
     deal.returned_question = None
     deal.last_nudged_at = None
+    notify_slack(
+        session, deal, "partner_answer", now=now, settings=settings, payload={"answer": text}
+    )
     uow.commit()
     return deal
 
@@ -162,6 +175,7 @@ def request_extension(
         return deal  # already pending: asking twice is the same request
     transition(session, deal, "request_extension", actor, now)
     deal.extension_requested_at = now
+    notify_slack(session, deal, "extension_request", now=now, settings=settings)
     uow.commit()
     return deal
 
@@ -206,5 +220,15 @@ def decide_extension(
         )
     template = "extension_granted" if grant else "extension_declined"
     notify_partner(session, deal, template, now=now, settings=settings)
+    _tell_slack(session, deal, template, actor, now, settings)
     uow.commit()
     return deal
+
+
+def _tell_slack(
+    session: Session, deal: Deal, event: str, actor: Actor, now: datetime, settings: Settings
+) -> None:
+    """Update the review message in place and tell the partner by DM."""
+    payload = {"event": event, "by": actor.name, "by_email": actor.email, "at": now.isoformat()}
+    notify_slack(session, deal, "review_update", now=now, settings=settings, payload=payload)
+    notify_slack(session, deal, "partner_dm", now=now, settings=settings, payload=payload)
