@@ -9,7 +9,7 @@ import random
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -283,6 +283,31 @@ def deliver_due(
             report.retrying += outcome == "retrying"
     finally:
         mailer.close()
+    return report
+
+
+def deliver_each(
+    uow_factory: UowFactory,
+    send: Callable[[int], None],
+    now: datetime,
+    worker_id: str,
+    *,
+    kind: str,
+    limit: int = 100,
+    max_attempts: int = 12,
+) -> DeliveryReport:
+    """Claim due rows of `kind`, hand each id to `send`, and record every outcome."""
+    report = DeliveryReport()
+    for row_id in claim_due(uow_factory, now, worker_id, limit, kind=kind):
+        error: BaseException | None = None
+        try:
+            send(row_id)
+        except Exception as exc:  # every failure is recorded on the row
+            error = exc
+        outcome = _record(uow_factory, row_id, worker_id, now, error, max_attempts)
+        report.sent += outcome == "sent"
+        report.failed += outcome == "failed"
+        report.retrying += outcome == "retrying"
     return report
 
 

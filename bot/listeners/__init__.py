@@ -1,0 +1,1 @@
+"""Listeners grouped by kind; each module has `register(bolt_app, bot)`."""

@@ -1,0 +1,155 @@
+"""`/deal VERB ...`: acknowledge at once, then do the work and answer ephemerally."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import slack_bolt
+from slack_sdk import WebClient
+
+from bot import blocks, modals
+from bot.kit import Block, section
+from bot.listeners.common import Bot, Reply, ephemeral, guarded, open_then
+from core.errors import FieldError, Invalid
+from core.models import Partner, Product
+from core.services import (
+    Actor,
+    add_quote,
+    check_domain,
+    prospect_page,
+    request_extension,
+    search,
+    show,
+)
+
+Verb = Callable[[Bot, Actor, str], tuple[str, list[Block]]]
+
+
+def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
+    """Listen to the `/deal` slash command."""
+
+    @bolt_app.command("/deal")
+    def deal(ack: Any, body: dict[str, Any], respond: Any, client: WebClient) -> None:
+        ack()  # first, whatever the database is doing
+        verb, _, rest = (body.get("text") or "").strip().partition(" ")
+        verb = verb.lower()
+        if verb == "register":
+            open_then(client, body["trigger_id"], lambda: registration_view(bot, body["user_id"]))
+            return
+        if verb == "advance":
+            user, number = body["user_id"], rest.strip()
+            open_then(client, body["trigger_id"], lambda: advance_view(bot, user, number))
+            return
+        reply = ephemeral(respond)
+        guarded(reply, lambda: _run(bot, body["user_id"], verb, rest.strip(), reply))
+        bot.deliver()
+
+
+def _run(bot: Bot, user_id: str, verb: str, rest: str, reply: Reply) -> None:
+    handler = VERBS.get(verb)
+    if handler is None or (verb != "help" and not rest and verb != "search"):
+        note = None if verb in ("", "help") else f"I did not understand “/deal {verb}”."
+        reply("Deal registration help", blocks.help_blocks(note))
+        return
+    text, found = handler(bot, bot.actor(user_id), rest)
+    reply(text, found)
+
+
+def registration_view(bot: Bot, user_id: str) -> Block:
+    """The registration modal for the user's partner company."""
+    actor = bot.actor(user_id)
+    if actor.partner_id is None:
+        return modals.notice("Register a deal", "Only partner contacts register deals.")
+    with bot.app.uow() as uow:
+        partner = uow.session.get_one(Partner, actor.partner_id)
+        products = uow.session.query(Product).order_by(Product.name).all()
+        choices = [(p.code, p.name) for p in products]
+        return modals.registration(
+            partner.name, actor.email, partner.currency, choices, country=partner.country
+        )
+
+
+def advance_view(bot: Bot, user_id: str, number: str) -> Block:
+    """Ask for the quote to order, or the PO number, for one of the user's deals."""
+    if not number:
+        raise Invalid([FieldError("deal", "name the deal: /deal advance DR-000123")])
+    actor = bot.actor(user_id)
+    with bot.app.uow() as uow:
+        deal = show(uow.session, actor, number)
+        if deal.stage not in ("approved", "order_started"):
+            stage = blocks.progress_line(deal.stage)
+            return modals.notice("Advance deal", f"{deal.number} cannot advance now.\n{stage}")
+        return modals.advance(deal)
+
+
+def _search(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    with bot.app.uow() as uow:
+        found = search(uow.session, actor, rest, limit=40)
+        return f"{len(found)} deal(s)", blocks.search_results(rest, found)
+
+
+def _show(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    with bot.app.uow() as uow:
+        deal = show(uow.session, actor, rest)
+        return deal.number or "", blocks.deal_details(deal)
+
+
+def _quote(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    number, *more = rest.split()
+    with bot.app.uow() as uow:
+        deal = show(uow.session, actor, number)
+        domain, product, users = deal.prospect.domain, deal.product.code, deal.number_of_users
+    for word in more:
+        if word.replace(",", "").isdigit():
+            users = int(word.replace(",", ""))
+        else:
+            product = word
+    with bot.app.uow() as uow:
+        quote = add_quote(
+            uow,
+            actor,
+            domain,
+            product_code=product,
+            users=users,
+            now=bot.app.now(),
+            settings=bot.app.settings,
+        )
+        return f"Quote {quote.number}", blocks.quote_blocks(quote)
+
+
+def _check(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    with bot.app.uow() as uow:
+        text = blocks.check_result(check_domain(uow.session, actor, rest, bot.app.now()))
+    return text, [section(text)]
+
+
+def _prospect(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    with bot.app.uow() as uow:
+        page = prospect_page(uow.session, actor, rest)
+        p = page.prospect
+        return p.company_name, blocks.prospect_blocks(
+            p.company_name, p.domain, page.deals, page.quotes
+        )
+
+
+def _extend(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    with bot.app.uow() as uow:
+        deal = request_extension(uow, actor, rest, now=bot.app.now(), settings=bot.app.settings)
+        text = f"⏳ Asked the deal desk to extend the protection of {deal.number}."
+    return text, [section(text)]
+
+
+def _help(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    return "Deal registration help", blocks.help_blocks()
+
+
+VERBS: dict[str, Verb] = {
+    "search": _search,
+    "show": _show,
+    "quote": _quote,
+    "check": _check,
+    "prospect": _prospect,
+    "extend": _extend,
+    "help": _help,
+}

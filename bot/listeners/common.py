@@ -1,0 +1,163 @@
+"""What every listener shares: the bot's context, error replies, modals opened in time."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, TimeoutError
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot import modals
+from bot.delivery import deliver_slack_due
+from bot.identity import NOT_REGISTERED, Identities, NotRegistered
+from bot.kit import Block, section
+from core.errors import DealError
+from core.services import Actor
+from dealreg.wiring import App
+
+log = logging.getLogger("bot")
+
+Reply = Callable[[str, list[Block] | None], None]
+
+# A view submission must be answered within 3 seconds; past this, answer and finish later.
+SUBMIT_BUDGET = 2.0
+
+
+@dataclass
+class Bot:
+    """The bot's shared parts: the product, the Slack client, identities, a worker pool."""
+
+    app: App
+    client: WebClient
+    identities: Identities
+    worker_id: str
+    pool: Executor
+
+    def actor(self, user_id: str) -> Actor:
+        return self.identities.actor(user_id)
+
+    def deliver(self) -> None:
+        """Deliver the Slack messages this request queued, so a click shows at once."""
+        try:
+            deliver_slack_due(self.app, self.client, self.app.now(), self.worker_id)
+        except Exception:
+            log.exception("slack delivery failed; the worker will retry")
+
+
+def apology() -> str:
+    """Log the current exception under a reference and return the user's apology."""
+    ref = uuid.uuid4().hex[:8]
+    log.exception("unexpected error, reference %s", ref)
+    return f"Sorry, something went wrong on our side. Please try again (reference {ref})."
+
+
+def guarded(reply: Reply, work: Callable[[], None]) -> None:
+    """Run `work`, telling the user about their mistakes and apologising for ours."""
+    try:
+        work()
+    except NotRegistered:
+        reply(NOT_REGISTERED, None)
+    except DealError as exc:
+        reply(f"⚠️ {exc.message}", None)
+    except Exception:
+        reply(apology(), None)
+
+
+def ephemeral(respond: Callable[..., Any]) -> Reply:
+    """A reply through the response URL that only the user sees."""
+
+    def reply(text: str, blocks: list[Block] | None) -> None:
+        respond(
+            text=text,
+            blocks=blocks or [section(text)],
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+    return reply
+
+
+def to_user(client: WebClient, body: dict[str, Any]) -> Reply:
+    """An ephemeral message in the channel of a click, else a direct message."""
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id")
+
+    def reply(text: str, blocks: list[Block] | None) -> None:
+        blocks = blocks or [section(text)]
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+        else:
+            client.chat_postMessage(channel=user, text=text, blocks=blocks)
+
+    return reply
+
+
+def open_then(client: WebClient, trigger_id: str, build: Callable[[], Block]) -> None:
+    """Open a loading modal inside the trigger's 3 seconds, then show what `build` makes."""
+    opened = client.views_open(trigger_id=trigger_id, view=modals.loading())
+    view = opened["view"]
+    try:
+        final = build()
+    except NotRegistered:
+        final = modals.notice("Not registered", NOT_REGISTERED)
+    except DealError as exc:
+        final = modals.notice("Cannot do that", f"⚠️ {exc.message}")
+    except Exception:
+        final = modals.notice("Sorry", apology())
+    client.views_update(view_id=view["id"], hash=view.get("hash"), view=final)
+
+
+def submit(
+    bot: Bot,
+    ack: Callable[..., Any],
+    body: dict[str, Any],
+    work: Callable[[], Block | None],
+) -> None:
+    """Run a view submission: field errors inline, else the result view or close.
+
+    When the database is slow the submission is acknowledged with a "working" view and
+    the result replaces it when ready.
+    """
+    view = body["view"]
+    blocks = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
+    future = bot.pool.submit(_outcome, work, blocks)
+    try:
+        kind, value = future.result(timeout=SUBMIT_BUDGET)
+    except TimeoutError:
+        ack(response_action="update", view=modals.notice("Working", "⏳ Saving…"))
+        future.add_done_callback(lambda f: _finish_late(bot, view["id"], *f.result()))
+        return
+    if kind == "errors":
+        ack(response_action="errors", errors=value)
+    elif value is None:
+        ack()
+    else:
+        ack(response_action="update", view=value)
+    bot.deliver()
+
+
+def _outcome(work: Callable[[], Block | None], blocks: list[str]) -> tuple[str, Any]:
+    try:
+        return "view", work()
+    except NotRegistered:
+        return "view", modals.notice("Not registered", NOT_REGISTERED)
+    except DealError as exc:
+        return "errors", modals.errors_for(exc, blocks or ["_"])
+    except Exception:
+        return "view", modals.notice("Sorry", apology())
+
+
+def _finish_late(bot: Bot, view_id: str, kind: str, value: Any) -> None:
+    if kind == "errors":
+        text = "⚠️ Nothing was saved:\n" + "\n".join(f"• {k}: {v}" for k, v in value.items())
+        value = modals.notice("Not saved", text)
+    final = value or modals.notice("Done", "✅ Done.")
+    try:
+        bot.client.views_update(view_id=view_id, view=final)
+    except Exception:
+        log.exception("could not show a late result")
+    bot.deliver()

@@ -1,0 +1,39 @@
+"""Events: the App Home tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import slack_bolt
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.identity import NOT_REGISTERED, NotRegistered
+from bot.kit import Block, section
+from bot.listeners.common import Bot, apology
+from core.services import search
+
+
+def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
+    """Publish the App Home whenever the user opens it."""
+
+    @bolt_app.event("app_home_opened")
+    def on_home(event: dict[str, Any], client: WebClient) -> None:
+        user = event["user"]
+        client.views_publish(user_id=user, view=home(bot, user))
+
+
+def home(bot: Bot, user_id: str) -> Block:
+    """The user's deals with next steps; a reviewer sees the queue awaiting review."""
+    try:
+        actor = bot.actor(user_id)
+        with bot.app.uow() as uow:
+            if actor.is_reviewer:
+                queue = search(uow.session, actor, stage="opportunity", limit=30)
+                return blocks.home_view(actor.name, [], queue)
+            deals = search(uow.session, actor, limit=40)
+            return blocks.home_view(actor.name, deals, None)
+    except NotRegistered:
+        return {"type": "home", "blocks": [section(NOT_REGISTERED)]}
+    except Exception:
+        return {"type": "home", "blocks": [section(apology())]}

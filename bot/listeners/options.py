@@ -1,0 +1,55 @@
+"""Typeahead for the external selects: countries, and states of the chosen country."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pycountry
+import slack_bolt
+
+from bot import kit
+from bot.listeners.common import Bot
+from core.validation import states_for
+
+
+def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
+    """Answer the country and state typeahead."""
+
+    @bolt_app.options("country")
+    def on_country(ack: Any, body: dict[str, Any]) -> None:
+        ack(options=kit.options(countries(body.get("value") or "")))
+
+    @bolt_app.options("state")
+    def on_state(ack: Any, body: dict[str, Any]) -> None:
+        values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+        chosen = (values.get("country") or {}).get("country") or {}
+        country = (chosen.get("selected_option") or {}).get("value")
+        ack(options=kit.options(states(country, body.get("value") or "")))
+
+
+def _matches(typed: str, *names: str) -> bool:
+    needle = typed.strip().casefold()
+    return not needle or any(needle in n.casefold() for n in names)
+
+
+def countries(typed: str) -> list[tuple[str, str]]:
+    """ISO countries whose name or code contains `typed`, codes exact first."""
+    found = [
+        (c.alpha_2, c.name)
+        for c in pycountry.countries
+        if _matches(typed, c.name, c.alpha_2, getattr(c, "common_name", ""))
+    ]
+    exact = [pair for pair in found if pair[0].casefold() == typed.strip().casefold()]
+    rest = sorted((p for p in found if p not in exact), key=lambda p: p[1])
+    return (exact + rest)[: kit.MAX_OPTIONS]
+
+
+def states(country: str | None, typed: str) -> list[tuple[str, str]]:
+    """Subdivisions of `country` matching `typed`: top-level ones first."""
+    if not country:
+        return []
+    top = states_for(country)
+    subs = pycountry.subdivisions.get(country_code=country) or []
+    lower = sorted(((s.code, s.name) for s in subs if s.parent_code), key=lambda p: p[1])
+    pairs = [p for p in top + lower if _matches(typed, p[1], p[0])]
+    return pairs[: kit.MAX_OPTIONS]

@@ -1,0 +1,176 @@
+"""Block Kit for the review channel and partner DMs (pure: deals in, messages out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks import SUMMARY, deal_fields, deal_title, money, progress_line, when
+from bot.kit import (
+    Block,
+    actions,
+    button,
+    context,
+    escape,
+    fields_section,
+    header,
+    message,
+    section,
+)
+from core.fields import REJECT_REASONS
+from core.models import Deal, DealEvent
+from core.pricing import Priced
+
+_DONE = {
+    "approve": "✅ Approved",
+    "reject": "⛔ Rejected",
+    "return": "↩️ Returned for information",
+    "expire": "⌛ Expired",
+}
+REVIEW_ACTIONS = ("approve", "reject", "return", "answer", "expire")
+
+
+def last_review_event(deal: Deal) -> DealEvent | None:
+    for event in reversed(deal.events):
+        if event.action in REVIEW_ACTIONS:
+            return event
+    return None
+
+
+def preview_text(priced: Priced) -> str:
+    lines = [
+        f"• {escape(line.description)}: {money(line.amount, priced.currency)}"
+        for line in priced.lines
+    ]
+    return (
+        "*Quote on approval*\n"
+        + "\n".join(lines)
+        + f"\n*Total {money(priced.total, priced.currency)}*"
+    )
+
+
+def review_buttons(number: str) -> Block:
+    return actions(
+        button("Approve", "deal_approve", number, "primary"),
+        button("Reject", "deal_reject", number, "danger"),
+        button("Return", "deal_return", number),
+        block_id="review",
+    )
+
+
+def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> dict[str, Any]:
+    """The review request; once someone acted, who did what and when, without buttons."""
+    number = deal.number or ""
+    blocks: list[Block] = [
+        header(f"Registration {deal_title(deal)}"),
+        context(
+            f"From *{escape(deal.partner.name)}* ({escape(deal.contact.name)},"
+            f" {escape(deal.contact.email)}) by {deal.channel}",
+            progress_line(deal.stage),
+        ),
+    ]
+    blocks += fields_section(deal_fields(deal, SUMMARY))
+    if deal.problems_to_solve:
+        blocks.append(section(f"*Problems to solve*\n{escape(deal.problems_to_solve)}"))
+    if deal.conflict_with is not None:
+        other = deal.conflict_with
+        blocks.append(
+            section(f"⚠️ *Conflict:* another partner's registration {other.number} ({other.stage})")
+        )
+    if priced is not None and deal.stage == "opportunity":
+        blocks.append(section(preview_text(priced)))
+    blocks += _outcome(deal, names)
+    return message(f"Registration {number} from {deal.partner.name}", blocks)
+
+
+def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
+    event = last_review_event(deal)
+    number = deal.number or ""
+    pending = deal.stage == "opportunity" and not deal.returned_question
+    if event is None or (pending and event.action != "answer"):
+        return [review_buttons(number)] if pending else []
+    who = names.get(event.actor, event.actor)
+    if event.action == "answer":
+        answer = escape(str(event.details.get("answer", "")))
+        return [section(f"💬 *{escape(who)} answered* ({when(event.at)}): {answer}")] + (
+            [review_buttons(number)] if pending else []
+        )
+    text = f"{_DONE[event.action]} by *{escape(who)}* on {when(event.at)}"
+    if event.action == "reject":
+        code = str(event.details.get("reason", ""))
+        text += f"\nReason: {REJECT_REASONS.get(code, code)}. {escape(deal.review_note or '')}"
+    if event.action == "return":
+        text += f"\nQuestion: {escape(str(event.details.get('question', '')))}"
+    if event.action == "approve" and deal.protection_expires_at:
+        text += f"\nProtected until {when(deal.protection_expires_at)}"
+    return [section(text)]
+
+
+def extension_request(deal: Deal) -> dict[str, Any]:
+    number = deal.number or ""
+    blocks = [
+        section(
+            f"⏳ *{escape(deal.partner.name)}* asks to extend the protection of "
+            f"*{deal_title(deal)}* (until {when(deal.protection_expires_at)}; "
+            f"{deal.extensions_granted} extension(s) so far)."
+        ),
+        actions(
+            button("Grant", "deal_extension_grant", number, "primary"),
+            button("Decline", "deal_extension_decline", number, "danger"),
+            block_id="extension",
+        ),
+    ]
+    return message(f"Extension request for {number}", blocks)
+
+
+def extension_decided(deal: Deal, granted: bool, who: str) -> dict[str, Any]:
+    verb = "granted" if granted else "declined"
+    text = (
+        f"Extension of *{deal_title(deal)}* {verb} by *{escape(who)}*; "
+        f"protected until {when(deal.protection_expires_at)}."
+    )
+    return message(f"Extension {verb} for {deal.number}", [section(text)])
+
+
+def answer_in_thread(deal: Deal, answer: str) -> dict[str, Any]:
+    text = f"💬 {escape(deal.contact.name)} answered for {deal.number}: {escape(answer)}"
+    return message(f"Answer for {deal.number}", [section(text)])
+
+
+def nudge(deal: Deal) -> dict[str, Any]:
+    text = f"⏰ {deal.number} has been waiting for review since {when(deal.created_at)}."
+    return message(text, [section(text)])
+
+
+_DM = {
+    "registered": "📝 We received your registration *{n}*; the deal desk will review it.",
+    "approved": "✅ Your registration *{n}* was approved; a quote is ready.",
+    "rejected": "⛔ Your registration *{n}* was rejected.",
+    "returned": "↩️ The deal desk has a question about *{n}*.",
+    "extension_granted": "⏳ The protection of *{n}* was extended.",
+    "extension_declined": "⏳ The extension of *{n}* was declined.",
+    "order_started": "🛒 The order for *{n}* is started.",
+    "order_submitted": "📦 The order for *{n}* is submitted.",
+}
+
+
+def partner_dm(deal: Deal, event: str) -> dict[str, Any]:
+    """Tell the registering contact what happened to their deal, with the next step."""
+    number = deal.number or ""
+    text = _DM.get(event, "ℹ️ *{n}* was updated.").format(n=number)
+    blocks: list[Block] = [section(f"{text}\n{escape(deal.prospect.company_name)}")]
+    blocks.append(context(progress_line(deal.stage)))
+    if event == "returned" and deal.returned_question:
+        blocks.append(section(f"*Question:* {escape(deal.returned_question)}"))
+        blocks.append(actions(button("Answer", "deal_answer", number, "primary")))
+    if event == "rejected" and deal.reject_reason:
+        reason = REJECT_REASONS.get(deal.reject_reason, deal.reject_reason)
+        blocks.append(section(f"*Reason:* {reason}. {escape(deal.review_note or '')}"))
+    if event == "approved":
+        blocks.append(
+            section(
+                f"Protected until {when(deal.protection_expires_at)}. "
+                f"Next: `/deal advance {number}` to start the order from the quote."
+            )
+        )
+    plain_text = text.replace("*", "")
+    return message(plain_text, blocks)
