@@ -183,6 +183,8 @@ class Deal(Base):
     extension_requested_at: Mapped[datetime | None]
     last_nudged_at: Mapped[datetime | None]
     thread_message_id: Mapped[str | None] = mapped_column(String(998))
+    # The inbound message key it was registered from: a replayed email finds its own deal.
+    source_key: Mapped[str | None] = mapped_column(String(998))
     slack_review_channel: Mapped[str | None] = mapped_column(String(40))
     slack_review_ts: Mapped[str | None] = mapped_column(String(40))
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from core.catalog import CatalogError
 from core.config import Settings
 from core.errors import DealError, Invalid
-from dealreg import commands
+from dealreg import commands, intake_command  # noqa: F401  (registers its commands)
 from dealreg.wiring import App
 
 log = logging.getLogger("dealreg")

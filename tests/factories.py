@@ -83,3 +83,35 @@ def form(**changes: Any) -> dict[str, Any]:
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def registration_email(
+    index: int,
+    *,
+    sender: str = ANN,
+    domain: str | None = None,
+    message_id: str | None = None,
+    **changes: Any,
+) -> bytes:
+    """A plain-text registration email as a partner sends it to the intake mailbox."""
+    from email.message import EmailMessage
+
+    from core.fields import FIELDS, SECTIONS
+
+    values = form(domain=domain or f"prospect{index}.com", **changes)
+    values["company_name"] = changes.get("company_name", f"Prospect {index} Ltd")
+    lines: list[str] = []
+    for key, title in SECTIONS.items():
+        lines.append(f"== {title} ==")
+        lines += [
+            f"{f.label}: {values[f.name]}" for f in FIELDS if f.section == key and f.name in values
+        ]
+        lines.append("")
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "deals@dealreg.localhost"
+    msg["Subject"] = f"Deal registration {index}"
+    msg["Message-ID"] = message_id or f"<reg-{index}@partner.example>"
+    msg["Date"] = "Wed, 25 Nov 2026 09:00:00 +0000"
+    msg.set_content("\n".join(lines))
+    return bytes(msg)

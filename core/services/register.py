@@ -84,12 +84,17 @@ def register(
     now: datetime,
     settings: Settings,
     thread_message_id: str | None = None,
+    source_key: str | None = None,
 ) -> Registered:
-    """Validate and store a registration; the same partner's active twin is returned instead."""
+    """Validate and store a registration; the same partner's active twin is returned instead.
+
+    `source_key` names the inbound message it came from, so a replay of that message
+    recognises the deal it created (`Registered.created` is then true again).
+    """
     require_role(actor, "partner", "register deals")
     for attempt in range(3):
         try:
-            return _register_once(uow, actor, raw, now, settings, thread_message_id)
+            return _register_once(uow, actor, raw, now, settings, thread_message_id, source_key)
         except IntegrityError:
             # A concurrent registration of the same prospect or deal won the race:
             # start again and find what it stored.
@@ -106,6 +111,7 @@ def _register_once(
     now: datetime,
     settings: Settings,
     thread_message_id: str | None,
+    source_key: str | None,
 ) -> Registered:
     session = uow.session
     partner = session.get_one(Partner, actor.partner_id)
@@ -122,8 +128,9 @@ def _register_once(
         )
     )
     if twin is not None:
-        return Registered(twin, False)
+        return Registered(twin, source_key is not None and twin.source_key == source_key)
     deal = _new_deal(reg, actor, partner, prospect, product, now, thread_message_id)
+    deal.source_key = source_key
     deal.conflict_with = _conflict(session, deal, now)
     session.add(deal)
     session.flush()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 12:07:41.067799
+Create Date: 2026-11-25 12:16:55.734398
 """
 
 from alembic import op
@@ -140,6 +140,7 @@ def upgrade() -> None:
     sa.Column('extension_requested_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_nudged_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('thread_message_id', sa.String(length=998), nullable=True),
+    sa.Column('source_key', sa.String(length=998), nullable=True),
     sa.Column('slack_review_channel', sa.String(length=40), nullable=True),
     sa.Column('slack_review_ts', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['conflict_with_id'], ['deals.id'], ),

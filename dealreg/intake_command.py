@@ -1,0 +1,128 @@
+"""`dealreg intake ...`: parse one file, run the mailbox, list and retry stored messages."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.errors import DealError, Invalid
+from core.models import Partner, Product
+from core.services import identify, inbound
+from core.services.register import validation_context
+from core.validation import ProductRef, ValidationContext, validate_registration
+from dealreg.commands import CommandError, command, emit
+from dealreg.wiring import App
+from intake import messages, parser
+from intake.handler import IntakeContext, handle
+from intake.pipeline import make_mailbox, run_forever, run_once
+
+
+def intake_context(app: App) -> IntakeContext:
+    own = {app.settings.intake_address.lower()}
+    return IntakeContext(
+        uow=app.uow, settings=app.settings, now=app.now, own_addresses=frozenset(own)
+    )
+
+
+@command("intake parse")
+def intake_parse(app: App, args: argparse.Namespace) -> int:
+    try:
+        raw = args.file.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
+    own = frozenset({app.settings.intake_address.lower()})
+    result = parser.parse_message(raw, own_addresses=own)
+    out: dict[str, Any] = {
+        "status": result.status,
+        "registration": dict(result.fields),
+        "errors": list(result.errors),
+        "reason": result.reason,
+    }
+    if result.status == "ok":
+        sender = messages.sender_address(messages.load(raw))
+        ctx = _context_for(app, sender)
+        try:
+            out["registration"] = validate_registration(result.fields, ctx).to_json()
+        except Invalid as exc:
+            out["status"] = "invalid"
+            out["errors"] = [e.as_dict() for e in exc.errors]
+            out["reason"] = "invalid_fields"
+    return emit(argparse.Namespace(json=True), out, "")
+
+
+def _context_for(app: App, sender: str | None) -> ValidationContext:
+    """The sender's partner rules when the database knows them, else neutral defaults."""
+    now = datetime.now(UTC)
+    try:
+        with app.uow() as uow:
+            if sender:
+                try:
+                    actor = identify(uow.session, channel="email", email=sender)
+                except DealError:
+                    actor = None
+                if actor is not None and actor.partner_id is not None:
+                    partner = uow.session.get_one(Partner, actor.partner_id)
+                    return validation_context(uow.session, partner, now)
+            products = tuple(
+                ProductRef(p.code, p.name, tuple(p.aliases or ()))
+                for p in uow.session.scalars(select(Product))
+            )
+    except SQLAlchemyError:
+        products = ()
+    return ValidationContext("GB", "GBP", products, now.date())
+
+
+@command("intake run")
+def intake_run(app: App, args: argparse.Namespace) -> int:
+    ctx = intake_context(app)
+    mailbox = make_mailbox(ctx)
+    if args.once:
+        report = run_once(ctx, mailbox)
+        mailbox.close()
+        print(f"{report.seen} seen, {report.failed} failed, handled: {report.handled}")
+        return 1 if report.failed else 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_forever(ctx, mailbox, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+@command("intake list")
+def intake_list(app: App, args: argparse.Namespace) -> int:
+    with app.uow() as uow:
+        rows = [
+            {
+                "id": r.id,
+                "status": r.status,
+                "sender": r.sender,
+                "subject": r.subject,
+                "received_at": r.received_at.isoformat(),
+                "deal_id": r.deal_id,
+                "moved_to": r.moved_to,
+                "attempts": r.attempts,
+                "reason": r.reason,
+            }
+            for r in inbound.listing(uow.session, args.status)
+        ]
+    text = "\n".join(
+        f"{r['id']:>6}  {r['status']:10} {r['sender'] or '-':32} {r['subject'] or ''}" for r in rows
+    )
+    return emit(args, rows, text or "no messages")
+
+
+@command("intake retry")
+def intake_retry(app: App, args: argparse.Namespace) -> int:
+    with app.uow() as uow:
+        inbound.reset(uow, args.id)
+    status = handle(intake_context(app), args.id)
+    print(f"message {args.id}: {status}")
+    return 0

@@ -1,0 +1,259 @@
+"""One stored inbound message -> one service call -> one reply (through the outbox).
+
+User errors (a bad form, an unknown sender) are answered once and recorded; system errors
+(the database went away) propagate, leaving the message `received` to be tried again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core import outbox
+from core.config import Settings
+from core.errors import DealError, Invalid
+from core.locales import locale_for
+from core.models import Deal, InboundEmail, Partner
+from core.services import Actor, answer, identify, register, request_extension
+from core.services.inbound import FINAL, finish, thread_deal
+from core.uow import UnitOfWork
+from intake import classify, messages, parser
+
+_EXTEND = re.compile(r"\bextend|\bextension\b", re.IGNORECASE)
+
+
+@dataclass
+class IntakeContext:
+    """What the intake needs from the composition root."""
+
+    uow: Callable[[], UnitOfWork]
+    settings: Settings
+    now: Callable[[], datetime]
+    own_addresses: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    row_id: int
+    key: str
+    raw: bytes
+    msg: Message
+    sender: str | None
+
+
+def handle(ctx: IntakeContext, row_id: int) -> str:
+    """Handle one stored message once; return its final status."""
+    with ctx.uow() as uow:
+        row = uow.session.get_one(InboundEmail, row_id)
+        if row.status in FINAL:
+            return row.status
+        raw, key = row.raw, row.message_key
+    msg = messages.load(raw)
+    incoming = Incoming(row_id, key, raw, msg, messages.sender_address(msg))
+    result = parser.parse_message(raw, own_addresses=ctx.own_addresses)
+    if result.status == "ignored":
+        return _close(ctx, incoming, "ignored", result.reason or result.classification.kind)
+    trusted = ctx.settings.intake_trusted_authserv_id
+    if trusted and not classify.authenticated(msg, trusted):
+        return _close(ctx, incoming, "refused", "not authenticated by the receiving server")
+    actor = _sender(ctx, incoming)
+    if actor is None:
+        # No reply: the sender may be forged, and answering strangers makes backscatter.
+        return _close(ctx, incoming, "refused", f"unknown sender {incoming.sender}")
+    threaded = _answer_in_thread(ctx, incoming, actor, result)
+    if threaded is not None:
+        return threaded
+    if result.classification.kind == "form_request":
+        return _reply_and_close(ctx, incoming, actor, "answered", "intake_form", {})
+    if result.status == "invalid":
+        context = {"errors": result.errors, "original_subject": _subject(msg)}
+        return _reply_and_close(ctx, incoming, actor, "invalid", "intake_errors", context)
+    return _register(ctx, incoming, actor, result.fields)
+
+
+def _sender(ctx: IntakeContext, incoming: Incoming) -> Actor | None:
+    if not incoming.sender:
+        return None
+    with ctx.uow() as uow:
+        try:
+            actor = identify(uow.session, channel="email", email=incoming.sender)
+        except DealError:
+            return None
+    return actor if actor.kind == "partner" else None
+
+
+def _register(ctx: IntakeContext, incoming: Incoming, actor: Actor, fields: dict[str, str]) -> str:
+    now = ctx.now()
+    with ctx.uow() as uow:
+        try:
+            result = register(
+                uow,
+                actor,
+                fields,
+                now=now,
+                settings=ctx.settings,
+                thread_message_id=_message_id(incoming.msg),
+                source_key=incoming.key,
+            )
+        except Invalid as exc:
+            uow.rollback()
+            errors = [e.as_dict() for e in exc.errors]
+            context = {
+                "errors": errors,
+                "values": fields,
+                "original_subject": _subject(incoming.msg),
+            }
+            return _reply(uow, ctx, incoming, actor, "invalid", "intake_errors", context, now)
+        if result.created:
+            # The confirmation was queued with the deal; only the record is left to close.
+            row = uow.session.get_one(InboundEmail, incoming.row_id)
+            finish(uow.session, row, "registered", now, deal_id=result.deal.id)
+            uow.commit()
+            return "registered"
+        context = {"deal": result.deal}
+        return _reply(
+            uow, ctx, incoming, actor, "duplicate", "intake_already_registered", context, now,
+            deal_id=result.deal.id,
+        )  # fmt: skip
+
+
+def _answer_in_thread(
+    ctx: IntakeContext, incoming: Incoming, actor: Actor, result: parser.IntakeResult
+) -> str | None:
+    """A reply to our returned-registration or reminder email answers it or asks to extend."""
+    refs = messages.header_all(incoming.msg, "In-Reply-To") + messages.header_all(
+        incoming.msg, "References"
+    )
+    ids = re.findall(r"<[^<>\s]+>", " ".join(refs))
+    if not ids or result.fields.get("company_name"):
+        return None
+    with ctx.uow() as uow:
+        ours = thread_deal(uow.session, ids)
+        if ours is None or ours.deal_id is None:
+            return None
+        number = _deal_number(uow.session, ours.deal_id)
+        template = ours.template
+    text = _reply_text(incoming.msg)
+    now = ctx.now()
+    with ctx.uow() as uow:
+        try:
+            if template == "deal_returned":
+                answer(uow, actor, number, text=text, now=now, settings=ctx.settings)
+            elif template in ("expiry_reminder", "deal_approved") and _EXTEND.search(text):
+                request_extension(uow, actor, number, now=now, settings=ctx.settings)
+            else:
+                return None
+        except DealError as exc:
+            uow.rollback()
+            errors = [{"field": exc.field, "message": exc.message}]
+            return _reply(
+                uow, ctx, incoming, actor, "invalid", "intake_errors", {"errors": errors}, now
+            )
+    return _close(ctx, incoming, "answered", f"{template} reply for {number}")
+
+
+def _deal_number(session: Session, deal_id: int) -> str:
+    return session.get_one(Deal, deal_id).number or ""
+
+
+def _reply_text(msg: Message) -> str:
+    """The new text of a reply: what stands above the quoted original."""
+    lines = []
+    for line in messages.body_text(msg).splitlines():
+        if line.startswith(">") or re.match(r"^On .+ wrote:\s*$", line) or line.strip() == "--":
+            break
+        if re.match(r"^-{2,}\s*Original Message", line, re.IGNORECASE):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()[:3000] or "(no text)"
+
+
+def _subject(msg: Message) -> str:
+    return messages.header(msg, "Subject").strip()[:200]
+
+
+def _message_id(msg: Message) -> str | None:
+    match = re.search(r"<[^<>\s]+>", messages.header(msg, "Message-ID"))
+    return match.group(0) if match else None
+
+
+def _close(ctx: IntakeContext, incoming: Incoming, status: str, reason: str) -> str:
+    with ctx.uow() as uow:
+        row = uow.session.get_one(InboundEmail, incoming.row_id)
+        finish(uow.session, row, status, ctx.now(), reason=reason)
+        uow.commit()
+    return status
+
+
+def _reply_and_close(
+    ctx: IntakeContext,
+    incoming: Incoming,
+    actor: Actor | None,
+    status: str,
+    template: str,
+    context: dict[str, Any],
+) -> str:
+    with ctx.uow() as uow:
+        return _reply(uow, ctx, incoming, actor, status, template, context, ctx.now())
+
+
+def _reply(
+    uow: UnitOfWork,
+    ctx: IntakeContext,
+    incoming: Incoming,
+    actor: Actor | None,
+    status: str,
+    template: str,
+    context: dict[str, Any],
+    now: datetime,
+    *,
+    deal_id: int | None = None,
+    reason: str | None = None,
+) -> str:
+    """Queue one threaded reply and record the outcome, in one transaction."""
+    session = uow.session
+    row = session.get_one(InboundEmail, incoming.row_id)
+    in_reply_to, references = messages.reply_headers(incoming.msg)
+    country = _partner_country(session, actor)
+    outbox.enqueue(
+        session,
+        template=template,
+        to=incoming.sender or "",
+        context={"country": country, **context},
+        locale=locale_for(country),
+        now=now,
+        settings=ctx.settings,
+        in_reply_to=in_reply_to,
+        references=references,
+        dedupe_key=f"intake-reply:{incoming.row_id}",
+    )
+    detail = reason or "; ".join(
+        f"{e.get('field') or 'form'}: {e.get('message')}" for e in context.get("errors", [])
+    )
+    finish(session, row, status, now, reason=detail or template, deal_id=deal_id)
+    uow.commit()
+    return status
+
+
+def _partner_country(session: Session, actor: Actor | None) -> str | None:
+    if actor is None or actor.partner_id is None:
+        return None
+    return session.get_one(Partner, actor.partner_id).country
+
+
+def refuse_oversize(ctx: IntakeContext, row_id: int, headers: bytes, size: int) -> str:
+    """Answer a message too large to read (once), and keep it in the mailbox."""
+    msg = messages.load(headers)
+    incoming = Incoming(row_id, "", headers, msg, messages.sender_address(msg))
+    kind = classify.classify(msg, own_addresses=ctx.own_addresses, form_found=False).kind
+    actor = _sender(ctx, incoming)
+    if kind in classify.IGNORED_KINDS or actor is None:
+        return _close(ctx, incoming, "refused", f"oversize ({size} bytes), not answered")
+    context = {"reason": "oversize", "max_bytes": ctx.settings.intake_max_bytes}
+    return _reply_and_close(ctx, incoming, actor, "refused", "intake_refused", context)

@@ -1,0 +1,130 @@
+"""The intake loop: fetch, store, handle, then move — each message exactly once."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.services import inbound
+from core.services.inbound import ACCEPTED, FINAL
+from intake import messages
+from intake.handler import IntakeContext, handle, refuse_oversize
+from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected, MaildirMailbox
+
+log = logging.getLogger(__name__)
+
+
+class Mailbox(Protocol):
+    def fetch_new(self, after_uid: int, *, max_bytes: int | None = None) -> object: ...
+    def move(self, uid: int, folder: str) -> None: ...
+    def wait(self, timeout_s: float) -> bool: ...
+    def reconnect(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunReport:
+    seen: int = 0
+    handled: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+
+    def count(self, status: str) -> None:
+        self.handled[status] = self.handled.get(status, 0) + 1
+
+
+def make_mailbox(ctx: IntakeContext) -> ImapMailbox | MaildirMailbox:
+    """The IMAP folder of IMAP_URL, or the local Maildir when it is unset."""
+    settings = ctx.settings
+    if settings.imap_url is not None:
+        return ImapMailbox(
+            settings.imap_url.get_secret_value(), max_bytes=settings.intake_max_bytes
+        )
+    return MaildirMailbox(settings.maildir, max_bytes=settings.intake_max_bytes)
+
+
+def run_once(ctx: IntakeContext, mailbox: Mailbox) -> RunReport:
+    """Handle every message now in the mailbox; a message that failed stays for next time."""
+    report = RunReport()
+    # Handled messages are moved out, so whatever is still here is due (or failed before).
+    for fetched in mailbox.fetch_new(0, max_bytes=ctx.settings.intake_max_bytes):  # type: ignore[attr-defined]
+        report.seen += 1
+        try:
+            status = process(ctx, mailbox, fetched)
+        except MailboxDisconnected:
+            raise
+        except Exception:
+            report.failed += 1
+            log.exception("intake: message uid=%s failed; it stays for a retry", fetched.uid)
+            continue
+        report.count(status)
+    return report
+
+
+def process(ctx: IntakeContext, mailbox: Mailbox, fetched: FetchedMessage) -> str:
+    """Store, handle and move one message; safe to repeat after a crash at any point."""
+    raw = fetched.raw if fetched.raw is not None else (fetched.headers or b"")
+    msg = messages.load(raw)
+    key = messages.message_key(msg, raw)
+    with ctx.uow() as uow:
+        stored = inbound.store(
+            uow,
+            key=key,
+            raw=raw,
+            message_id=messages.header(msg, "Message-ID").strip() or None,
+            sender=messages.sender_address(msg),
+            subject=messages.header(msg, "Subject"),
+            mailbox="imap" if isinstance(mailbox, ImapMailbox) else "maildir",
+            uidvalidity=getattr(fetched, "uidvalidity", None),
+            uid=fetched.uid,
+            size=fetched.size,
+            now=ctx.now(),
+        )
+    status = stored.status
+    if status not in FINAL:
+        if fetched.too_large:
+            status = refuse_oversize(ctx, stored.id, raw, fetched.size)
+        else:
+            status = handle(ctx, stored.id)
+    folder = "Processed" if status in ACCEPTED else "Rejected"
+    mailbox.move(fetched.uid, folder)
+    with ctx.uow() as uow:
+        inbound.mark_moved(uow, stored.id, folder)
+    log.info("intake: %s uid=%s -> %s (%s)", key[:80], fetched.uid, status, folder)
+    return status
+
+
+def run_forever(
+    ctx: IntakeContext,
+    mailbox: Mailbox,
+    stop: threading.Event,
+    *,
+    wait_s: float = 60.0,
+    on_poll: object = None,
+) -> None:
+    """Handle mail as it arrives (IDLE where the server has it), reconnecting with back-off."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            run_once(ctx, mailbox)
+            delay = 1.0
+            if callable(on_poll):
+                on_poll(None)
+            mailbox.wait(wait_s)
+        except (MailboxDisconnected, OSError) as exc:
+            if callable(on_poll):
+                on_poll(str(exc))
+            log.warning("intake: mailbox unavailable (%s); retrying in %.0fs", exc, delay)
+            stop.wait(delay + random.uniform(0, delay / 4))
+            delay = min(delay * 2, 60.0)
+            try:
+                mailbox.reconnect()
+            except (MailboxDisconnected, OSError) as again:
+                log.warning("intake: reconnect failed: %s", again)
+        except Exception:
+            log.exception("intake: run failed; retrying")
+            stop.wait(delay)
+            delay = min(delay * 2, 60.0)
+    mailbox.close()
