@@ -270,3 +270,39 @@ def jobs_run(app: App, args: argparse.Namespace) -> int:
 
     result = jobs.run_job(app, args.name)
     return emit(args, result, f"{args.name}: {json.dumps(result, default=str)}")
+
+
+@command("worker")
+def worker(app: App, args: argparse.Namespace) -> int:
+    from dealreg.wiring import configure_logging
+    from dealreg.worker import run_worker
+
+    configure_logging()
+    return run_worker(app)
+
+
+@command("run")
+def run_all(app: App, args: argparse.Namespace) -> int:
+    from dealreg.wiring import configure_logging
+    from dealreg.worker import run_worker
+
+    configure_logging()
+    schema.upgrade(app.engine)
+    return run_worker(app, with_bot=True)
+
+
+@command("bot")
+def bot(app: App, args: argparse.Namespace) -> int:
+    from dealreg.bot_command import run_bot
+    from dealreg.wiring import configure_logging
+
+    configure_logging()
+    return run_bot(app, args.port)
+
+
+@command("status")
+def status(app: App, args: argparse.Namespace) -> int:
+    from core import jobs
+
+    data = jobs.status(app.uow, app.now())
+    return emit(args, data, render.status_text(data))

@@ -94,3 +94,20 @@ def prospect_text(data: dict[str, Any]) -> str:
         for q in data["quotes"]
     ] or ["  none"]
     return "\n".join(lines)
+
+
+def status_text(data: dict[str, Any]) -> str:
+    deals = ", ".join(f"{k} {v}" for k, v in sorted(data["deals"].items())) or "none"
+    lines = [f"deals: {deals}"]
+    waiting = data["waiting_review"]
+    if waiting:
+        lines.append(f"waiting review: {waiting} (oldest {data['oldest_waiting_hours']} h)")
+    box = data["outbox"]
+    lines.append(
+        f"outbox: {box['pending']} pending, {box['retrying']} retrying, {box['failed']} failed"
+    )
+    lines.append(f"inbound failed (to retry): {data['inbound_failed']}")
+    for name, run in sorted(data["jobs"].items()):
+        error = f"  error: {run['last_error']}" if run["last_error"] else ""
+        lines.append(f"job {name}: last {run['last_finished_at']}{error}")
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""Scheduled jobs as plain functions of (unit-of-work factory, now, settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from core import outbox
+from core.config import Settings
+from core.locales import locale_for
+from core.models import Deal, InboundEmail, JobRun, OutboxMessage, Reviewer
+from core.services.common import notify_partner, notify_slack
+from core.services.lifecycle import expire_lapsed
+from core.uow import UnitOfWork
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+def remind(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:
+    """Remind partners before protection ends: once per deal, threshold and end date."""
+    sent: list[str] = []
+    horizon = now + timedelta(days=max(settings.reminder_days, default=0))
+    with uow_factory() as uow:
+        deals = uow.session.scalars(
+            select(Deal).where(
+                Deal.stage == "approved",
+                Deal.protection_expires_at > now,
+                Deal.protection_expires_at <= horizon,
+            )
+        ).all()
+        for deal in deals:
+            assert deal.protection_expires_at is not None
+            left = deal.protection_expires_at - now
+            due = [d for d in sorted(settings.reminder_days) if left <= timedelta(days=d)]
+            if not due:
+                continue
+            # The smallest threshold reached names the reminder; an extension (new end
+            # date) makes a new key, so reminders start again for the new window.
+            key = f"expiry_reminder:{deal.id}:{due[0]}:{deal.protection_expires_at:%Y%m%d}"
+            extra = {"days_left": left.days, "extensions_left": _left(deal, settings)}
+            before = _count(uow, key)
+            notify_partner(
+                uow.session, deal, "expiry_reminder", now=now, settings=settings, extra=extra,
+                dedupe_key=key,
+            )  # fmt: skip
+            if _count(uow, key) > before:
+                sent.append(deal.number or "")
+        uow.commit()
+    return sent
+
+
+def _left(deal: Deal, settings: Settings) -> int:
+    return max(settings.max_extensions - deal.extensions_granted, 0)
+
+
+def _count(uow: UnitOfWork, key: str) -> int:
+    stmt = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.dedupe_key == key)
+    return int(uow.session.scalar(stmt) or 0)
+
+
+def nudge(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:
+    """Tell the deal desk about registrations waiting too long: once per period."""
+    period = timedelta(hours=settings.nudge_after_hours)
+    with uow_factory() as uow:
+        waiting = uow.session.scalars(
+            select(Deal)
+            .where(Deal.stage == "opportunity", Deal.created_at <= now - period)
+            .where((Deal.last_nudged_at.is_(None)) | (Deal.last_nudged_at <= now - period))
+            .order_by(Deal.created_at)
+            .with_for_update(skip_locked=True, of=Deal)
+        ).all()
+        if not waiting:
+            return []
+        slot = int(now.timestamp() // period.total_seconds())
+        for reviewer in uow.session.scalars(select(Reviewer)):
+            outbox.enqueue(
+                uow.session,
+                template="reviewer_nudge",
+                to=reviewer.email,
+                context={"deals": waiting, "hours": settings.nudge_after_hours},
+                locale=locale_for(None),
+                now=now,
+                settings=settings,
+                dedupe_key=f"reviewer_nudge:{reviewer.id}:{slot}",
+            )
+        for deal in waiting:
+            deal.last_nudged_at = now
+            notify_slack(uow.session, deal, "reviewer_nudge", now=now, settings=settings)
+        uow.commit()
+        return [d.number or "" for d in waiting]
+
+
+def expire(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:
+    return expire_lapsed(uow_factory, now, settings)
+
+
+def record_run(
+    uow_factory: UowFactory, name: str, started: datetime, finished: datetime, error: str | None
+) -> None:
+    """Remember the last run of a job and its error, for `dealreg status`."""
+    with uow_factory() as uow:
+        row = uow.session.get(JobRun, name) or JobRun(name=name)
+        row.last_started_at = started
+        row.last_finished_at = finished
+        row.last_error = error
+        uow.session.add(row)
+        uow.commit()
+
+
+def status(uow_factory: UowFactory, now: datetime) -> dict[str, Any]:
+    """What an operator needs at a glance: stages, queues, failures, the mailbox."""
+    with uow_factory() as uow:
+        s = uow.session
+        stages = dict(s.execute(select(Deal.stage, func.count()).group_by(Deal.stage)).all())
+        oldest = s.scalar(select(func.min(Deal.created_at)).where(Deal.stage == "opportunity"))
+        runs = {
+            r.name: {
+                "last_started_at": r.last_started_at,
+                "last_finished_at": r.last_finished_at,
+                "last_error": r.last_error,
+            }
+            for r in s.scalars(select(JobRun))
+        }
+        failed_inbound = s.scalar(
+            select(func.count())
+            .select_from(InboundEmail)
+            .where(InboundEmail.status == "received", InboundEmail.attempts > 0)
+        )
+        return {
+            "deals": {k: int(v) for k, v in stages.items()},
+            "waiting_review": int(stages.get("opportunity", 0)),
+            "oldest_waiting_since": oldest.isoformat() if oldest else None,
+            "oldest_waiting_hours": round((now - oldest).total_seconds() / 3600, 1)
+            if oldest
+            else None,
+            "outbox": outbox.pending_counts(s),
+            "jobs": runs,
+            "inbound_failed": int(failed_inbound or 0),
+        }
