@@ -53,7 +53,6 @@ def create_app(app: App) -> slack_bolt.App:
     bolt_app = slack_bolt.App(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         client=client,
-        token=settings.slack_bot_token.get_secret_value(),
         token_verification_enabled=False,  # auth.test runs on the first request instead
         process_before_response=False,
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),

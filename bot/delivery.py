@@ -72,7 +72,7 @@ def _review(session: Session, client: WebClient, app: App, deal: Deal, channel: 
         priced = quotes.preview(
             deal.partner, deal.product, deal.number_of_users, app.settings, with_margin=True
         )
-    names = dict(session.execute(select(Reviewer.email, Reviewer.name)).tuples().all())
+    names = {email: name for email, name in session.execute(select(Reviewer.email, Reviewer.name))}
     body = messages.review_message(deal, priced, names)
     if deal.slack_review_ts and deal.slack_review_channel:
         client.chat_update(channel=deal.slack_review_channel, ts=deal.slack_review_ts, **body)

@@ -156,13 +156,13 @@ def state_values(view_state: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for block_id, by_action in (view_state.get("values") or {}).items():
         for element in by_action.values():
-            value = _element_value(element)
+            value = element_value(element)
             if value not in (None, ""):
                 out[block_id] = value
     return out
 
 
-def _element_value(element: dict[str, Any]) -> Any:
+def element_value(element: dict[str, Any]) -> Any:
     kind = element.get("type")
     if kind in ("static_select", "external_select"):
         selected = element.get("selected_option")

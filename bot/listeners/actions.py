@@ -123,6 +123,10 @@ def _refreshed(bot: Bot, body: dict[str, Any]) -> Block:
     """Rebuild the registration modal with the domain check and the country's labels."""
     actor = bot.actor(body["user"]["id"])
     values = modals.state_values(body["view"].get("state") or {})
+    for action in body.get("actions", []):  # the dispatching input's own value wins
+        value = modals.element_value(action)
+        if value:
+            values[action["action_id"]] = value
     meta = modals.metadata(body["view"])
     country = values.get("country") or meta.get("country")
     with bot.app.uow() as uow:
