@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from tests.factories import ANN, BOB, REVIEWER, World, form
 from tests.integration.bot_harness import BotHarness, slack_world
 from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack
 
-CLOSE = (date.today() + timedelta(days=200)).isoformat()
+CLOSE = (datetime.now(UTC).date() + timedelta(days=200)).isoformat()
 MODAL_VALUES: dict[str, Any] = {
     "company_name": "Example Holdings Ltd",
     "domain": "https://www.Example.co.uk/x",
