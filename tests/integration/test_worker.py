@@ -1,0 +1,176 @@
+"""What happens between the clicks: expiry, reminders, nudges, and several workers at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from core import jobs, services
+from core.models import Deal, DealEvent, OutboxMessage
+from tests.factories import ANN, BOB, NOW, REVIEWER, World, form
+
+
+def registered(world: World, n: int, who: str = ANN, prefix: str = "p") -> list[str]:
+    actor = world.actor(who)
+    numbers = []
+    for i in range(n):
+        with world.uow() as uow:
+            deal = services.register(
+                uow, actor, form(domain=f"{prefix}{i}.com", company_name=f"{prefix}{i}"), now=NOW,
+                settings=world.settings,
+            ).deal  # fmt: skip
+            numbers.append(deal.number or "")
+    return numbers
+
+
+def approved(world: World, numbers: list[str], when=NOW) -> None:  # type: ignore[no-untyped-def]
+    reviewer = world.actor(REVIEWER)
+    for number in numbers:
+        with world.uow() as uow:
+            services.approve(uow, reviewer, number, now=when, settings=world.settings)
+
+
+def emails(world: World, template: str) -> int:
+    with world.uow() as uow:
+        stmt = select(func.count()).select_from(OutboxMessage)
+        return int(uow.session.scalar(stmt.where(OutboxMessage.template == template)) or 0)
+
+
+@pytest.fixture
+def short_world(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    w = World(db_url, tmp_path, protection_days=2, reminder_days=[14, 1], nudge_after_hours=24)
+    yield w
+    w.close()
+
+
+def test_short_protection_window_expires_and_partner_is_told_once(short_world: World) -> None:
+    (number,) = registered(short_world, 1)
+    approved(short_world, [number])
+    assert jobs.expire(short_world.uow, NOW + timedelta(days=1), short_world.settings) == []
+    later = NOW + timedelta(days=2, minutes=1)
+    assert jobs.expire(short_world.uow, later, short_world.settings) == [number]
+    assert jobs.expire(short_world.uow, later + timedelta(hours=1), short_world.settings) == []
+    assert emails(short_world, "deal_expired") == 1
+
+
+def test_unreviewed_registration_lapses_after_the_window(short_world: World) -> None:
+    (number,) = registered(short_world, 1)
+    assert jobs.expire(short_world.uow, NOW + timedelta(days=3), short_world.settings) == [number]
+
+
+def test_reminder_goes_out_once_inside_its_window(world: World) -> None:
+    (number,) = registered(world, 1)
+    approved(world, [number])  # protected for 90 days; reminders at 14 and 3 days
+    end = NOW + timedelta(days=90)
+    assert jobs.remind(world.uow, end - timedelta(days=20), world.settings) == []
+    assert jobs.remind(world.uow, end - timedelta(days=13), world.settings) == [number]
+    assert jobs.remind(world.uow, end - timedelta(days=12), world.settings) == []
+    assert jobs.remind(world.uow, end - timedelta(days=13), world.settings) == []
+    assert jobs.remind(world.uow, end - timedelta(days=2), world.settings) == [number]
+    assert jobs.remind(world.uow, end - timedelta(days=1), world.settings) == []
+    assert emails(world, "expiry_reminder") == 2
+
+
+def test_waiting_registration_nudges_reviewers_once_per_period(short_world: World) -> None:
+    registered(short_world, 2)
+    settings = short_world.settings
+    assert jobs.nudge(short_world.uow, NOW + timedelta(hours=23), settings) == []
+    assert len(jobs.nudge(short_world.uow, NOW + timedelta(hours=25), settings)) == 2
+    assert jobs.nudge(short_world.uow, NOW + timedelta(hours=30), settings) == []
+    assert emails(short_world, "reviewer_nudge") == 2  # one per reviewer, both deals in it
+    assert len(jobs.nudge(short_world.uow, NOW + timedelta(hours=50), settings)) == 2
+    assert emails(short_world, "reviewer_nudge") == 4
+
+
+def test_status_reports_stages_queues_and_waiting(world: World) -> None:
+    numbers = registered(world, 3)
+    approved(world, numbers[:1])
+    data = jobs.status(world.uow, NOW + timedelta(hours=5))
+    assert data["deals"] == {"opportunity": 2, "approved": 1}
+    assert data["waiting_review"] == 2
+    assert data["oldest_waiting_hours"] == 5.0
+    assert data["outbox"]["pending"] == 4
+
+
+@pytest.mark.postgres
+def test_two_workers_deliver_and_expire_each_exactly_once(
+    pg_url: str, tmp_path: Path, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
+    world = World(pg_url, tmp_path)
+    numbers = registered(world, 150) + registered(world, 150, who=BOB, prefix="b")
+    approved(world, numbers, when=NOW - timedelta(days=200))  # long lapsed
+    with world.uow() as uow:
+        rows = int(uow.session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+    env = {**os.environ, "DATABASE_URL": pg_url, "SMTP_URL": smtp_server.url.replace(
+        "smtp://", "smtp+insecure://")}  # fmt: skip
+    script = (
+        "import sys\n"
+        "from dealreg.cli import main\n"
+        "for _ in range(12):\n"
+        "    main(['jobs', 'run', 'expire'])\n"
+        "    main(['jobs', 'run', 'outbox'])\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    with world.uow() as uow:
+        expiries = uow.session.scalar(
+            select(func.count()).select_from(DealEvent).where(DealEvent.action == "expire")
+        )
+        stages = Counter(uow.session.scalars(select(Deal.stage)))
+        total = int(uow.session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+        unsent = uow.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+        )
+    assert expiries == 300 and stages == {"expired": 300}
+    assert total == rows + 300  # one expiry email per deal
+    assert unsent == 0
+    ids = Counter(m.message["Message-ID"] for m in smtp_server.received)
+    assert len(ids) == total and max(ids.values()) == 1
+    world.close()
+
+
+def test_run_starts_and_stops_cleanly_on_interrupt(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}",
+           "MAILDIR": str(tmp_path / "maildir"), "OUTBOX_DIR": str(tmp_path / "outbox")}  # fmt: skip
+    for k in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "IMAP_URL", "SMTP_URL"):
+        env.pop(k, None)
+    proc = subprocess.Popen([sys.executable, "-m", "dealreg", "run"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "worker started" in out and "stopping" in out
+    assert (tmp_path / "maildir").is_dir()
+
+
+def test_expired_deal_can_be_registered_again(world: World) -> None:
+    (number,) = registered(world, 1)
+    approved(world, [number])
+    with world.uow() as uow:
+        uow.session.execute(update(Deal).values(protection_expires_at=NOW - timedelta(days=1)))
+        uow.commit()
+    jobs.expire(world.uow, NOW, world.settings)
+    (again,) = registered(world, 1)
+    assert again != number
