@@ -55,10 +55,19 @@ class BotHarness:
         wsgi = create_wsgi(self.app, self.bolt)
         self.server = waitress.create_server(wsgi, host="127.0.0.1", port=0, threads=8)
         self.base = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except Exception:
+            if not self._closing:  # closing the socket under the loop may raise; ignore
+                raise
+
     def close(self) -> None:
+        self._closing = True
         self.server.close()
         self._thread.join(timeout=5)
         self.app.engine.dispose()

@@ -1,0 +1,71 @@
+"""The Block Kit builders keep Slack's limits and the SPEC's names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot import kit, modals
+from bot.listeners.options import countries, states
+from core.errors import FieldError, Invalid, NotAllowed
+from core.fields import FIELDS, REJECT_REASONS
+
+PRODUCTS = [(f"p{i}", f"Product {i}") for i in range(150)]
+
+
+def test_registration_modal_names_every_input_by_its_field_and_fits_slacks_limits() -> None:
+    view = modals.registration("Northwind IT", "ann@northwind.example", "GBP", PRODUCTS)
+    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    assert [b["block_id"] for b in inputs] == [f.name for f in FIELDS]
+    assert all(b["element"]["action_id"] == b["block_id"] for b in inputs)
+    assert len(view["blocks"]) <= kit.MODAL_BLOCKS
+    assert len(view["title"]["text"]) <= kit.MODAL_TITLE
+    product = next(b for b in inputs if b["block_id"] == "product")
+    assert len(product["element"]["options"]) == kit.MAX_OPTIONS
+    domain = next(b for b in inputs if b["block_id"] == "domain")
+    assert domain["dispatch_action"] is True
+
+
+def test_labels_follow_the_end_users_country() -> None:
+    us = modals.registration("Contoso", "bob@x.example", "USD", PRODUCTS[:3], country="US")
+    labels = {b["block_id"]: b["label"]["text"] for b in us["blocks"] if b["type"] == "input"}
+    assert (labels["postcode"], labels["state"]) == ("Zip Code", "State")
+
+
+def test_currency_errors_show_on_the_amount_and_unknown_fields_on_the_first_input() -> None:
+    error = Invalid([FieldError("currency", "is not a code"), FieldError("end_user_email", "bad")])
+    blocks = [f.name for f in FIELDS]
+    assert modals.errors_for(error, blocks) == {
+        "projected_value": "is not a code",
+        "end_user_email": "bad",
+    }
+    assert modals.errors_for(NotAllowed("no", field="actor"), blocks) == {
+        "company_name": "actor: no"
+    }
+
+
+def test_reject_modal_offers_every_reason_code() -> None:
+    view = modals.reject("DR-000001")
+    values = [o["value"] for o in view["blocks"][1]["element"]["options"]]
+    assert values == list(REJECT_REASONS)
+    assert json.loads(view["private_metadata"]) == {"deal": "DR-000001"}
+
+
+def test_a_view_breaking_a_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="blocks"):
+        kit.modal("x", "Too many", [kit.section("a")] * 101)
+    with pytest.raises(ValueError, match="private_metadata"):
+        kit.modal("x", "Big", [], metadata={"a": "x" * 3001})
+
+
+def test_long_texts_are_clipped_to_slacks_lengths() -> None:
+    assert len(kit.section("x" * 5000)["text"]["text"]) == kit.SECTION_TEXT
+    assert len(kit.option("y" * 200, "v")["text"]["text"]) == kit.OPTION_TEXT
+
+
+def test_typeahead_finds_countries_and_the_chosen_countrys_states() -> None:
+    assert countries("gb")[0] == ("GB", "United Kingdom")
+    assert ("US-TX", "Texas") in states("US", "tex")
+    assert states(None, "tex") == []
+    assert len(countries("")) <= kit.MAX_OPTIONS
