@@ -145,7 +145,9 @@ def _answer_in_thread(
         try:
             if template == "deal_returned":
                 answer(uow, actor, number, text=text, now=now, settings=ctx.settings)
-            elif template in ("expiry_reminder", "deal_approved") and _EXTEND.search(text):
+            elif template == "expiry_reminder" or (
+                template == "deal_approved" and _EXTEND.search(text)
+            ):
                 request_extension(uow, actor, number, now=now, settings=ctx.settings)
             else:
                 return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -96,6 +97,15 @@ def process(ctx: IntakeContext, mailbox: Mailbox, fetched: FetchedMessage) -> st
     return status
 
 
+def _wait(mailbox: Mailbox, wait_s: float, stop: threading.Event, slice_s: float = 2.0) -> None:
+    """Wait for new mail up to `wait_s`, in slices short enough to notice `stop` quickly."""
+    deadline = time.monotonic() + wait_s
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or mailbox.wait(min(remaining, slice_s)):
+            return
+
+
 def run_forever(
     ctx: IntakeContext,
     mailbox: Mailbox,
@@ -112,7 +122,7 @@ def run_forever(
             delay = 1.0
             if callable(on_poll):
                 on_poll(None)
-            mailbox.wait(wait_s)
+            _wait(mailbox, wait_s, stop)
         except (MailboxDisconnected, OSError) as exc:
             if callable(on_poll):
                 on_poll(str(exc))
