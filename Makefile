@@ -30,7 +30,7 @@ bench: $(STAMP)
 
 # Fault drills: the tests that stop and restart the mail servers under the product.
 drills: system-packages $(STAMP)
-	REQUIRE_SERVICES=1 $(BIN)/pytest -q -k "outage or restart or disconnect or stopped or server_down"
+	REQUIRE_SERVICES=1 $(BIN)/pytest -q -m drill tests/drills
 
 venv: $(STAMP)
 
