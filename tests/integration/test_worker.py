@@ -124,7 +124,7 @@ def test_two_workers_deliver_and_expire_each_exactly_once(
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-        )  # fmt: skip
+        )
         for _ in range(2)
     ]
     for p in procs:
@@ -151,12 +151,18 @@ def test_run_starts_and_stops_cleanly_on_interrupt(tmp_path: Path) -> None:
     import signal
     import time
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}",
-           "MAILDIR": str(tmp_path / "maildir"), "OUTBOX_DIR": str(tmp_path / "outbox")}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}",
+        "MAILDIR": str(tmp_path / "maildir"),
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+    }
     for k in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "IMAP_URL", "SMTP_URL"):
         env.pop(k, None)
-    proc = subprocess.Popen([sys.executable, "-m", "dealreg", "run"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    cmd = [sys.executable, "-m", "dealreg", "run"]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)

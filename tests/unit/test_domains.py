@@ -23,7 +23,8 @@ def test_domain_is_normalised_to_registrable_domain(typed: str, stored: str) -> 
 
 
 @pytest.mark.parametrize(
-    "typed", ["", "   ", "co.uk", "localhost", "192.168.1.1", "http://[::1]/", "ex ample", "a..b.com"]
+    "typed",
+    ["", "   ", "co.uk", "localhost", "192.168.1.1", "http://[::1]/", "ex ample", "a..b.com"],
 )
 def test_non_registrable_input_is_refused_on_the_domain_field(typed: str) -> None:
     with pytest.raises(Invalid) as err:
