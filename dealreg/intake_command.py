@@ -6,6 +6,7 @@ import argparse
 import signal
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -59,6 +60,10 @@ def intake_parse(app: App, args: argparse.Namespace) -> int:
 def _context_for(app: App, sender: str | None) -> ValidationContext:
     """The sender's partner rules when the database knows them, else neutral defaults."""
     now = datetime.now(UTC)
+    url = app.settings.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        # Connecting would create the file: a dry run writes nothing.
+        return ValidationContext("GB", "GBP", (), now.date())
     try:
         with app.uow() as uow:
             if sender:
