@@ -36,8 +36,25 @@ class App:
         return datetime.now(UTC)
 
 
+class KeyValueFormatter(logging.Formatter):
+    """One line per record, `key=value` pairs first (deal=DR-… where a line concerns one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        deal = getattr(record, "deal", None)
+        prefix = (
+            f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname} "
+            f"logger={record.name}"
+        )
+        if deal:
+            prefix += f" deal={deal}"
+        line = f"{prefix} msg={record.getMessage()!r}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
 def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    """Structured one-line logs on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(KeyValueFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)

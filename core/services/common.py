@@ -4,6 +4,7 @@ and notifications."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from core.fields import progress
 from core.locales import locale_for
 from core.models import Contact, Deal, DealEvent, OutboxMessage, Partner, Quote, Reviewer
 from core.stages import next_stage, required_role
+
+log = logging.getLogger("core.deals")
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,15 @@ def audit(
     to_stage: str | None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    log.info(
+        "%s %s -> %s by %s via %s",
+        action,
+        from_stage or "-",
+        to_stage or "-",
+        actor.email,
+        actor.channel,
+        extra={"deal": deal.number},
+    )
     session.add(
         DealEvent(
             deal_id=deal.id,
