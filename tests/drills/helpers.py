@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from core.models import Deal, InboundEmail, OutboxMessage
 from tests.factories import World, registration_email
+from tests.servers import PostgresServer
 
 STRANGER = "mallory@unknown-reseller.example"
 DEALREG = [sys.executable, "-m", "dealreg"]
@@ -151,3 +152,17 @@ def until(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.2)
+
+
+def restart_postgres(server: PostgresServer, down_s: float) -> None:
+    """Stop the cluster, wait, and start it again on the same port (as after a failover)."""
+    server.stop()
+    time.sleep(down_s)
+    options = (
+        f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    server._run(
+        "pg_ctl", "-D", str(server.datadir), "-o", options,
+        "-l", str(server.root / "server.log"), "-w", "start",
+    )  # fmt: skip
