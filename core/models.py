@@ -105,10 +105,29 @@ class ProductPrice(Base):
     product: Mapped[Product] = relationship(back_populates="prices")
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A pg_trgm GIN index: fast `ILIKE '%text%'` on PostgreSQL.
+
+    SQLite has no trigram index; there the index is partial over no row at all (`WHERE 0`),
+    so it costs nothing and the schema still matches the migrations name for name.
+    """
+    return Index(
+        name,
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+        sqlite_where=text("0"),
+    )
+
+
 class Prospect(Base):
     """An end customer, unique by its registrable primary domain."""
 
     __tablename__ = "prospects"
+    __table_args__ = (
+        trigram_index("ix_prospects_company_name_trgm", "company_name"),
+        trigram_index("ix_prospects_domain_trgm", "domain"),
+    )
     id: Mapped[intpk]
     domain: Mapped[str] = mapped_column(String(253), unique=True)
     company_name: Mapped[str200]
@@ -131,6 +150,7 @@ class Deal(Base):
         ),
         Index("ix_deals_stage", "stage"),
         Index("ix_deals_prospect_product", "prospect_id", "product_id"),
+        trigram_index("ix_deals_number_trgm", "number"),
     )
     id: Mapped[intpk]
     number: Mapped[str | None] = mapped_column(String(20), unique=True)

@@ -573,20 +573,29 @@ def _state_required(country: str | None) -> bool:
     return country is not None and country not in STATE_OPTIONAL and bool(states_for(country))
 
 
+@lru_cache(maxsize=64)
+def _state_index(country: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A country's subdivisions by upper-case code and by folded name, built once."""
+    subs = sorted(_subdivisions(country), key=lambda s: (s.parent_code is not None, s.code))
+    by_code: dict[str, str] = {s.code.upper(): s.code for s in subs}
+    by_name: dict[str, str] = {}
+    for sub in subs:
+        by_name.setdefault(_key(sub.name), str(sub.code))  # the first in order wins, as before
+    return by_code, by_name
+
+
 def _state(value: Any, country: str | None) -> str | None:
     if country is None:
         return None  # the country's own error says what to fix
     text = _single_line(_as_text(value))
-    subs = sorted(_subdivisions(country), key=lambda s: (s.parent_code is not None, s.code))
-    by_code: dict[str, str] = {s.code.upper(): s.code for s in subs}
+    by_code, by_name = _state_index(country)
     upper = text.upper().replace(" ", "")
     for code in (upper, f"{country}-{upper}"):
         if code in by_code:
             return by_code[code]
-    for sub in subs:
-        if _key(sub.name) == _key(text):
-            return str(sub.code)
-    if not subs:
+    if _key(text) in by_name:
+        return by_name[_key(text)]
+    if not by_code:
         return None  # nothing to choose from: a state is not part of this address
     word = label_for("state", country).lower()
     name = _country_name(country)

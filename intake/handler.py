@@ -47,16 +47,20 @@ class Incoming:
     sender: str | None
 
 
-def handle(ctx: IntakeContext, row_id: int) -> str:
-    """Handle one stored message once; return its final status."""
+def handle(ctx: IntakeContext, row_id: int, *, msg: Message | None = None) -> str:
+    """Handle one stored message once; return its final status.
+
+    `msg` is the stored message already parsed, when the caller has it at hand.
+    """
     with ctx.uow() as uow:
         row = uow.session.get_one(InboundEmail, row_id)
         if row.status in FINAL:
             return row.status
         raw, key = row.raw, row.message_key
-    msg = messages.load(raw)
+    if msg is None:
+        msg = messages.load(raw)
     incoming = Incoming(row_id, key, raw, msg, messages.sender_address(msg))
-    result = parser.parse_message(raw, own_addresses=ctx.own_addresses)
+    result = parser.parse_message(raw, own_addresses=ctx.own_addresses, msg=msg)
     if result.status == "ignored":
         return _close(ctx, incoming, "ignored", result.reason or result.classification.kind)
     trusted = ctx.settings.intake_trusted_authserv_id

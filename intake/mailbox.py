@@ -185,15 +185,21 @@ class ImapMailbox:
 
     def move(self, uid: int, folder: str) -> None:
         """Move one message to `folder`; never expunges any other message."""
+        self.move_many([uid], folder)
+
+    def move_many(self, uids: list[int], folder: str) -> None:
+        """Move these messages to `folder` in one command; never expunges any other."""
+        if not uids:
+            return
         client = self._conn()
         with self._disconnects():
             if client.has_capability("MOVE"):
-                client.move([uid], folder)
+                client.move(uids, folder)
                 return
-            client.copy([uid], folder)
-            client.add_flags([uid], [b"\\Deleted"])
+            client.copy(uids, folder)
+            client.add_flags(uids, [b"\\Deleted"])
             if client.has_capability("UIDPLUS"):
-                client.uid_expunge([uid])
+                client.uid_expunge(uids)
             # Without UIDPLUS the message stays flagged \Deleted: fetch_new skips it, and a
             # plain EXPUNGE could remove messages someone else flagged.
 
@@ -364,15 +370,20 @@ class MaildirMailbox:
 
     def move(self, uid: int, folder: str) -> None:
         """Move one message into the `.folder` subfolder (an atomic rename)."""
+        self.move_many([uid], folder)
+
+    def move_many(self, uids: list[int], folder: str) -> None:
+        """Move these messages into the `.folder` subfolder, one atomic rename each."""
         target = self.path / f".{folder}"
         if not (target / "cur").is_dir():
             raise MailboxError(f"no such Maildir folder: {folder}")
         _validity, by_uid = self._assign_uids()
-        if uid not in by_uid:
-            raise MailboxError(f"no message with UID {uid} in {self.path}")
-        source = by_uid[uid]
-        name = source.name if ":" in source.name else f"{source.name}:2,"
-        source.rename(target / "cur" / name)
+        for uid in uids:
+            if uid not in by_uid:
+                raise MailboxError(f"no message with UID {uid} in {self.path}")
+            source = by_uid[uid]
+            name = source.name if ":" in source.name else f"{source.name}:2,"
+            source.rename(target / "cur" / name)
 
     def wait(self, timeout_s: float) -> bool:
         """Poll for messages not seen before; True as soon as one appears."""

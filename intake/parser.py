@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from email.message import Message
 
 from core.fields import FIELDS, FIELDS_BY_NAME
 from intake import labels
@@ -49,11 +50,15 @@ class IntakeResult:
 
 
 def parse_message(
-    raw: bytes, *, own_addresses: set[str] | frozenset[str] = frozenset()
+    raw: bytes,
+    *,
+    own_addresses: set[str] | frozenset[str] = frozenset(),
+    msg: Message | None = None,
 ) -> IntakeResult:
-    """Classify a raw message and read its form; never raise."""
+    """Classify a raw message (or `msg`, the same already parsed) and read its form."""
     try:
-        msg = load(raw)
+        if msg is None:
+            msg = load(raw)
         form = parse_form(body_text(msg))
         if not form.fields:  # a plain part that says "view in HTML": try the HTML one
             form = parse_form(body_text(msg, prefer="text/html"))

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,6 +106,14 @@ def mark_moved(uow: UnitOfWork, row_id: int, folder: str) -> None:
     row = uow.session.get(InboundEmail, row_id)
     if row is not None:
         row.moved_to = folder
+        uow.commit()
+
+
+def mark_moved_many(uow: UnitOfWork, row_ids: list[int], folder: str) -> None:
+    """Record that these messages were moved to `folder`, in one statement."""
+    if row_ids:
+        stmt = update(InboundEmail).where(InboundEmail.id.in_(row_ids)).values(moved_to=folder)
+        uow.session.execute(stmt.execution_options(synchronize_session=False))
         uow.commit()
 
 

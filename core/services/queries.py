@@ -6,7 +6,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select, union
 from sqlalchemy.orm import Session
 
 from core.domains import normalise_domain
@@ -23,11 +23,20 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _scoped(actor: Actor) -> Select[Any]:
-    stmt = select(Deal).join(Deal.prospect)
+def _scope(actor: Actor, stage: str | None) -> list[ColumnElement[bool]]:
+    """The conditions every result meets: the partner's own deals, the stage asked for."""
+    where: list[ColumnElement[bool]] = []
     if actor.kind == "partner":
-        stmt = stmt.where(Deal.partner_id == actor.partner_id)
-    return stmt
+        where.append(Deal.partner_id == actor.partner_id)
+    if stage:
+        where.append(Deal.stage == stage)
+    return where
+
+
+def _newest(stmt: Select[Any], limit: int) -> Select[Any]:
+    """The ids of the newest `limit` deals a branch finds, as one part of a UNION."""
+    branch = stmt.order_by(Deal.id.desc()).limit(limit).subquery()
+    return select(branch.c.id)
 
 
 def search(
@@ -39,22 +48,28 @@ def search(
     limit: int = 50,
 ) -> list[Deal]:
     """Deals matching part of the number, prospect name or domain, newest first."""
-    stmt = _scoped(actor)
+    where = _scope(actor, stage)
+    stmt = select(Deal).where(*where)
     term = (text or "").strip()
     if term:
         pattern = like_pattern(term.lower())
-        clauses: list[ColumnElement[bool]] = [
-            Deal.number.ilike(like_pattern(term.upper()), escape="\\"),
+        by_prospect: list[ColumnElement[bool]] = [
             Prospect.company_name.ilike(pattern, escape="\\"),
             Prospect.domain.ilike(pattern, escape="\\"),
         ]
         with contextlib.suppress(DealError):  # not every search term is a domain
-            clauses.append(Prospect.domain == normalise_domain(term))
-        stmt = stmt.where(or_(*clauses))
-    if stage:
-        stmt = stmt.where(Deal.stage == stage)
-    found: list[Deal] = list(session.scalars(stmt.order_by(Deal.id.desc()).limit(limit)).unique())
-    return found
+            by_prospect.append(Prospect.domain == normalise_domain(term))
+        # One branch per table, each with its own newest `limit`: the number branch and
+        # the prospect branch can each use their trigram index on PostgreSQL, which one
+        # OR across the join cannot. The newest `limit` of the union are the answer.
+        numbers = select(Deal.id).where(
+            Deal.number.ilike(like_pattern(term.upper()), escape="\\"), *where
+        )
+        prospects = select(Deal.id).join(Deal.prospect).where(or_(*by_prospect), *where)
+        ids = union(_newest(numbers, limit), _newest(prospects, limit))
+        stmt = stmt.where(Deal.id.in_(ids))
+    found = session.scalars(stmt.order_by(Deal.id.desc()).limit(limit)).unique()
+    return list(found)
 
 
 def show(session: Session, actor: Actor, number: str) -> Deal:

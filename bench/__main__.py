@@ -1,0 +1,58 @@
+"""`python -m bench [--quick] [--only NAME ...] [--profile]`: every benchmark, one run.
+
+Writes bench/results.json and prints each goal with PASS/MISS. Absolute times depend on the
+machine; the ratios against the floor measured in the same run are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from typing import Any
+
+from bench import common
+from bench.common import Scale, Servers, log
+
+BENCHMARKS = ("intake", "slack_ack", "search")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small, fast run")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these")
+    parser.add_argument("--profile", action="store_true", help="profile the SQLite intake run")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    scale = Scale.of(args.quick)
+    results: dict[str, Any] = {"machine": common.machine(), "quick": args.quick}
+    servers = Servers()
+    try:
+        for name in args.only or BENCHMARKS:
+            log(f"{name}: starting")
+            results.update(_run(name, servers, scale, args.profile))
+    finally:
+        servers.close()
+    common.RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print()
+    print(common.table(results))
+    print(f"\nwritten to {common.RESULTS.relative_to(common.ROOT)}")
+    return 0
+
+
+def _run(name: str, servers: Servers, scale: Scale, profile: bool) -> dict[str, Any]:
+    if name == "intake":
+        from bench import intake
+
+        return intake.run(servers, scale, profile=profile)
+    if name == "slack_ack":
+        from bench import slack_ack
+
+        return slack_ack.run(scale)
+    from bench import search
+
+    return search.run(servers, scale)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""What every benchmark shares: the servers, timing helpers, run metadata and the table."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.servers import DovecotServer, PostgresServer, start_dovecot, start_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+
+
+@dataclass
+class Scale:
+    """How big a run is: `--quick` while iterating, full for the published figures."""
+
+    emails: int
+    deals: int
+    sqlite_deals: int
+    requests: int
+    searches: int
+
+    @classmethod
+    def of(cls, quick: bool) -> Scale:
+        if quick:
+            return cls(emails=300, deals=50_000, sqlite_deals=20_000, requests=120, searches=4)
+        return cls(emails=2_500, deals=1_000_000, sqlite_deals=100_000, requests=400, searches=10)
+
+
+class Servers:
+    """PostgreSQL and Dovecot, started once on first use and stopped at the end."""
+
+    def __init__(self) -> None:
+        self._pg: PostgresServer | None = None
+        self._imap: DovecotServer | None = None
+
+    @property
+    def postgres(self) -> PostgresServer:
+        if self._pg is None:
+            self._pg = start_postgres({"REQUIRE_SERVICES": "1"})
+        return self._pg
+
+    @property
+    def dovecot(self) -> DovecotServer:
+        if self._imap is None:
+            self._imap = start_dovecot({"REQUIRE_SERVICES": "1"})
+        return self._imap
+
+    def close(self) -> None:
+        for server in (self._imap, self._pg):
+            if server is not None:
+                with contextlib.suppress(Exception):
+                    server.cleanup()
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The `pct` percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def timed_ms(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+@contextlib.contextmanager
+def stopwatch() -> Iterator[dict[str, float]]:
+    """Yield a dict whose `s` holds the elapsed seconds once the block ends."""
+    out = {"s": 0.0}
+    started = time.perf_counter()
+    try:
+        yield out
+    finally:
+        out["s"] = time.perf_counter() - started
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    """Where and when the figures were taken."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+    }
+
+
+@dataclass(frozen=True)
+class Goal:
+    name: str
+    value: float | None
+    limit: float
+    higher_is_better: bool
+    unit: str
+
+    @property
+    def met(self) -> bool:
+        if self.value is None:
+            return False
+        return self.value >= self.limit if self.higher_is_better else self.value <= self.limit
+
+
+def goals(results: dict[str, Any]) -> list[Goal]:
+    """The issue's goals, read from the results."""
+    intake = results.get("intake", {})
+    ack = results.get("slack_ack", {})
+    search = results.get("search", {})
+    return [
+        Goal("intake rate, SQLite", intake.get("rate_per_s"), 300, True, "msg/s"),
+        Goal("intake rate / floor", intake.get("ratio"), 0.25, True, "x"),
+        Goal("slack ack p99 @8", ack.get("p99_ms"), 100, False, "ms"),
+        Goal("slack ack p99 ours/bare", ack.get("ratio"), 1.5, False, "x"),
+        Goal("search p95, PostgreSQL", search.get("p95_ms"), 50, False, "ms"),
+        Goal("search p95 ours/raw", search.get("ratio"), 1.5, False, "x"),
+        Goal("worker peak RSS", results.get("worker_rss_mb"), 150, False, "MB"),
+    ]
+
+
+def table(results: dict[str, Any]) -> str:
+    """A plain-text table of every goal with its measured value and PASS/MISS."""
+    rows = [("goal", "measured", "target", "")]
+    for goal in goals(results):
+        shown = "n/a" if goal.value is None else f"{goal.value:,.2f} {goal.unit}"
+        target = f"{'>=' if goal.higher_is_better else '<='} {goal.limit:,g} {goal.unit}"
+        rows.append((goal.name, shown, target, "PASS" if goal.met else "MISS"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,188 @@
+"""Email intake: registrations per second through the whole pipeline, against the floor of
+fetching the same messages with imapclient and parsing them with the standard library."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, Scale, Servers, log, stopwatch
+from dealreg.intake_command import intake_context
+from dealreg.wiring import App
+from intake.pipeline import make_mailbox, run_once
+from tests.factories import ANN, BOB, JANA, RAJ, World, registration_email
+from tests.servers import ImapAccount
+
+PRODUCTS = ("Email Security Cloud Gateway", "Email Archive", "Awareness Training", "continuity")
+WORDS = ("North", "Blue", "Acme", "Harbour", "Summit", "Cedar", "Atlas", "Orbit", "Pioneer")
+KINDS = ("Ltd", "Holdings", "Group", "Logistics", "Foods", "Health", "Energy", "Legal")
+# Each partner's own country, so every form validates with the partner's region.
+LOCAL = {
+    ANN: {},
+    RAJ: {},
+    BOB: {
+        "country": "US", "state": "CA", "postcode": "94105", "contact_phone": "+1 212 555 0100",
+        "end_user_phone": "+1 415 555 0132", "projected_value": "USD 120,000",
+    },
+    JANA: {
+        "country": "DE", "state": "BE", "postcode": "10115", "contact_phone": "+49 30 1234567",
+        "end_user_phone": "+49 30 901820", "projected_value": "EUR 40.000",
+    },
+}  # fmt: skip
+
+
+def build_emails(count: int, seed: int = 7) -> list[bytes]:
+    """`count` registrations from the demo partners; about one in ten resends an earlier one."""
+    rng = random.Random(seed)
+    sent: list[dict[str, Any]] = []
+    out: list[bytes] = []
+    for index in range(1, count + 1):
+        if sent and rng.random() < 0.1:
+            spec = dict(rng.choice(sent))  # the partner sends the same registration again
+        else:
+            sender = rng.choice((ANN, ANN, RAJ, BOB, JANA))
+            name = f"{rng.choice(WORDS)} {rng.choice(WORDS)} {rng.choice(KINDS)}"
+            spec = {
+                "sender": sender,
+                "domain": f"{name.split()[0].lower()}{name.split()[1].lower()}{index}.com",
+                "company_name": name,
+                "product": rng.choice(PRODUCTS),
+                "number_of_users": str(rng.randint(25, 20_000)),
+                **LOCAL[sender],
+            }
+            sent.append(spec)
+        out.append(registration_email(index, message_id=f"<bench-{index}@partner.example>", **spec))
+    return out
+
+
+def seed(account: ImapAccount, emails: list[bytes]) -> None:
+    """Deliver the messages into the account's INBOX over one connection."""
+    with account.client() as client:
+        for raw in emails:
+            client.append("INBOX", raw)  # type: ignore[attr-defined]
+
+
+def floor_rate(account: ImapAccount, batch: int = 200) -> tuple[float, int]:
+    """Fetch every message with BODY.PEEK[] in UID batches and parse it with `email`."""
+    with account.client() as client, stopwatch() as took:
+        client.select_folder("INBOX", readonly=True)  # type: ignore[attr-defined]
+        uids = sorted(client.search(["NOT", "DELETED"]))  # type: ignore[attr-defined]
+        seen = 0
+        for start in range(0, len(uids), batch):
+            data = client.fetch(uids[start : start + batch], ["BODY.PEEK[]"])  # type: ignore[attr-defined]
+            for item in data.values():
+                msg = email.message_from_bytes(item[b"BODY[]"], policy=email.policy.default)
+                body = msg.get_body(("plain", "html"))  # type: ignore[attr-defined]
+                seen += bool(body is not None and body.get_content())
+    return seen / took["s"], seen
+
+
+def pipeline_rate(url: str, account: ImapAccount, profile: Path | None = None) -> dict[str, Any]:
+    """Run the intake once over the whole INBOX; registrations per second."""
+    with tempfile.TemporaryDirectory(prefix="dealreg-bench-") as tmp:
+        world = World(url, Path(tmp), imap_url=account.imap_url)
+        world.close()
+        app = App(world.settings)
+        ctx = intake_context(app)
+        mailbox = make_mailbox(ctx)
+        with _profiled(profile), stopwatch() as took:
+            report = run_once(ctx, mailbox)
+            mailbox.close()
+        app.engine.dispose()
+    left = len(account.messages("INBOX"))
+    moved = sum(len(account.messages(f)) for f in ("Processed", "Rejected"))
+    return {
+        "rate_per_s": round(report.seen / took["s"], 1),
+        "messages": report.seen,
+        "seconds": round(took["s"], 2),
+        "outcomes": report.handled,
+        "failed": report.failed,
+        "left_in_inbox": left,
+        "moved": moved,
+    }
+
+
+class _profiled:
+    """Profile the block with pyinstrument into `path` (text), when a path is given."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path, self.profiler = path, None
+
+    def __enter__(self) -> None:
+        if self.path is not None:
+            from pyinstrument import Profiler
+
+            self.profiler = Profiler(interval=0.0005)
+            self.profiler.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.profiler is not None and self.path is not None:
+            self.profiler.stop()
+            self.path.write_text(self.profiler.output_text(unicode=True, show_all=False))
+            log(f"intake profile written to {self.path}")
+
+
+def worker_rss_mb(account: ImapAccount) -> dict[str, Any]:
+    """Run `dealreg intake run --once` as its own process; its peak resident memory."""
+    with tempfile.TemporaryDirectory(prefix="dealreg-bench-") as tmp:
+        url = f"sqlite:///{tmp}/worker.db"
+        World(url, Path(tmp)).close()
+        env = {**os.environ, "DATABASE_URL": url, "IMAP_URL": account.imap_url}
+        env["OUTBOX_DIR"], env["MAILDIR"] = f"{tmp}/outbox", f"{tmp}/maildir"
+        dealreg = Path(sys.executable).with_name("dealreg")
+        with stopwatch() as took:
+            proc = subprocess.Popen(
+                [str(dealreg), "intake", "run", "--once"], cwd=tmp, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            _pid, status, usage = os.wait4(proc.pid, 0)
+        out = proc.stdout.read().decode().strip() if proc.stdout else ""
+    if status != 0:
+        raise RuntimeError(f"dealreg intake run --once failed ({status}): {out}")
+    return {"rss_mb": round(usage.ru_maxrss / 1024, 1), "seconds": round(took["s"], 2), "out": out}
+
+
+def _accounts(servers: Servers) -> Iterator[ImapAccount]:
+    while True:
+        yield servers.dovecot.add_user()
+
+
+def run(servers: Servers, scale: Scale, profile: bool = False) -> dict[str, Any]:
+    """Every intake figure: SQLite and PostgreSQL rates, the floor and the worker's memory."""
+    emails = build_emails(scale.emails)
+    accounts = _accounts(servers)
+    sqlite_box, pg_box, worker_box = next(accounts), next(accounts), next(accounts)
+    for account in (sqlite_box, pg_box, worker_box):
+        seed(account, emails)
+    log(f"intake: {len(emails)} messages in each of three mailboxes")
+    floor, _ = floor_rate(sqlite_box)
+    log(f"intake: floor {floor:,.0f} msg/s")
+    with tempfile.TemporaryDirectory(prefix="dealreg-bench-") as tmp:
+        trace = ROOT / "bench" / "intake-profile.txt" if profile else None
+        sqlite = pipeline_rate(f"sqlite:///{tmp}/intake.db", sqlite_box, trace)
+    log(f"intake: SQLite {sqlite['rate_per_s']:,.0f} msg/s {sqlite['outcomes']}")
+    pg_url = servers.postgres.create_database()
+    postgresql = pipeline_rate(pg_url, pg_box)
+    log(f"intake: PostgreSQL {postgresql['rate_per_s']:,.0f} msg/s {postgresql['outcomes']}")
+    worker = worker_rss_mb(worker_box)
+    log(f"intake: worker peak RSS {worker['rss_mb']} MB ({worker['out']})")
+    return {
+        "intake": {
+            "messages": len(emails),
+            "rate_per_s": sqlite["rate_per_s"],
+            "floor_per_s": round(floor, 1),
+            "ratio": round(sqlite["rate_per_s"] / floor, 3),
+            "sqlite": sqlite,
+            "postgresql": {**postgresql, "ratio": round(postgresql["rate_per_s"] / floor, 3)},
+            "worker_process": worker,
+        },
+        "worker_rss_mb": worker["rss_mb"],
+    }

@@ -1,0 +1,254 @@
+"""Search: p95 of `core.services.search` over a fixed mix of terms on many deals, against the
+very same SQL sent straight through the database driver."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+
+from bench.common import Scale, Servers, log, percentile, stopwatch, timed_ms
+from core.models import Contact, Deal, Product
+from core.services import Actor, search
+from tests.factories import ANN, REVIEWER, World
+
+COMMON = ["global", "tech", "north", "group", "data", "cloud", "blue", "green", "smart", "prime"]
+SYLLABLES = ["zor", "vex", "qui", "llon", "tra", "mek", "ba", "rix", "nu", "dor", "pel", "kas"]
+TLDS = ["com", "co.uk", "de", "io", "net", "com.au", "fr", "org"]
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def vocabulary(size: int = 240) -> list[str]:
+    """Real words first (drawn often), then made-up ones (drawn rarely)."""
+    rng = random.Random(3)
+    words = list(COMMON)
+    while len(words) < size:
+        word = "".join(rng.choice(SYLLABLES) for _ in range(3))
+        if word not in words:
+            words.append(word)
+    return words
+
+
+def prospect_rows(count: int, words: list[str]) -> Iterator[tuple[Any, ...]]:
+    """(id, domain, company_name, created_at): a skewed vocabulary, some words very common."""
+    rng = random.Random(5)
+    for pid in range(1, count + 1):
+        first = words[int(rng.random() ** 3 * len(words))]
+        second = words[int(rng.random() ** 3 * len(words))]
+        kind = rng.choice(("Ltd", "GmbH", "Inc", "Group", "Holdings", "Partners"))
+        domain = f"{first}{second}{pid}.{rng.choice(TLDS)}"
+        yield pid, domain, f"{first.title()} {second.title()} {kind}", NOW
+
+
+DEAL_COLUMNS = (
+    "id", "number", "stage", "channel", "partner_id", "contact_id", "prospect_id", "product_id",
+    "company_name", "contact_name", "contact_phone", "end_user_first_name",
+    "end_user_last_name", "end_user_position", "end_user_email", "end_user_phone",
+    "end_user_role", "address_line1", "country", "postcode", "number_of_users",
+    "projected_value", "currency", "close_date", "budget_approved", "project_priority",
+    "problems_to_solve", "migrating_to", "created_at", "updated_at", "extensions_granted",
+)  # fmt: skip
+
+
+def deal_rows(
+    count: int, prospects: int, contacts: list[tuple[int, int]], products: list[int]
+) -> Iterator[tuple[Any, ...]]:
+    """Deals spread over the prospects; one in ten of the first pass is still active."""
+    for did in range(1, count + 1):
+        partner_id, contact_id = contacts[did % len(contacts)]
+        active = did <= prospects and did % 10 == 0
+        yield (
+            did, f"DR-{did:06d}", "opportunity" if active else "expired", "email",
+            partner_id, contact_id, (did - 1) % prospects + 1, products[did % len(products)],
+            "Prospect", "Sam Carter", "+442079460958", "Jo", "Bloggs", "Head of IT",
+            "jo@example.com", "+442079460123", "decision_maker", "1 High Street", "GB",
+            "CT1 1AA", 250, "85000.5", "GBP", date(2027, 3, 31), True, "high",
+            "Too much spam.", "microsoft_365", NOW, NOW, 0,
+        )  # fmt: skip
+
+
+def _catalogue(world: World) -> tuple[list[tuple[int, int]], list[int]]:
+    with world.uow() as uow:
+        contacts = [(c.partner_id, c.id) for c in uow.session.scalars(select(Contact))]
+        products = list(uow.session.scalars(select(Product.id)))
+    return contacts, products
+
+
+def load_postgres(world: World, deals: int) -> None:
+    """COPY prospects and deals in, with the search indexes rebuilt afterwards."""
+    prospects = max(1, deals // 2)
+    contacts, products = _catalogue(world)
+    raw = world.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(
+            "SELECT indexdef, indexname FROM pg_indexes WHERE tablename IN ('deals', 'prospects')"
+            " AND indexname NOT LIKE '%pkey' AND indexdef NOT LIKE 'CREATE UNIQUE%'"
+        )
+        indexes = cur.fetchall()
+        for _def, name in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        with cur.copy("COPY prospects (id, domain, company_name, created_at) FROM STDIN") as copy:
+            for row in prospect_rows(prospects, vocabulary()):
+                copy.write_row(row)
+        with cur.copy(f"COPY deals ({', '.join(DEAL_COLUMNS)}) FROM STDIN") as copy:
+            for row in deal_rows(deals, prospects, contacts, products):
+                copy.write_row(row)
+        cur.execute("SET maintenance_work_mem = '256MB'")
+        for definition, _name in indexes:
+            cur.execute(definition)
+        for table in ("deals", "prospects"):
+            cur.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
+        raw.commit()
+        raw.autocommit = True
+        cur.execute("VACUUM ANALYZE deals")
+        cur.execute("VACUUM ANALYZE prospects")
+    finally:
+        raw.close()
+
+
+def load_sqlite(world: World, deals: int) -> None:
+    """Insert prospects and deals in one transaction."""
+    prospects = max(1, deals // 2)
+    contacts, products = _catalogue(world)
+    with world.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO prospects (id, domain, company_name, created_at) VALUES (?, ?, ?, ?)",
+            [(i, d, c, t.isoformat()) for i, d, c, t in prospect_rows(prospects, vocabulary())],
+        )
+        marks = ", ".join("?" for _ in DEAL_COLUMNS)
+        rows = (
+            tuple(v.isoformat() if isinstance(v, date | datetime) else v for v in row)
+            for row in deal_rows(deals, prospects, contacts, products)
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO deals ({', '.join(DEAL_COLUMNS)}) VALUES ({marks})", list(rows)
+        )
+        conn.exec_driver_sql("ANALYZE")
+
+
+def terms(deals: int) -> dict[str, str]:
+    """The fixed mix: rare and common words, deal numbers, whole and partial domains."""
+    words = vocabulary()
+    domain = next(d for i, d, _c, _t in prospect_rows(max(1, deals // 2), words) if i == deals // 6)
+    return {
+        "rare_word": words[-1],
+        "rare_name": domain.split(".")[0],
+        "common_word": "global",
+        "common_prefix": "tec",
+        "deal_number": f"DR-{deals // 3:06d}",
+        "deal_digits": f"{deals // 7:06d}"[-5:],
+        "domain": domain,
+        "domain_url": f"https://www.{domain}/contact",
+    }
+
+
+def _captured_sql(world: World, actor: Actor, term: str) -> tuple[str, Any]:
+    """The SELECT that `search` sends for this term, with its parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def grab(_conn: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(world.engine, "before_cursor_execute", grab)
+    try:
+        with world.uow() as uow:
+            search(uow.session, actor, term)
+    finally:
+        event.remove(world.engine, "before_cursor_execute", grab)
+    return next((s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT"))
+
+
+def measure(world: World, repeats: int) -> dict[str, Any]:
+    """Time every (actor, term) `repeats` times through the service and as raw SQL."""
+    actors = {
+        "reviewer": world.actor(REVIEWER),
+        "partner": world.actor(ANN),
+    }
+    with world.uow() as uow:
+        deals = uow.session.scalar(select(Deal.id).order_by(Deal.id.desc()).limit(1)) or 0
+    ours: list[float] = []
+    raw: list[float] = []
+    detail: dict[str, Any] = {}
+    connection = world.engine.raw_connection()
+    try:
+        for who, actor in actors.items():
+            for name, term in terms(deals).items():
+                sql, params = _captured_sql(world, actor, term)
+                with world.uow() as uow:
+                    hits = len(search(uow.session, actor, term))
+                mine, bare = _pair(world, connection, actor, term, sql, params, repeats)
+                ours += mine
+                raw += bare
+                detail[f"{who}:{name}"] = {
+                    "term": term, "hits": hits,
+                    "p95_ms": round(percentile(mine, 95), 2),
+                    "raw_p95_ms": round(percentile(bare, 95), 2),
+                }  # fmt: skip
+    finally:
+        connection.close()
+    p95, raw_p95 = percentile(ours, 95), percentile(raw, 95)
+    return {
+        "deals": deals,
+        "calls": len(ours),
+        "p50_ms": round(percentile(ours, 50), 2),
+        "p95_ms": round(p95, 2),
+        "raw_p95_ms": round(raw_p95, 2),
+        "ratio": round(p95 / raw_p95, 3),
+        "terms": detail,
+    }
+
+
+def _pair(
+    world: World, connection: Any, actor: Actor, term: str, sql: str, params: Any, repeats: int
+) -> tuple[list[float], list[float]]:
+    """Time the service and the raw SQL alternately, so both see the same machine."""
+    mine: list[float] = []
+    bare: list[float] = []
+    for _ in range(repeats):
+        mine.append(timed_ms(lambda: _service(world, actor, term)))
+        bare.append(timed_ms(lambda: _raw(connection, sql, params)))
+    return mine, bare
+
+
+def _service(world: World, actor: Actor, term: str) -> None:
+    with world.uow() as uow:
+        search(uow.session, actor, term)
+
+
+def _raw(connection: Any, sql: str, params: Any) -> None:
+    cur = connection.cursor()
+    cur.execute(sql, params)
+    cur.fetchall()
+    cur.close()
+    connection.rollback()
+
+
+def run(servers: Servers, scale: Scale) -> dict[str, Any]:
+    """Search on PostgreSQL at full size, and on SQLite at a tenth of it."""
+    with tempfile.TemporaryDirectory(prefix="dealreg-bench-") as tmp:
+        world = World(servers.postgres.create_database(), Path(tmp))
+        with stopwatch() as took:
+            load_postgres(world, scale.deals)
+        log(f"search: {scale.deals:,} deals loaded into PostgreSQL in {took['s']:.0f}s")
+        postgresql = measure(world, scale.searches)
+        world.close()
+        log(f"search: PostgreSQL p95 {postgresql['p95_ms']} ms, raw {postgresql['raw_p95_ms']}")
+        lite = World(f"sqlite:///{tmp}/search.db", Path(tmp))
+        load_sqlite(lite, scale.sqlite_deals)
+        sqlite = measure(lite, scale.searches)
+        lite.close()
+        log(f"search: SQLite p95 {sqlite['p95_ms']} ms at {sqlite['deals']:,} deals")
+    return {
+        "search": {
+            **{k: postgresql[k] for k in ("deals", "p95_ms", "raw_p95_ms", "ratio", "p50_ms")},
+            "sqlite_p95_ms": sqlite["p95_ms"],
+            "postgresql": postgresql,
+            "sqlite": sqlite,
+        }
+    }
