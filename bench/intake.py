@@ -139,15 +139,24 @@ def worker_rss_mb(account: ImapAccount) -> dict[str, Any]:
         env["OUTBOX_DIR"], env["MAILDIR"] = f"{tmp}/outbox", f"{tmp}/maildir"
         dealreg = Path(sys.executable).with_name("dealreg")
         with stopwatch() as took:
-            proc = subprocess.Popen(
-                [str(dealreg), "intake", "run", "--once"], cwd=tmp, env=env,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            proc = subprocess.run(
+                [sys.executable, "-c", _PEAK, str(dealreg), "intake", "run", "--once"],
+                cwd=tmp, env=env, capture_output=True, text=True, check=False,
             )  # fmt: skip
-            _pid, status, usage = os.wait4(proc.pid, 0)
-        out = proc.stdout.read().decode().strip() if proc.stdout else ""
-    if status != 0:
-        raise RuntimeError(f"dealreg intake run --once failed ({status}): {out}")
-    return {"rss_mb": round(usage.ru_maxrss / 1024, 1), "seconds": round(took["s"], 2), "out": out}
+    *lines, peak = proc.stdout.strip().splitlines() or [""]
+    if proc.returncode != 0:
+        raise RuntimeError(f"dealreg intake run --once failed: {proc.stdout} {proc.stderr[-2000:]}")
+    return {"rss_mb": round(int(peak) / 1024, 1), "seconds": round(took["s"], 2), "out": lines[-1]}
+
+
+# Measured from a small parent: Linux counts a child's peak from the memory of the process
+# that forked it, so forking the worker straight from this (large) process would inflate it.
+_PEAK = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[1:]).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)
+sys.exit(code)
+"""
 
 
 def _accounts(servers: Servers) -> Iterator[ImapAccount]:

@@ -104,10 +104,9 @@ def load_postgres(world: World, deals: int) -> None:
             cur.execute(definition)
         for table in ("deals", "prospects"):
             cur.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
+        cur.execute("ANALYZE deals")
+        cur.execute("ANALYZE prospects")
         raw.commit()
-        raw.autocommit = True
-        cur.execute("VACUUM ANALYZE deals")
-        cur.execute("VACUUM ANALYZE prospects")
     finally:
         raw.close()
 
