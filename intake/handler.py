@@ -22,7 +22,9 @@ from core.locales import locale_for
 from core.models import Deal, InboundEmail, Partner
 from core.services import Actor, answer, identify, register, request_extension
 from core.services.inbound import FINAL, finish, thread_deal
+from core.services.register import Options, catalogue
 from core.uow import UnitOfWork
+from core.validation import ProductRef
 from intake import classify, messages, parser
 
 _EXTEND = re.compile(r"\bextend|\bextension\b", re.IGNORECASE)
@@ -36,6 +38,19 @@ class IntakeContext:
     settings: Settings
     now: Callable[[], datetime]
     own_addresses: frozenset[str] = field(default_factory=frozenset)
+    # Looked up once per run of the mailbox, not once per message.
+    _actors: dict[str, Actor | None] = field(default_factory=dict)
+    _products: tuple[ProductRef, ...] | None = None
+
+    def new_run(self) -> None:
+        """Forget what was looked up: the catalogue or the contacts may have changed."""
+        self._actors.clear()
+        self._products = None
+
+    def products(self, session: Session) -> tuple[ProductRef, ...]:
+        if self._products is None:
+            self._products = catalogue(session)
+        return self._products
 
 
 @dataclass(frozen=True)
@@ -47,16 +62,25 @@ class Incoming:
     sender: str | None
 
 
-def handle(ctx: IntakeContext, row_id: int, *, msg: Message | None = None) -> str:
+def handle(
+    ctx: IntakeContext,
+    row_id: int,
+    *,
+    msg: Message | None = None,
+    stored: tuple[bytes, str] | None = None,
+) -> str:
     """Handle one stored message once; return its final status.
 
-    `msg` is the stored message already parsed, when the caller has it at hand.
+    `msg` is the stored message already parsed, and `stored` its (raw, key) as just stored
+    with status `received`, when the caller has them at hand.
     """
-    with ctx.uow() as uow:
-        row = uow.session.get_one(InboundEmail, row_id)
-        if row.status in FINAL:
-            return row.status
-        raw, key = row.raw, row.message_key
+    if stored is None:
+        with ctx.uow() as uow:
+            row = uow.session.get_one(InboundEmail, row_id)
+            if row.status in FINAL:
+                return row.status
+            stored = row.raw, row.message_key
+    raw, key = stored
     if msg is None:
         msg = messages.load(raw)
     incoming = Incoming(row_id, key, raw, msg, messages.sender_address(msg))
@@ -82,29 +106,38 @@ def handle(ctx: IntakeContext, row_id: int, *, msg: Message | None = None) -> st
 
 
 def _sender(ctx: IntakeContext, incoming: Incoming) -> Actor | None:
+    """The partner contact who sent the message, or None for anyone else."""
     if not incoming.sender:
         return None
-    with ctx.uow() as uow:
-        try:
-            actor = identify(uow.session, channel="email", email=incoming.sender)
-        except DealError:
-            return None
-    return actor if actor.kind == "partner" else None
+    if incoming.sender not in ctx._actors:
+        with ctx.uow() as uow:
+            try:
+                actor: Actor | None = identify(uow.session, channel="email", email=incoming.sender)
+            except DealError:
+                actor = None
+        ctx._actors[incoming.sender] = actor if actor and actor.kind == "partner" else None
+    return ctx._actors[incoming.sender]
 
 
 def _register(ctx: IntakeContext, incoming: Incoming, actor: Actor, fields: dict[str, str]) -> str:
     now = ctx.now()
+    closed: list[int] = []
+
+    def close(session: Session, deal: Deal) -> None:
+        # In the deal's own transaction: the deal and the record of its email go together.
+        row = session.get_one(InboundEmail, incoming.row_id)
+        finish(session, row, "registered", now, deal_id=deal.id)
+        closed.append(deal.id)
+
     with ctx.uow() as uow:
+        options = Options(
+            thread_message_id=_message_id(incoming.msg),
+            source_key=incoming.key,
+            products=ctx.products(uow.session),
+            on_created=close,
+        )
         try:
-            result = register(
-                uow,
-                actor,
-                fields,
-                now=now,
-                settings=ctx.settings,
-                thread_message_id=_message_id(incoming.msg),
-                source_key=incoming.key,
-            )
+            result = register(uow, actor, fields, now=now, settings=ctx.settings, options=options)
         except Invalid as exc:
             uow.rollback()
             errors = [e.as_dict() for e in exc.errors]
@@ -114,8 +147,10 @@ def _register(ctx: IntakeContext, incoming: Incoming, actor: Actor, fields: dict
                 "original_subject": _subject(incoming.msg),
             }
             return _reply(uow, ctx, incoming, actor, "invalid", "intake_errors", context, now)
+        if closed:
+            return "registered"
         if result.created:
-            # The confirmation was queued with the deal; only the record is left to close.
+            # A replay after a crash: the deal and its confirmation were committed before.
             row = uow.session.get_one(InboundEmail, incoming.row_id)
             finish(uow.session, row, "registered", now, deal_id=result.deal.id)
             uow.commit()

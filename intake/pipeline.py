@@ -56,6 +56,7 @@ def run_once(ctx: IntakeContext, mailbox: Mailbox) -> RunReport:
     """Handle every message now in the mailbox; a message that failed stays for next time."""
     report = RunReport()
     settled: list[Settled] = []
+    ctx.new_run()
     # Handled messages are moved out, so whatever is still here is due (or failed before).
     for fetched in mailbox.fetch_new(0, max_bytes=ctx.settings.intake_max_bytes):  # type: ignore[attr-defined]
         report.seen += 1
@@ -110,7 +111,8 @@ def settle(ctx: IntakeContext, mailbox: Mailbox, fetched: FetchedMessage) -> Set
         if fetched.too_large:
             status = refuse_oversize(ctx, stored.id, raw, fetched.size)
         else:
-            status = handle(ctx, stored.id, msg=msg if fetched.raw is not None else None)
+            fresh = (raw, key) if stored.new else None
+            status = handle(ctx, stored.id, msg=msg, stored=fresh)
     folder = "Processed" if status in ACCEPTED else "Rejected"
     log.info("intake: %s uid=%s -> %s (%s)", key[:80], fetched.uid, status, folder)
     return Settled(stored.id, fetched.uid, status, folder)

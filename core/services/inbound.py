@@ -42,30 +42,29 @@ def store(
 ) -> Stored:
     """Keep the message under `key`; a message already kept is returned as it stands."""
     session = uow.session
+    # Insert first: a new message is the common case, a replay the exception.
+    row = InboundEmail(
+        message_key=key[:998],
+        message_id=(message_id or None) and message_id[:998],
+        mailbox=mailbox,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        sender=(sender or None) and sender[:320],
+        subject=(subject or "")[:998] or None,
+        size=size,
+        raw=raw,
+        status="received",
+        attempts=0,
+        received_at=now,
+    )
+    session.add(row)
+    try:
+        uow.commit()
+        return Stored(row.id, row.status, None, True)
+    except IntegrityError:
+        uow.rollback()  # kept before (a replay), or another reader stored it first
     existing = _by_key(session, key)
-    if existing is None:
-        row = InboundEmail(
-            message_key=key[:998],
-            message_id=(message_id or None) and message_id[:998],
-            mailbox=mailbox,
-            uidvalidity=uidvalidity,
-            uid=uid,
-            sender=(sender or None) and sender[:320],
-            subject=(subject or "")[:998] or None,
-            size=size,
-            raw=raw,
-            status="received",
-            attempts=0,
-            received_at=now,
-        )
-        session.add(row)
-        try:
-            uow.commit()
-            return Stored(row.id, row.status, None, True)
-        except IntegrityError:
-            uow.rollback()  # another reader stored it first
-            existing = _by_key(session, key)
-            assert existing is not None
+    assert existing is not None
     return Stored(existing.id, existing.status, existing.moved_to, False)
 
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from core.config import Settings
 from core.domains import normalise_domain
 from core.fields import FIELDS
 from core.locales import locale_for
-from core.models import ACTIVE_STAGES, Deal, Partner, Product, Prospect
+from core.models import ACTIVE_STAGES, Contact, Deal, Partner, Product, Prospect
 from core.services.common import Actor, audit, notify_partner, notify_slack, require_role
 from core.uow import UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
@@ -59,12 +59,24 @@ def check_domain(session: Session, actor: Actor, text: str, now: datetime) -> Do
     return DomainCheck(domain, prospect.id, prospect.company_name, "free")
 
 
-def validation_context(session: Session, partner: Partner, now: datetime) -> ValidationContext:
-    products = session.scalars(select(Product).order_by(Product.name)).all()
+def catalogue(session: Session) -> tuple[ProductRef, ...]:
+    """The products as validation needs them."""
+    rows = session.execute(
+        select(Product.code, Product.name, Product.aliases).order_by(Product.name)
+    )
+    return tuple(ProductRef(code, name, tuple(aliases or ())) for code, name, aliases in rows)
+
+
+def validation_context(
+    session: Session,
+    partner: Partner,
+    now: datetime,
+    products: tuple[ProductRef, ...] | None = None,
+) -> ValidationContext:
     return ValidationContext(
         partner_country=partner.country,
         partner_currency=partner.currency,
-        products=tuple(ProductRef(p.code, p.name, tuple(p.aliases or ())) for p in products),
+        products=products if products is not None else catalogue(session),
         today=now.date(),
         locale=locale_for(partner.country, partner.locale),
     )
@@ -76,6 +88,20 @@ class Registered:
     created: bool
 
 
+@dataclass(frozen=True)
+class Options:
+    """How a registration arrived, beyond its fields."""
+
+    thread_message_id: str | None = None
+    # The inbound message key it came from: a replayed email finds its own deal.
+    source_key: str | None = None
+    # The catalogue as the caller already holds it (the intake loads it once per run).
+    products: tuple[ProductRef, ...] | None = None
+    # Runs in the registration's own transaction, with the new deal (e.g. to close the
+    # inbound email that asked for it, atomically).
+    on_created: Callable[[Session, Deal], None] | None = None
+
+
 def register(
     uow: UnitOfWork,
     actor: Actor,
@@ -85,16 +111,18 @@ def register(
     settings: Settings,
     thread_message_id: str | None = None,
     source_key: str | None = None,
+    options: Options | None = None,
 ) -> Registered:
     """Validate and store a registration; the same partner's active twin is returned instead.
 
-    `source_key` names the inbound message it came from, so a replay of that message
-    recognises the deal it created (`Registered.created` is then true again).
+    A replay of the inbound message that created a deal (same `source_key`) finds that
+    deal with `created` true again, so the caller can finish its own bookkeeping.
     """
     require_role(actor, "partner", "register deals")
+    opts = options or Options(thread_message_id, source_key)
     for attempt in range(3):
         try:
-            return _register_once(uow, actor, raw, now, settings, thread_message_id, source_key)
+            return _register_once(uow, actor, raw, now, settings, opts)
         except IntegrityError:
             # A concurrent registration of the same prospect or deal won the race:
             # start again and find what it stored.
@@ -110,40 +138,38 @@ def _register_once(
     raw: Mapping[str, Any],
     now: datetime,
     settings: Settings,
-    thread_message_id: str | None,
-    source_key: str | None,
+    opts: Options,
 ) -> Registered:
     session = uow.session
-    partner = session.get_one(Partner, actor.partner_id)
-    reg = validate_registration(raw, validation_context(session, partner, now))
-    product = session.scalar(select(Product).where(Product.code == reg.product))
+    contact = session.get_one(Contact, actor.contact_id)  # with its partner and tier
+    partner = contact.partner
+    reg = validate_registration(raw, validation_context(session, partner, now, opts.products))
+    stmt = select(Product).where(Product.code == reg.product).options(lazyload(Product.prices))
+    product = session.scalar(stmt)
     assert product is not None  # validated against the catalogue
     prospect = _prospect(session, reg, now)
-    twin = session.scalar(
-        select(Deal).where(
-            Deal.partner_id == partner.id,
-            Deal.prospect_id == prospect.id,
-            Deal.product_id == product.id,
-            Deal.stage.in_(ACTIVE_STAGES),
-        )
-    )
+    twin, rival = _active(session, partner.id, prospect.id, product.id, now)
     if twin is not None:
-        return Registered(twin, source_key is not None and twin.source_key == source_key)
-    deal = _new_deal(reg, actor, partner, prospect, product, now, thread_message_id)
-    deal.source_key = source_key
-    deal.conflict_with = _conflict(session, deal, now)
+        replay = opts.source_key is not None and twin.source_key == opts.source_key
+        return Registered(twin, replay)
+    deal = _new_deal(reg, actor, partner, prospect, product, now, opts.thread_message_id)
+    deal.contact = contact
+    deal.source_key = opts.source_key
+    deal.conflict_with = rival
     session.add(deal)
     session.flush()
     deal.number = f"DR-{deal.id:06d}"
     details: dict[str, Any] = {"registration": reg.to_json()}
-    if deal.conflict_with is not None:
-        details["conflict_with"] = deal.conflict_with.number
+    if rival is not None:
+        details["conflict_with"] = rival.number
     audit(session, deal, actor, now, "register", None, "opportunity", details)
     notify_partner(session, deal, "registration_received", now=now, settings=settings)
     notify_slack(session, deal, "review_request", now=now, settings=settings)
     notify_slack(
         session, deal, "partner_dm", now=now, settings=settings, payload={"event": "registered"}
     )
+    if opts.on_created is not None:
+        opts.on_created(session, deal)
     uow.commit()
     return Registered(deal, True)
 
@@ -157,22 +183,29 @@ def _prospect(session: Session, reg: Registration, now: datetime) -> Prospect:
     return prospect
 
 
-def _conflict(session: Session, deal: Deal, now: datetime) -> Deal | None:
-    """Another partner's active, unexpired registration of the same prospect and product."""
+def _active(
+    session: Session, partner_id: int, prospect_id: int, product_id: int, now: datetime
+) -> tuple[Deal | None, Deal | None]:
+    """The partner's own active twin, and another partner's live rival (approved first)."""
     rows = session.scalars(
         select(Deal)
         .where(
-            Deal.prospect_id == deal.prospect.id,
-            Deal.product_id == deal.product.id,
-            Deal.partner_id != deal.partner.id,
+            Deal.prospect_id == prospect_id,
+            Deal.product_id == product_id,
             Deal.stage.in_(ACTIVE_STAGES),
         )
         .order_by(Deal.id)
     ).all()
-    live = [d for d in rows if d.protection_expires_at is None or d.protection_expires_at > now]
+    twin = next((d for d in rows if d.partner_id == partner_id), None)
+    live = [
+        d
+        for d in rows
+        if d.partner_id != partner_id
+        and (d.protection_expires_at is None or d.protection_expires_at > now)
+    ]
     approved = [d for d in live if d.stage == "approved"]
     candidates = approved or live
-    return candidates[0] if candidates else None
+    return twin, candidates[0] if candidates else None
 
 
 # Registration fields copied onto the deal as typed (domain and product become links).
