@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import slack_bolt
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -19,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from sqlalchemy import text
 
+from bot.edge import SlackEdge
 from bot.identity import Identities
 from bot.listeners import actions, commands, events, options, views
 from bot.listeners.common import Bot
@@ -44,32 +44,39 @@ def make_client(app: App) -> WebClient:
     )
 
 
-def create_app(app: App) -> slack_bolt.App:
-    """Build the Bolt app; listeners acknowledge first and do the slow work after."""
-    settings = app.settings
-    if settings.slack_signing_secret is None or settings.slack_bot_token is None:
-        raise RuntimeError("Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+def make_bot(app: App) -> Bot:
+    """The parts every listener shares: the product, the Slack client, identities, a pool."""
     client = make_client(app)
-    bolt_app = slack_bolt.App(
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        client=client,
-        token_verification_enabled=False,  # auth.test runs on the first request instead
-        process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
-    )
-    bot = Bot(
+    return Bot(
         app=app,
         client=client,
         identities=Identities(app.uow, client),
         worker_id=WORKER_ID,
         pool=ThreadPoolExecutor(max_workers=8, thread_name_prefix="submit"),
     )
+
+
+def create_app(app: App, bot: Bot | None = None, *, answered: bool = False) -> slack_bolt.App:
+    """Build the Bolt app; listeners acknowledge first and do the slow work after.
+
+    `answered`: for requests the edge has verified and answered already, so `ack()` only
+    records and the listener runs in the calling thread.
+    """
+    settings = app.settings
+    if settings.slack_signing_secret is None or settings.slack_bot_token is None:
+        raise RuntimeError("Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    bot = bot or make_bot(app)
+    bolt_app = slack_bolt.App(
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        client=bot.client,
+        token_verification_enabled=False,  # auth.test runs on the first request instead
+        request_verification_enabled=not answered,
+        process_before_response=answered,
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+    )
     for module in (commands, actions, views, events, options):
         module.register(bolt_app, bot)
     return bolt_app
-
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def health(app: App) -> tuple[str, dict[str, Any]]:
@@ -83,19 +90,36 @@ def health(app: App) -> tuple[str, dict[str, Any]]:
         return "503 Service Unavailable", {"status": "error", "database": "unreachable"}
 
 
-def create_wsgi(app: App, bolt_app: slack_bolt.App | None = None) -> WsgiApp:
-    """A WSGI app serving `/slack/events` (Bolt, signature-checked) and `/healthz`."""
-    handler = SlackRequestHandler(bolt_app or create_app(app), path="/slack/events")
+class BotWsgi:
+    """The bot over WSGI: `/slack/events` through the edge, and `/healthz`."""
 
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __init__(self, app: App, bolt_app: slack_bolt.App | None = None) -> None:
+        secret = app.settings.slack_signing_secret
+        if secret is None:
+            raise RuntimeError("SLACK_SIGNING_SECRET is not set")
+        bot = make_bot(app)
+        later = create_app(app, bot, answered=True)
+        self.app = app
+        self.edge = SlackEdge(bolt_app or create_app(app, bot), later, secret.get_secret_value())
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
-            status, body = health(app)
+            status, body = health(self.app)
             data = json.dumps(body).encode()
             start_response(status, [("Content-Type", "application/json")])
             return [data]
-        return handler(environ, start_response)  # type: ignore[arg-type]
+        return self.edge(environ, start_response)
 
-    return wsgi
+    def close(self) -> None:
+        """Finish the work of the requests already answered."""
+        self.edge.close()
+
+
+def create_wsgi(app: App, bolt_app: slack_bolt.App | None = None) -> BotWsgi:
+    """A WSGI app serving `/slack/events` (signature-checked) and `/healthz`."""
+    return BotWsgi(app, bolt_app)
 
 
 def serve(app: App, port: int) -> None:
@@ -110,4 +134,8 @@ def serve(app: App, port: int) -> None:
         SocketModeHandler(bolt_app, token.get_secret_value()).connect()
         log.info("connected to Slack over Socket Mode")
     log.info("serving /slack/events and /healthz on port %s", port)
-    waitress.serve(create_wsgi(app, bolt_app), host="0.0.0.0", port=port, threads=16)
+    wsgi = create_wsgi(app, bolt_app)
+    try:
+        waitress.serve(wsgi, host="0.0.0.0", port=port, threads=16)
+    finally:
+        wsgi.close()
