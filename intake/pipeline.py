@@ -13,7 +13,8 @@ from core.services import inbound
 from core.services.inbound import ACCEPTED, FINAL
 from intake import messages
 from intake.handler import IntakeContext, handle, refuse_oversize
-from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected, MaildirMailbox
+from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
+from intake.maildir import MaildirMailbox
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from intake.mailbox import (
     ImapMailbox,
     MailboxDisconnected,
     MailboxError,
-    MaildirMailbox,
 )
+from intake.maildir import MaildirMailbox
 from tests.servers import ImapAccount
 
 
