@@ -17,14 +17,28 @@ def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
 
     @bolt_app.options("country")
     def on_country(ack: Any, body: dict[str, Any]) -> None:
-        ack(options=kit.options(countries(body.get("value") or "")))
+        ack(options=kit.options(countries(_text(body.get("value")))))
 
     @bolt_app.options("state")
     def on_state(ack: Any, body: dict[str, Any]) -> None:
-        values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
-        chosen = (values.get("country") or {}).get("country") or {}
-        country = (chosen.get("selected_option") or {}).get("value")
-        ack(options=kit.options(states(country, body.get("value") or "")))
+        country = _dig(body, "view", "state", "values", "country", "country", "selected_option")
+        code = _dig(country, "value") if isinstance(country, dict) else None
+        ack(options=kit.options(states(code if isinstance(code, str) else None,
+                                        _text(body.get("value")))))  # fmt: skip
+
+
+def _text(value: Any) -> str:
+    """What the user typed; anything that is not text counts as nothing typed."""
+    return value if isinstance(value, str) else ""
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    """Follow `keys` through nested dicts; None where the payload has another shape."""
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def _matches(typed: str, *names: str) -> bool:
@@ -46,8 +60,9 @@ def countries(typed: str) -> list[tuple[str, str]]:
 
 def states(country: str | None, typed: str) -> list[tuple[str, str]]:
     """Subdivisions of `country` matching `typed`: top-level ones first."""
-    if not country:
+    if not country or pycountry.countries.get(alpha_2=country.upper()) is None:
         return []
+    country = country.upper()
     top = states_for(country)
     subs = pycountry.subdivisions.get(country_code=country) or []
     lower = sorted(((s.code, s.name) for s in subs if s.parent_code), key=lambda p: p[1])
