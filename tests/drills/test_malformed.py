@@ -201,11 +201,10 @@ def test_malformed_slack_payloads_get_an_answer_and_change_nothing(
         if n % 100 == 99:  # still serving a real request
             assert bot.command("U01ANN", "help").status == 200
     print(f"\n{total} junk Slack requests: {dict(statuses)}; slowest {slowest:.2f}s")
-    print(f"500s raised in our code: {dict(ours)}; answered only at the ack timeout: {timed_out}")
+    print(f"500s raised in our code: {dict(ours)}; answered after 3 s: {timed_out}")
     assert set(statuses) <= {200, 400, 401, 404, 500}
-    # A listener that raises right after its ack() can lose the ack in Bolt's thread runner;
-    # Bolt then answers 404 at its 3 s ack timeout. Junk must never hang the bot beyond it.
-    assert slowest < 3.5
+    # The bot answers at the edge before any listener runs: junk is answered in time too.
+    assert slowest < 3.0, "Slack gives up on a request after 3 seconds"
     unknown = {k for k in ours if (k.split(":")[0], k.split()[-1]) not in KNOWN | AFTER_ACK}
     assert not unknown, f"unhandled exceptions in our code answered 500: {unknown}"
     assert bot.get("/healthz").status == 200
