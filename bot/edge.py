@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 PATH = "/slack/events"
 # Requests whose answer says only "received": the reply comes later, by response_url or API.
 ANSWERED_AT_ONCE = ("command", "block_actions")
-WORKERS = 2
+WORKERS = 4  # work is mostly waiting on Slack and the database
 BACKLOG = 1000  # commands and clicks waiting or running; past this, Bolt answers them
 
 

@@ -52,8 +52,8 @@ class BotHarness:
         self.slack = slack
         self.app = App(world.settings)
         self.bolt = create_app(self.app)
-        wsgi = create_wsgi(self.app, self.bolt)
-        self.server = waitress.create_server(wsgi, host="127.0.0.1", port=0, threads=8)
+        self.wsgi = create_wsgi(self.app, self.bolt)
+        self.server = waitress.create_server(self.wsgi, host="127.0.0.1", port=0, threads=8)
         self.base = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self._closing = False
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -70,6 +70,7 @@ class BotHarness:
         self._closing = True
         self.server.close()
         self._thread.join(timeout=5)
+        self.wsgi.close()  # finish the work of requests already answered
         self.app.engine.dispose()
 
     def deliver(self) -> Any:
