@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from dealreg.jobs import run_job
 from dealreg.wiring import App
@@ -38,43 +38,101 @@ def _safe(app: App, name: str) -> None:
         log.exception("job %s failed", name)
 
 
-@contextmanager
-def mailbox_lock(app: App, stop: threading.Event) -> Iterator[bool]:
-    """Hold the single-reader lock on PostgreSQL (advisory); SQLite has one process anyway."""
-    if app.engine.dialect.name != "postgresql":
-        yield True
-        return
-    with app.engine.connect() as conn:
-        while not stop.is_set():
-            if conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": _MAILBOX_LOCK}):
-                try:
-                    yield True
-                finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MAILBOX_LOCK})
-                    conn.commit()
-                return
-            conn.commit()
-            stop.wait(10)  # another worker reads the mailbox; take over if it goes away
-        yield False
+class ReaderLock:
+    """The single mailbox reader's lock: a PostgreSQL advisory lock held on its own
+    connection (SQLite runs in one process, so there it is always held)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.conn: Connection | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock if no other worker holds it."""
+        if self.app.engine.dialect.name != "postgresql":
+            return True
+        self.release()
+        try:
+            self.conn = self.app.engine.connect()
+            got = bool(self.conn.scalar(_TRY_LOCK, {"k": _MAILBOX_LOCK}))
+            self.conn.commit()
+        except SQLAlchemyError as exc:
+            log.warning("mailbox lock: database unavailable (%s)", exc)
+            got = False
+        if not got:
+            self.release()
+        return got
+
+    def held(self) -> bool:
+        """Whether the lock is still ours: it dies with its connection (a restart, say)."""
+        if self.conn is None:
+            return self.app.engine.dialect.name != "postgresql"
+        try:
+            mine = self.conn.scalar(_HOLDS_LOCK, {"k": _MAILBOX_LOCK})
+            self.conn.commit()
+            return bool(mine)
+        except SQLAlchemyError:
+            return False
+
+    def release(self) -> None:
+        if self.conn is None:
+            return
+        with contextlib.suppress(SQLAlchemyError):
+            self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MAILBOX_LOCK})
+            self.conn.commit()
+        with contextlib.suppress(SQLAlchemyError):
+            self.conn.close()
+        self.conn = None
 
 
-def intake_thread(app: App, stop: threading.Event) -> threading.Thread:
-    """Read the mailbox in the background while this worker holds the reader lock."""
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:k)")
+_HOLDS_LOCK = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
+    "AND pid = pg_backend_pid() AND granted"
+)
+
+
+def read_mailbox(app: App, stop: threading.Event, *, check_s: float = 10.0) -> None:
+    """Read the mailbox whenever this worker holds the reader lock, until `stop`.
+
+    Another worker holding the lock makes this one wait and take over when it goes; a lost
+    lock (its connection died) stops reading until the lock is taken again.
+    """
     from core import jobs
     from dealreg.intake_command import intake_context
     from intake.pipeline import make_mailbox, run_forever
 
     def poll_status(error: str | None) -> None:
         now = app.now()
-        jobs.record_run(app.uow, "poll", now, now, error)
+        with contextlib.suppress(SQLAlchemyError):
+            jobs.record_run(app.uow, "poll", now, now, error)
 
-    def body() -> None:
-        with mailbox_lock(app, stop) as held:
-            if held:
-                ctx = intake_context(app)
-                run_forever(ctx, make_mailbox(ctx), stop, wait_s=30, on_poll=poll_status)
+    lock = ReaderLock(app)
+    while not stop.is_set():
+        if not lock.acquire():
+            stop.wait(check_s)
+            continue
+        reading = threading.Event()
+        ctx = intake_context(app)
+        reader = threading.Thread(
+            target=run_forever,
+            args=(ctx, make_mailbox(ctx), reading),
+            kwargs={"wait_s": 30, "on_poll": poll_status},
+            name="intake-reader",
+            daemon=True,
+        )
+        reader.start()
+        while not stop.wait(check_s) and lock.held():
+            pass
+        if not stop.is_set():
+            log.warning("mailbox lock lost; reading stops until it is taken again")
+        reading.set()
+        reader.join(timeout=60)
+    lock.release()
 
-    thread = threading.Thread(target=body, name="intake", daemon=True)
+
+def intake_thread(app: App, stop: threading.Event) -> threading.Thread:
+    """Read the mailbox in the background (see `read_mailbox`)."""
+    thread = threading.Thread(target=read_mailbox, args=(app, stop), name="intake", daemon=True)
     thread.start()
     return thread
 

@@ -180,3 +180,33 @@ def test_expired_deal_can_be_registered_again(world: World) -> None:
     jobs.expire(world.uow, NOW, world.settings)
     (again,) = registered(world, 1)
     assert again != number
+
+
+@pytest.mark.postgres
+def test_one_mailbox_reader_and_a_lost_lock_is_noticed(pg_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from dealreg.wiring import App
+    from dealreg.worker import ReaderLock
+
+    world = World(pg_url, tmp_path)
+    first, second = App(world.settings), App(world.settings)
+    a, b = ReaderLock(first), ReaderLock(second)
+    try:
+        assert a.acquire() and a.held()
+        assert not b.acquire()
+        assert a.conn is not None
+        pid = a.conn.scalar(text("SELECT pg_backend_pid()"))
+        a.conn.commit()
+        with world.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            admin.commit()
+        assert not a.held()  # the connection died, and the lock with it
+        assert b.acquire() and b.held()
+        assert not a.acquire()
+    finally:
+        a.release()
+        b.release()
+        first.engine.dispose()
+        second.engine.dispose()
+        world.close()
