@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core import outbox
 from core.config import Settings
@@ -100,13 +102,24 @@ def expire(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[s
 def record_run(
     uow_factory: UowFactory, name: str, started: datetime, finished: datetime, error: str | None
 ) -> None:
-    """Remember the last run of a job and its error, for `dealreg status`."""
+    """Remember the last run of a job and its error, for `dealreg status`.
+
+    An upsert: several workers finish the same job at the same moment.
+    """
     with uow_factory() as uow:
-        row = uow.session.get(JobRun, name) or JobRun(name=name)
-        row.last_started_at = started
-        row.last_finished_at = finished
-        row.last_error = error
-        uow.session.add(row)
+        values = {
+            "name": name,
+            "last_started_at": started,
+            "last_finished_at": finished,
+            "last_error": error,
+        }
+        insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+        stmt = insert(JobRun).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[JobRun.name],
+            set_={k: v for k, v in values.items() if k != "name"},
+        )
+        uow.session.execute(stmt)
         uow.commit()
 
 

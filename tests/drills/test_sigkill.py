@@ -50,11 +50,11 @@ def bulk_append(account: ImapAccount, raws: list[bytes]) -> None:
 def test_intake_killed_at_random_moments_handles_every_message_once(
     world: World, imap_account: ImapAccount, tmp_path: Path, full: bool
 ) -> None:
-    total, kills = (400, 6) if full else (60, 2)
+    total, kills = (600, 6) if full else (200, 2)
     mix = mixed_mail(total)
     bulk_append(imap_account, mix.raws)
     env = env_for(world, tmp_path, IMAP_URL=imap_account.imap_url)
-    delays = random_delays(seed=20261125, n=kills, low=0.0, high=1.5 if full else 0.6)
+    delays = random_delays(seed=20261125, n=kills, low=0.0, high=1.5 if full else 0.3)
     progress = kill_repeatedly(
         [*DEALREG, "intake", "run", "--once"], env, tmp_path, delays,
         lambda: count(world, InboundEmail),

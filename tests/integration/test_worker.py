@@ -210,3 +210,12 @@ def test_one_mailbox_reader_and_a_lost_lock_is_noticed(pg_url: str, tmp_path: Pa
         first.engine.dispose()
         second.engine.dispose()
         world.close()
+
+
+def test_job_runs_are_recorded_and_the_last_error_shown(world: World) -> None:
+    jobs.record_run(world.uow, "poll", NOW, NOW, "connection refused")
+    assert jobs.status(world.uow, NOW)["jobs"]["poll"]["last_error"] == "connection refused"
+    later = NOW + timedelta(minutes=1)
+    jobs.record_run(world.uow, "poll", later, later, None)
+    run = jobs.status(world.uow, later)["jobs"]["poll"]
+    assert run["last_error"] is None and run["last_finished_at"] == later
