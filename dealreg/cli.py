@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from core.catalog import CatalogError
 from core.config import Settings
@@ -142,8 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except commands.CommandError as exc:
         print(f"dealreg: {exc}", file=sys.stderr)
         return exc.code
-    except OperationalError as exc:
-        print(f"dealreg: cannot use the database: {exc.orig}", file=sys.stderr)
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0]
+        hint = (
+            " (run `dealreg init` first)"
+            if "no such table" in reason or ("does not exist" in reason and "relation" in reason)
+            else ""
+        )
+        print(f"dealreg: cannot use the database: {reason}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

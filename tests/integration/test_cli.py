@@ -180,3 +180,10 @@ def test_catalogue_syntax_error_names_the_line(cli: Cli) -> None:
     path.write_text('[[products]]\ncode = "x"\nname = \n')
     result = cli("catalog", "load", str(path))
     assert result.returncode == 1 and "line 3" in result.stderr
+
+
+def test_uninitialised_database_says_to_run_init(tmp_path: Path) -> None:
+    cli = Cli(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
+    result = cli("deals", "list")
+    assert result.returncode == 1
+    assert "run `dealreg init` first" in result.stderr and "Traceback" not in result.stderr
