@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 
 class UnitOfWork:
@@ -42,3 +42,40 @@ class UnitOfWork:
 
 
 UowFactory = Callable[[], UnitOfWork]
+
+
+class SavepointUnitOfWork(UnitOfWork):
+    """A unit of work inside a caller's open transaction, for handling many events in one.
+
+    `commit()` releases a savepoint into the caller's transaction and `rollback()` undoes
+    only the work since the last commit; the caller commits or rolls back the whole.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._savepoint: SessionTransaction | None = None
+
+    def __enter__(self) -> SavepointUnitOfWork:
+        self._savepoint = self.session.begin_nested()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Like a unit of work that ends uncommitted: what came after the last commit goes.
+        if self._savepoint is not None and self._savepoint.is_active:
+            self._savepoint.rollback()
+        self._savepoint = None
+
+    def commit(self) -> None:
+        assert self._savepoint is not None, "use the unit of work as a context manager"
+        self._savepoint.commit()
+        self._savepoint = self.session.begin_nested()
+
+    def rollback(self) -> None:
+        assert self._savepoint is not None, "use the unit of work as a context manager"
+        self._savepoint.rollback()
+        self._savepoint = self.session.begin_nested()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import Message
 from typing import Any
@@ -23,7 +23,7 @@ from core.models import Deal, InboundEmail, Partner
 from core.services import Actor, answer, identify, register, request_extension
 from core.services.inbound import FINAL, finish, thread_deal
 from core.services.register import Options, catalogue
-from core.uow import UnitOfWork
+from core.uow import SavepointUnitOfWork, UnitOfWork
 from core.validation import ProductRef
 from intake import classify, messages, parser
 
@@ -39,18 +39,31 @@ class IntakeContext:
     now: Callable[[], datetime]
     own_addresses: frozenset[str] = field(default_factory=frozenset)
     # Looked up once per run of the mailbox, not once per message.
-    _actors: dict[str, Actor | None] = field(default_factory=dict)
-    _products: tuple[ProductRef, ...] | None = None
+    _cache: RunCache = field(default_factory=lambda: RunCache())
+
+    @property
+    def _actors(self) -> dict[str, Actor | None]:
+        return self._cache.actors
 
     def new_run(self) -> None:
         """Forget what was looked up: the catalogue or the contacts may have changed."""
-        self._actors.clear()
-        self._products = None
+        self._cache.actors.clear()
+        self._cache.products = None
 
     def products(self, session: Session) -> tuple[ProductRef, ...]:
-        if self._products is None:
-            self._products = catalogue(session)
-        return self._products
+        if self._cache.products is None:
+            self._cache.products = catalogue(session)
+        return self._cache.products
+
+    def within(self, session: Session) -> IntakeContext:
+        """This context with every unit of work a savepoint in `session`'s transaction."""
+        return replace(self, uow=lambda: SavepointUnitOfWork(session))
+
+
+@dataclass
+class RunCache:
+    actors: dict[str, Actor | None] = field(default_factory=dict)
+    products: tuple[ProductRef, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,11 +81,13 @@ def handle(
     *,
     msg: Message | None = None,
     stored: tuple[bytes, str] | None = None,
+    parsed: parser.IntakeResult | None = None,
 ) -> str:
     """Handle one stored message once; return its final status.
 
-    `msg` is the stored message already parsed, and `stored` its (raw, key) as just stored
-    with status `received`, when the caller has them at hand.
+    `msg` is the stored message already parsed, `stored` its (raw, key) as just stored
+    with status `received`, and `parsed` its form as read by `parser.parse_message`, when
+    the caller has them at hand.
     """
     if stored is None:
         with ctx.uow() as uow:
@@ -84,7 +99,7 @@ def handle(
     if msg is None:
         msg = messages.load(raw)
     incoming = Incoming(row_id, key, raw, msg, messages.sender_address(msg))
-    result = parser.parse_message(raw, own_addresses=ctx.own_addresses, msg=msg)
+    result = parsed or parser.parse_message(raw, own_addresses=ctx.own_addresses, msg=msg)
     if result.status == "ignored":
         return _close(ctx, incoming, "ignored", result.reason or result.classification.kind)
     trusted = ctx.settings.intake_trusted_authserv_id

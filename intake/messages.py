@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email
+import functools
 import hashlib
 import re
 from email import policy
@@ -29,10 +30,34 @@ _CHARSET_FIXUPS = {
 }
 
 
+class _CachedHeaders(policy.EmailPolicy):
+    """The default policy, parsing each distinct header value once instead of on every read.
+
+    Parsed headers are immutable strings, so equal (name, value) pairs can share one; the
+    same From, Content-Type and Message-ID are read many times per message.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name") or len(value) > _CACHED_HEADER_MAX:
+            return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
+        return _parse_header(self, name, value)
+
+
+_CACHED_HEADER_MAX = 2000
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_header(pol: policy.EmailPolicy, name: str, value: str) -> str:
+    return policy.EmailPolicy.header_fetch_parse(pol, name, value)  # type: ignore[no-any-return]
+
+
+_POLICY = _CachedHeaders()
+
+
 def load(raw: bytes) -> EmailMessage:
     """Parse raw bytes into a message, leniently: never raise."""
     data = raw if isinstance(raw, bytes) else bytes(raw or b"")
-    for pol in (policy.default, policy.compat32):
+    for pol in (_POLICY, policy.compat32):
         try:
             msg = email.message_from_bytes(data, _class=EmailMessage, policy=pol)
         except Exception:
@@ -76,6 +101,7 @@ def message_key(msg: Message, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw or b"").hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_address(addr: str) -> str | None:
     """Lower-case an addr-spec and IDNA-encode its domain; None when it is not one."""
     addr = addr.strip().strip("<>").strip()

@@ -6,12 +6,17 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Protocol
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from core.services import inbound
 from core.services.inbound import ACCEPTED, FINAL
-from intake import messages
+from core.uow import UnitOfWork
+from intake import messages, parser
 from intake.handler import IntakeContext, handle, refuse_oversize
 from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
 from intake.maildir import MaildirMailbox
@@ -22,6 +27,10 @@ log = logging.getLogger(__name__)
 # MOVE command instead of a round trip per message. A crash before the move leaves the
 # messages in the inbox, and the next run recognises them as handled and moves them.
 MOVE_BATCH = 200
+# Messages stored in one transaction and then handled in one more (a savepoint each): a
+# commit per message costs more than handling one. Small batches keep SQLite's write lock
+# short (tens of milliseconds), so other writers waiting on it get their turn.
+BATCH = 10
 
 
 class Mailbox(Protocol):
@@ -59,23 +68,36 @@ def run_once(ctx: IntakeContext, mailbox: Mailbox) -> RunReport:
     settled: list[Settled] = []
     ctx.new_run()
     # Handled messages are moved out, so whatever is still here is due (or failed before).
-    for fetched in mailbox.fetch_new(0, max_bytes=ctx.settings.intake_max_bytes):  # type: ignore[attr-defined]
-        report.seen += 1
-        try:
-            done = settle(ctx, mailbox, fetched)
-        except MailboxDisconnected:
-            raise
-        except Exception:
-            report.failed += 1
-            log.exception("intake: message uid=%s failed; it stays for a retry", fetched.uid)
-            continue
-        report.count(done.status)
-        settled.append(done)
+    fetched = mailbox.fetch_new(0, max_bytes=ctx.settings.intake_max_bytes)  # type: ignore[attr-defined]
+    for batch in _batches(fetched, BATCH):
+        report.seen += len(batch)
+        done, failed = settle_batch(ctx, mailbox, batch)
+        for uid, exc in failed:
+            log.error("intake: message uid=%s failed; it stays for a retry", uid, exc_info=exc)
+        report.failed += len(failed)
+        for one in done:
+            report.count(one.status)
+        settled += done
         if len(settled) >= MOVE_BATCH:
             move_settled(ctx, mailbox, settled)
             settled = []
+        if any(_connection_lost(exc) for _, exc in failed):
+            # The database went away: stop here, so that no later message (a resent
+            # registration, say) is handled before an earlier one that failed.
+            break
     move_settled(ctx, mailbox, settled)
     return report
+
+
+def _batches(items: Iterable[FetchedMessage], size: int) -> Iterator[list[FetchedMessage]]:
+    batch: list[FetchedMessage] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True)
@@ -88,35 +110,125 @@ class Settled:
     folder: str
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    fetched: FetchedMessage
+    raw: bytes
+    msg: Message
+    arrival: inbound.Arrival
+    parsed: parser.IntakeResult | None
+
+
+Failed = tuple[int, BaseException]
+
+
 def settle(ctx: IntakeContext, mailbox: Mailbox, fetched: FetchedMessage) -> Settled:
     """Store and handle one message, committing its outcome; safe to repeat after a crash."""
+    done, failed = settle_batch(ctx, mailbox, [fetched])
+    if failed:
+        raise failed[0][1]
+    return done[0]
+
+
+def settle_batch(
+    ctx: IntakeContext, mailbox: Mailbox, batch: list[FetchedMessage]
+) -> tuple[list[Settled], list[Failed]]:
+    """Store a batch in one transaction, then handle it in one more; safe to repeat.
+
+    Each message is handled in its own savepoint: one that fails leaves only itself
+    `received` for a retry. A crash before the commit loses the batch's outcomes together,
+    and the next run handles the stored messages again.
+    """
+    loaded: list[_Loaded] = []
+    failed: list[Failed] = []
+    kind = "imap" if isinstance(mailbox, ImapMailbox) else "maildir"
+    for fetched in batch:
+        try:
+            loaded.append(_load(fetched, kind, ctx.own_addresses))
+        except Exception as exc:
+            failed.append((fetched.uid, exc))
+    if not loaded:
+        return [], failed
+    with ctx.uow() as uow:
+        try:
+            stored = inbound.store_many(uow, [item.arrival for item in loaded], ctx.now())
+        except Exception as exc:
+            return [], failed + [(item.fetched.uid, exc) for item in loaded]
+        done, lost = _handle_all(ctx, uow, list(zip(loaded, stored, strict=True)))
+    for one in done:
+        log.info("intake: uid=%s -> %s (%s)", one.uid, one.status, one.folder)
+    return done, failed + lost
+
+
+def _load(fetched: FetchedMessage, kind: str, own: frozenset[str]) -> _Loaded:
     raw = fetched.raw if fetched.raw is not None else (fetched.headers or b"")
     msg = messages.load(raw)
-    key = messages.message_key(msg, raw)
-    with ctx.uow() as uow:
-        stored = inbound.store(
-            uow,
-            key=key,
-            raw=raw,
-            message_id=messages.header(msg, "Message-ID").strip() or None,
-            sender=messages.sender_address(msg),
-            subject=messages.header(msg, "Subject"),
-            mailbox="imap" if isinstance(mailbox, ImapMailbox) else "maildir",
-            uidvalidity=getattr(fetched, "uidvalidity", None),
-            uid=fetched.uid,
-            size=fetched.size,
-            now=ctx.now(),
-        )
-    status = stored.status
-    if status not in FINAL:
-        if fetched.too_large:
-            status = refuse_oversize(ctx, stored.id, raw, fetched.size)
-        else:
-            fresh = (raw, key) if stored.new else None
-            status = handle(ctx, stored.id, msg=msg, stored=fresh)
-    folder = "Processed" if status in ACCEPTED else "Rejected"
-    log.info("intake: %s uid=%s -> %s (%s)", key[:80], fetched.uid, status, folder)
-    return Settled(stored.id, fetched.uid, status, folder)
+    arrival = inbound.Arrival(
+        key=messages.message_key(msg, raw),
+        raw=raw,
+        message_id=messages.header(msg, "Message-ID").strip() or None,
+        sender=messages.sender_address(msg),
+        subject=messages.header(msg, "Subject"),
+        mailbox=kind,
+        uidvalidity=getattr(fetched, "uidvalidity", None),
+        uid=fetched.uid,
+        size=fetched.size,
+    )
+    # Read the form now, outside any transaction: the database is not held while parsing.
+    parsed = None if fetched.too_large else parser.parse_message(raw, own_addresses=own, msg=msg)
+    return _Loaded(fetched, raw, msg, arrival, parsed)
+
+
+def _handle_all(
+    ctx: IntakeContext, uow: UnitOfWork, items: list[tuple[_Loaded, inbound.Stored]]
+) -> tuple[list[Settled], list[Failed]]:
+    """Handle stored messages in the unit of work's transaction, one savepoint each; commit."""
+    session = uow.session
+    within = ctx.within(session)
+    done: list[Settled] = []
+    failed: list[Failed] = []
+    try:
+        batch = session.get_transaction() or session.begin()
+        for item, stored in items:
+            status = stored.status
+            if status not in FINAL:
+                savepoint = session.begin_nested()
+                try:
+                    status = _outcome(within, item, stored)
+                    savepoint.commit()
+                except Exception as exc:
+                    savepoint.rollback()
+                    if not batch.is_active or _connection_lost(exc):
+                        raise  # the batch's transaction is gone with its connection
+                    failed.append((item.fetched.uid, exc))
+                    continue
+            folder = "Processed" if status in ACCEPTED else "Rejected"
+            done.append(Settled(stored.id, item.fetched.uid, status, folder))
+        uow.commit()
+    except Exception as exc:
+        # The transaction is lost: only what was final before it can still be moved.
+        finished = {s.id for _, s in items if s.status in FINAL}
+        listed = {uid for uid, _ in failed}
+        failed += [
+            (i.fetched.uid, exc)
+            for i, s in items
+            if s.id not in finished and i.fetched.uid not in listed
+        ]
+        done = [d for d in done if d.row_id in finished]
+    return done, failed
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
+
+
+def _outcome(ctx: IntakeContext, item: _Loaded, stored: inbound.Stored) -> str:
+    if item.fetched.too_large:
+        return refuse_oversize(ctx, stored.id, item.raw, item.fetched.size)
+    fresh = (item.raw, item.arrival.key) if stored.new else None
+    return handle(ctx, stored.id, msg=item.msg, stored=fresh, parsed=item.parsed)
 
 
 def move_settled(ctx: IntakeContext, mailbox: Mailbox, settled: list[Settled]) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,8 @@ class Stored:
     status: str
     moved_to: str | None
     new: bool
+    # The stored row itself, kept referenced while its session handles the message.
+    row: InboundEmail | None = field(default=None, compare=False, repr=False)
 
 
 def store(
@@ -43,20 +46,8 @@ def store(
     """Keep the message under `key`; a message already kept is returned as it stands."""
     session = uow.session
     # Insert first: a new message is the common case, a replay the exception.
-    row = InboundEmail(
-        message_key=key[:998],
-        message_id=(message_id or None) and message_id[:998],
-        mailbox=mailbox,
-        uidvalidity=uidvalidity,
-        uid=uid,
-        sender=(sender or None) and sender[:320],
-        subject=(subject or "")[:998] or None,
-        size=size,
-        raw=raw,
-        status="received",
-        attempts=0,
-        received_at=now,
-    )
+    arrival = Arrival(key, raw, message_id, sender, subject, mailbox, uidvalidity, uid, size)
+    row = _new_row(arrival, now)
     session.add(row)
     try:
         uow.commit()
@@ -66,6 +57,71 @@ def store(
     existing = _by_key(session, key)
     assert existing is not None
     return Stored(existing.id, existing.status, existing.moved_to, False)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One message as it came in, ready to be stored."""
+
+    key: str
+    raw: bytes
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    mailbox: str | None
+    uidvalidity: int | None
+    uid: int | None
+    size: int
+
+
+def store_many(uow: UnitOfWork, arrivals: list[Arrival], now: datetime) -> list[Stored]:
+    """Keep a batch of messages in one transaction; those kept before are returned as they stand.
+
+    The same key twice in one batch is stored once: the second is returned as kept before.
+    """
+    session = uow.session
+    keys = {a.key[:998] for a in arrivals}
+    known = {
+        row.message_key: row
+        for row in session.scalars(select(InboundEmail).where(InboundEmail.message_key.in_(keys)))
+    }
+    rows: list[tuple[InboundEmail, bool]] = []
+    for arrival in arrivals:
+        row = known.get(arrival.key[:998])
+        if row is None:
+            row = known[arrival.key[:998]] = _new_row(arrival, now)
+            session.add(row)
+            rows.append((row, True))
+        else:
+            rows.append((row, False))
+    try:
+        uow.commit()
+    except IntegrityError:
+        # Another reader stored some of them meanwhile: store one by one.
+        uow.rollback()
+        return [store(uow, **_fields(a), now=now) for a in arrivals]
+    return [Stored(row.id, row.status, row.moved_to, new, row) for row, new in rows]
+
+
+def _new_row(a: Arrival, now: datetime) -> InboundEmail:
+    return InboundEmail(
+        message_key=a.key[:998],
+        message_id=(a.message_id or None) and a.message_id[:998],
+        mailbox=a.mailbox,
+        uidvalidity=a.uidvalidity,
+        uid=a.uid,
+        sender=(a.sender or None) and a.sender[:320],
+        subject=(a.subject or "")[:998] or None,
+        size=a.size,
+        raw=a.raw,
+        status="received",
+        attempts=0,
+        received_at=now,
+    )
+
+
+def _fields(a: Arrival) -> dict[str, Any]:
+    return {f.name: getattr(a, f.name) for f in fields(a)}
 
 
 def _by_key(session: Session, key: str) -> InboundEmail | None:

@@ -148,7 +148,11 @@ def _register_once(
     product = session.scalar(stmt)
     assert product is not None  # validated against the catalogue
     prospect = _prospect(session, reg, now)
-    twin, rival = _active(session, partner.id, prospect.id, product.id, now)
+    # A prospect new in this transaction has no deals yet: nothing to look up.
+    fresh = prospect.id is None
+    twin, rival = (
+        (None, None) if fresh else _active(session, partner.id, prospect.id, product.id, now)
+    )
     if twin is not None:
         replay = opts.source_key is not None and twin.source_key == opts.source_key
         return Registered(twin, replay)
@@ -177,9 +181,9 @@ def _register_once(
 def _prospect(session: Session, reg: Registration, now: datetime) -> Prospect:
     prospect = session.scalar(select(Prospect).where(Prospect.domain == reg.domain))
     if prospect is None:
+        # Stored with the deal, in the same flush.
         prospect = Prospect(domain=reg.domain, company_name=reg.company_name, created_at=now)
         session.add(prospect)
-        session.flush()
     return prospect
 
 
