@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from core.fields import FieldSpec
@@ -56,6 +57,7 @@ MIGRATING_TO_SYNONYMS: dict[str, str] = {
 # fmt: on
 
 
+@lru_cache(maxsize=4096)
 def _key(text: str) -> str:
     """Fold text to lower-case ASCII letters and digits, for loose comparison."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -99,6 +101,8 @@ _KEEP_FORMAT = {"\u200c", "\u200d"}  # joiners some scripts and emoji need
 
 def _strip_controls(text: str, keep: str = "") -> str:
     """Remove control, format and surrogate characters, except those in `keep`."""
+    if text.isprintable():  # the common case: nothing to remove
+        return text
     return "".join(
         ch
         for ch in text
