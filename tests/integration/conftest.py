@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from tests.factories import World
+from tests.integration.bot_harness import BotHarness, slack_world
+from tests.slack_fake import FakeSlack
 
 
 @pytest.fixture
@@ -16,3 +18,35 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
         yield w
     finally:
         w.close()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A local fake of Slack's Web API that records every call."""
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def slack_db_world(db_url: str, tmp_path: Path, slack: FakeSlack) -> Iterator[World]:
+    """A world with Slack configured against the fake, on SQLite and on PostgreSQL."""
+    w = slack_world(db_url, tmp_path, slack)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def sqlite_world(tmp_path: Path, slack: FakeSlack) -> Iterator[World]:
+    """A world with Slack configured against the fake, on SQLite."""
+    w = slack_world(f"sqlite:///{tmp_path / 'bot.db'}", tmp_path, slack)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def bot(sqlite_world: World, slack: FakeSlack) -> Iterator[BotHarness]:
+    """The bot served over HTTP on a free port, its Web API pointed at the fake."""
+    harness = BotHarness(sqlite_world, slack)
+    yield harness
+    harness.close()

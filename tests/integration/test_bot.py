@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 
 from core.fields import FIELDS
 from core.models import Deal
 from core.services import approve, register
 from tests.factories import ANN, BOB, REVIEWER, World, form
-from tests.integration.bot_harness import BotHarness, slack_world
+from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack
 
 CLOSE = (datetime.now(UTC).date() + timedelta(days=200)).isoformat()
@@ -46,34 +43,6 @@ MODAL_VALUES: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def world(db_url: str, tmp_path: Path, slack: FakeSlack) -> Iterator[World]:
-    w = slack_world(db_url, tmp_path, slack)
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def sqlite_world(tmp_path: Path, slack: FakeSlack) -> Iterator[World]:
-    w = slack_world(f"sqlite:///{tmp_path / 'bot.db'}", tmp_path, slack)
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def bot(sqlite_world: World, slack: FakeSlack) -> Iterator[BotHarness]:
-    harness = BotHarness(sqlite_world, slack)
-    yield harness
-    harness.close()
-
-
 def modal_opened(slack: FakeSlack, callback_id: str) -> dict[str, Any]:
     """The view the bot showed last with this callback id (after the loading view)."""
     params = slack.wait_for("views.update", lambda p: p["view"]["callback_id"] == callback_id)
@@ -85,9 +54,9 @@ def texts(blocks: list[dict[str, Any]]) -> str:
 
 
 def test_registration_through_the_modal_verifies_the_domain_and_reports_field_errors(
-    world: World, slack: FakeSlack
+    slack_db_world: World, slack: FakeSlack
 ) -> None:
-    bot = BotHarness(world, slack)
+    bot = BotHarness(slack_db_world, slack)
     try:
         assert bot.command("U01ANN", "register").status == 200
         slack.wait_for("views.open", lambda p: p["view"]["callback_id"] == "loading")
@@ -123,7 +92,7 @@ def test_registration_through_the_modal_verifies_the_domain_and_reports_field_er
         assert "Quote on approval" in texts(review["blocks"])
         dm = slack.wait_for("chat.postMessage", lambda p: p["channel"] == "DU01ANN")
         assert "DR-000001" in dm["text"]
-        with world.uow() as uow:
+        with slack_db_world.uow() as uow:
             deal = uow.session.query(Deal).one()
             assert (deal.slack_review_channel, deal.slack_review_ts) == (
                 REVIEW_CHANNEL_ID,

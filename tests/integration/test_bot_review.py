@@ -3,46 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from core.models import Deal
 from core.services import approve, register
 from tests.factories import ANN, REVIEWER, World, form
-from tests.integration.bot_harness import BotHarness, slack_world
+from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def world(db_url: str, tmp_path: Path, slack: FakeSlack) -> Iterator[World]:
-    w = slack_world(db_url, tmp_path, slack)
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def sqlite_world(tmp_path: Path, slack: FakeSlack) -> Iterator[World]:
-    w = slack_world(f"sqlite:///{tmp_path / 'bot.db'}", tmp_path, slack)
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def bot(sqlite_world: World, slack: FakeSlack) -> Iterator[BotHarness]:
-    harness = BotHarness(sqlite_world, slack)
-    yield harness
-    harness.close()
 
 
 def texts(blocks: list[dict[str, Any]]) -> str:
@@ -69,11 +37,11 @@ def updated(slack: FakeSlack, words: str) -> dict[str, Any]:
 
 
 def test_reviewer_approves_and_the_review_message_is_updated_in_place(
-    world: World, slack: FakeSlack
+    slack_db_world: World, slack: FakeSlack
 ) -> None:
-    bot = BotHarness(world, slack)
+    bot = BotHarness(slack_db_world, slack)
     try:
-        number = registered(world, bot)
+        number = registered(slack_db_world, bot)
         bot.click("U0REVIEW", "deal_approve", number)
         done = updated(slack, "Approved")
         assert (done["channel"], done["ts"]) == (REVIEW_CHANNEL_ID, "1800000000.000001")
@@ -81,7 +49,7 @@ def test_reviewer_approves_and_the_review_message_is_updated_in_place(
         assert not [b for b in done["blocks"] if b["type"] == "actions"]
         dm = slack.wait_for("chat.postMessage", lambda p: "approved" in p["text"])
         assert dm["channel"] == "DU01ANN"
-        assert stage(world, number) == "approved"
+        assert stage(slack_db_world, number) == "approved"
     finally:
         bot.close()
 
