@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.factories import World  # noqa: E402
 from tests.servers import (  # noqa: E402
     DovecotServer,
     ImapAccount,
@@ -71,6 +72,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'dealreg.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path) -> Iterator[World]:
+    """A migrated database with the demo catalogue, on SQLite and on PostgreSQL."""
+    w = World(db_url, tmp_path)
+    try:
+        yield w
+    finally:
+        w.close()
 
 
 @pytest.fixture(scope="session")

@@ -29,16 +29,6 @@ def full(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
-    """A migrated database with the demo catalogue, on SQLite and on PostgreSQL."""
-    w = World(db_url, tmp_path)
-    try:
-        yield w
-    finally:
-        w.close()
-
-
-@pytest.fixture
 def pg_world(pg_url: str, tmp_path: Path) -> Iterator[World]:
     """The same on PostgreSQL only, where several workers share the queues."""
     w = World(pg_url, tmp_path)

@@ -11,16 +11,6 @@ from tests.slack_fake import FakeSlack
 
 
 @pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
-    """A migrated database with the demo catalogue, on SQLite and on PostgreSQL."""
-    w = World(db_url, tmp_path)
-    try:
-        yield w
-    finally:
-        w.close()
-
-
-@pytest.fixture
 def slack() -> Iterator[FakeSlack]:
     """A local fake of Slack's Web API that records every call."""
     fake = FakeSlack()
