@@ -197,10 +197,10 @@ def _handle_all(
                     status = _outcome(within, item, stored)
                     savepoint.commit()
                 except Exception as exc:
-                    if savepoint.is_active:  # gone already when the connection was lost
-                        savepoint.rollback()
                     if not batch.is_active or _connection_lost(exc):
                         raise  # the batch's transaction is gone with its connection
+                    if savepoint.is_active:
+                        savepoint.rollback()
                     failed.append((item.fetched.uid, exc))
                     continue
             folder = "Processed" if status in ACCEPTED else "Rejected"
