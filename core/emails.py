@@ -140,6 +140,7 @@ def _make_env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        auto_reload=False,  # the templates ship with the code: no stat() per render
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from core import outbox
 from core.config import Settings
+from core.db import table_of
 from core.errors import NotAllowed, NotFound
 from core.fields import progress
 from core.locales import locale_for
@@ -167,18 +168,19 @@ def audit(
         actor.channel,
         extra={"deal": deal.number},
     )
-    session.add(
-        DealEvent(
-            deal_id=deal.id,
-            at=now,
-            actor=actor.email,
-            channel=actor.channel,
-            action=action,
-            from_stage=from_stage,
-            to_stage=to_stage,
-            details=details or {},
-        )
+    if deal.id is None:
+        session.flush()
+    event = dict(
+        deal_id=deal.id,
+        at=now,
+        actor=actor.email,
+        channel=actor.channel,
+        action=action,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        details=details or {},
     )
+    session.execute(table_of(DealEvent).insert(), event)
 
 
 def notify_slack(

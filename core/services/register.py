@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from core.config import Settings
+from core.db import insert_loaded
 from core.domains import normalise_domain
 from core.fields import FIELDS
 from core.locales import locale_for
@@ -62,9 +63,9 @@ def check_domain(session: Session, actor: Actor, text: str, now: datetime) -> Do
 def catalogue(session: Session) -> tuple[ProductRef, ...]:
     """The products as validation needs them."""
     rows = session.execute(
-        select(Product.code, Product.name, Product.aliases).order_by(Product.name)
+        select(Product.code, Product.name, Product.aliases, Product.id).order_by(Product.name)
     )
-    return tuple(ProductRef(code, name, tuple(aliases or ())) for code, name, aliases in rows)
+    return tuple(ProductRef(c, name, tuple(aliases or ()), id_) for c, name, aliases, id_ in rows)
 
 
 def validation_context(
@@ -89,6 +90,18 @@ class Registered:
 
 
 @dataclass(frozen=True)
+class Validated:
+    """A registration validated ahead of the call, with the context it was validated in.
+
+    Used only while that context still holds (same partner defaults, catalogue and day);
+    otherwise the raw values are validated again.
+    """
+
+    registration: Registration
+    context: ValidationContext
+
+
+@dataclass(frozen=True)
 class Options:
     """How a registration arrived, beyond its fields."""
 
@@ -100,6 +113,8 @@ class Options:
     # Runs in the registration's own transaction, with the new deal (e.g. to close the
     # inbound email that asked for it, atomically).
     on_created: Callable[[Session, Deal], None] | None = None
+    # The raw values already validated (the intake reads and validates ahead).
+    validated: Validated | None = None
 
 
 def register(
@@ -143,10 +158,13 @@ def _register_once(
     session = uow.session
     contact = session.get_one(Contact, actor.contact_id)  # with its partner and tier
     partner = contact.partner
-    reg = validate_registration(raw, validation_context(session, partner, now, opts.products))
-    stmt = select(Product).where(Product.code == reg.product).options(lazyload(Product.prices))
-    product = session.scalar(stmt)
-    assert product is not None  # validated against the catalogue
+    context = validation_context(session, partner, now, opts.products)
+    ahead = opts.validated
+    if ahead is not None and ahead.context == context:
+        reg = ahead.registration
+    else:
+        reg = validate_registration(raw, context)
+    product = _product(session, context.products, reg.product)
     prospect = _prospect(session, reg, now)
     # A prospect new in this transaction has no deals yet: nothing to look up.
     fresh = prospect.id is None
@@ -156,13 +174,13 @@ def _register_once(
     if twin is not None:
         replay = opts.source_key is not None and twin.source_key == opts.source_key
         return Registered(twin, replay)
+    if prospect.id is None:
+        insert_loaded(session, prospect)
     deal = _new_deal(reg, actor, partner, prospect, product, now, opts.thread_message_id)
     deal.contact = contact
     deal.source_key = opts.source_key
-    deal.conflict_with = rival
-    session.add(deal)
-    session.flush()
-    deal.number = f"DR-{deal.id:06d}"
+    deal.conflict_with, deal.conflict_with_id = rival, rival.id if rival is not None else None
+    insert_loaded(session, deal, number=lambda id_: f"DR-{id_:06d}")
     details: dict[str, Any] = {"registration": reg.to_json()}
     if rival is not None:
         details["conflict_with"] = rival.number
@@ -178,12 +196,25 @@ def _register_once(
     return Registered(deal, True)
 
 
+def _product(session: Session, products: tuple[ProductRef, ...], code: str) -> Product:
+    """The catalogue row of a validated product code (by id, from the session if held)."""
+    ref = next((p for p in products if p.code == code), None)
+    product = (
+        session.get(Product, ref.id, options=[lazyload(Product.prices)])
+        if ref is not None and ref.id is not None
+        else session.scalar(
+            select(Product).where(Product.code == code).options(lazyload(Product.prices))
+        )
+    )
+    assert product is not None  # validated against the catalogue
+    return product
+
+
 def _prospect(session: Session, reg: Registration, now: datetime) -> Prospect:
     prospect = session.scalar(select(Prospect).where(Prospect.domain == reg.domain))
     if prospect is None:
-        # Stored with the deal, in the same flush.
+        # Stored with the deal.
         prospect = Prospect(domain=reg.domain, company_name=reg.company_name, created_at=now)
-        session.add(prospect)
     return prospect
 
 
@@ -230,9 +261,12 @@ def _new_deal(
         stage="opportunity",
         channel=actor.channel,
         partner=partner,
+        partner_id=partner.id,
         contact_id=actor.contact_id,
         prospect=prospect,
+        prospect_id=prospect.id,
         product=product,
+        product_id=product.id,
         created_at=now,
         updated_at=now,
         extensions_granted=0,

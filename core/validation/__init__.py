@@ -30,7 +30,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -81,6 +81,8 @@ class ProductRef:
     code: str
     name: str
     aliases: tuple[str, ...] = ()
+    # The catalogue row, when the reference was read from the database.
+    id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from core import services
 from core.errors import Conflict, Invalid, NotAllowed, NotFound
-from core.models import Deal, DealEvent, OutboxMessage, Quote
+from core.models import Contact, Deal, DealEvent, OutboxMessage, Quote
 from tests.factories import ANN, BOB, JANA, NOW, RAJ, REVIEWER, World, form
 
 
@@ -344,3 +345,59 @@ def test_extension_is_capped_by_setting(world: World) -> None:
     assert deal.protection_expires_at == NOW + timedelta(days=90 + 30)
     with world.uow() as uow, pytest.raises(NotAllowed, match="limit is 1"):
         services.request_extension(uow, world.actor(ANN), number, now=NOW, settings=world.settings)
+
+
+def _ahead(world: World, email: str, **changes: object) -> services.Registered:
+    """Register with the form validated ahead (as the intake's reader does), then changed."""
+    from core.services.register import Options, Validated, catalogue, validation_context
+    from core.validation import validate_registration
+
+    actor = world.actor(email)
+    with world.uow() as uow:
+        partner = uow.session.get_one(Contact, actor.contact_id).partner
+        context = validation_context(uow.session, partner, NOW, catalogue(uow.session))
+        if changes.pop("other_day", False):
+            context = replace(context, today=context.today + timedelta(days=1))
+        ahead = validate_registration(form(company_name="Read Ahead Ltd"), context)
+        options = Options(validated=Validated(ahead, context), products=catalogue(uow.session))
+        return services.register(
+            uow, actor, form(**changes), now=NOW, settings=world.settings, options=options
+        )
+
+
+def test_a_registration_validated_ahead_in_the_same_context_is_used_as_is(world: World) -> None:
+    deal = _ahead(world, ANN).deal
+    assert deal.company_name == "Read Ahead Ltd"  # not the raw form's "Example Holdings Ltd"
+
+
+def test_a_registration_validated_ahead_in_another_context_is_validated_again(
+    world: World,
+) -> None:
+    deal = _ahead(world, ANN, other_day=True).deal
+    assert deal.company_name == "Example Holdings Ltd"
+
+
+def test_a_rolled_back_registration_leaves_nothing_that_blocks_the_next(world: World) -> None:
+    from core.services.register import Options
+    from core.uow import SavepointUnitOfWork
+
+    def fail(session: object, deal: Deal) -> None:
+        raise RuntimeError("after the deal's insert")
+
+    actor = world.actor(ANN)
+    with world.uow() as outer:
+        session = outer.session
+        with SavepointUnitOfWork(session) as uow, pytest.raises(RuntimeError):
+            services.register(
+                uow, actor, form(), now=NOW, settings=world.settings,
+                options=Options(on_created=fail),
+            )  # fmt: skip
+        # SQLite hands the rolled-back ids out again; the session must not trip on them.
+        with SavepointUnitOfWork(session) as uow:
+            done = services.register(uow, actor, form(), now=NOW, settings=world.settings)
+        outer.commit()
+    assert done.created
+    with world.uow() as uow:
+        deals = uow.session.scalars(select(Deal)).all()
+        assert [d.number for d in deals] == [done.deal.number]
+        assert deals[0].prospect.domain == "example.co.uk"
