@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     extension_days: int = Field(default=30, ge=1)
     intake_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     intake_trusted_authserv_id: str | None = None
+    # Read a long run's messages one batch ahead in a second process (a second core).
+    intake_read_ahead: bool = True
     outbox_max_attempts: int = Field(default=12, ge=1)
     base_url: str = "http://localhost:3000"
 

@@ -13,18 +13,20 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core import outbox
 from core.config import Settings
+from core.db import table_of
 from core.errors import DealError, Invalid
 from core.locales import locale_for
 from core.models import Deal, InboundEmail, Partner
 from core.services import Actor, answer, identify, register, request_extension
 from core.services.inbound import FINAL, finish, thread_deal
-from core.services.register import Options, catalogue
+from core.services.register import Options, Validated, catalogue, validation_context
 from core.uow import SavepointUnitOfWork, UnitOfWork
-from core.validation import ProductRef
+from core.validation import ProductRef, ValidationContext
 from intake import classify, messages, parser
 
 _EXTEND = re.compile(r"\bextend|\bextension\b", re.IGNORECASE)
@@ -48,7 +50,17 @@ class IntakeContext:
     def new_run(self) -> None:
         """Forget what was looked up: the catalogue or the contacts may have changed."""
         self._cache.actors.clear()
+        self._cache.contexts.clear()
         self._cache.products = None
+
+    @property
+    def contexts(self) -> dict[str, ValidationContext]:
+        """The validation context of each sender known as a partner contact in this run."""
+        return self._cache.contexts
+
+    def known_actor(self, sender: str | None) -> Actor | None:
+        """The partner contact already identified as `sender` in this run, if any."""
+        return self._cache.actors.get(sender) if sender else None
 
     def products(self, session: Session) -> tuple[ProductRef, ...]:
         if self._cache.products is None:
@@ -64,6 +76,8 @@ class IntakeContext:
 class RunCache:
     actors: dict[str, Actor | None] = field(default_factory=dict)
     products: tuple[ProductRef, ...] | None = None
+    # Each partner contact's validation context, for reading their forms ahead.
+    contexts: dict[str, ValidationContext] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,12 +96,13 @@ def handle(
     msg: Message | None = None,
     stored: tuple[bytes, str] | None = None,
     parsed: parser.IntakeResult | None = None,
+    validated: Validated | None = None,
 ) -> str:
     """Handle one stored message once; return its final status.
 
     `msg` is the stored message already parsed, `stored` its (raw, key) as just stored
     with status `received`, and `parsed` its form as read by `parser.parse_message`, when
-    the caller has them at hand.
+    the caller has them at hand; `validated` its registration, validated ahead.
     """
     if stored is None:
         with ctx.uow() as uow:
@@ -117,7 +132,7 @@ def handle(
     if result.status == "invalid":
         context = {"errors": result.errors, "original_subject": _subject(msg)}
         return _reply_and_close(ctx, incoming, actor, "invalid", "intake_errors", context)
-    return _register(ctx, incoming, actor, result.fields)
+    return _register(ctx, incoming, actor, result.fields, validated)
 
 
 def _sender(ctx: IntakeContext, incoming: Incoming) -> Actor | None:
@@ -130,18 +145,33 @@ def _sender(ctx: IntakeContext, incoming: Incoming) -> Actor | None:
                 actor: Actor | None = identify(uow.session, channel="email", email=incoming.sender)
             except DealError:
                 actor = None
+            if actor is not None and actor.kind == "partner" and actor.partner_id is not None:
+                partner = uow.session.get_one(Partner, actor.partner_id)
+                context = validation_context(
+                    uow.session, partner, ctx.now(), ctx.products(uow.session)
+                )
+                ctx.contexts[incoming.sender] = context
         ctx._actors[incoming.sender] = actor if actor and actor.kind == "partner" else None
     return ctx._actors[incoming.sender]
 
 
-def _register(ctx: IntakeContext, incoming: Incoming, actor: Actor, fields: dict[str, str]) -> str:
+def _register(
+    ctx: IntakeContext,
+    incoming: Incoming,
+    actor: Actor,
+    fields: dict[str, str],
+    validated: Validated | None,
+) -> str:
     now = ctx.now()
     closed: list[int] = []
 
     def close(session: Session, deal: Deal) -> None:
         # In the deal's own transaction: the deal and the record of its email go together.
-        row = session.get_one(InboundEmail, incoming.row_id)
-        finish(session, row, "registered", now, deal_id=deal.id)
+        session.execute(
+            update(table_of(InboundEmail))
+            .where(table_of(InboundEmail).c.id == incoming.row_id)
+            .values(status="registered", reason=None, deal_id=deal.id, handled_at=now)
+        )
         closed.append(deal.id)
 
     with ctx.uow() as uow:
@@ -150,6 +180,7 @@ def _register(ctx: IntakeContext, incoming: Incoming, actor: Actor, fields: dict
             source_key=incoming.key,
             products=ctx.products(uow.session),
             on_created=close,
+            validated=validated,
         )
         try:
             result = register(uow, actor, fields, now=now, settings=ctx.settings, options=options)

@@ -6,20 +6,25 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, lazyload
 
+from core.models import Contact, Product
 from core.services import inbound
 from core.services.inbound import ACCEPTED, FINAL
+from core.services.register import Validated
 from core.uow import UnitOfWork
-from intake import messages, parser
+from intake import messages, parser, readahead
 from intake.handler import IntakeContext, handle, refuse_oversize
 from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
 from intake.maildir import MaildirMailbox
+from intake.readahead import Job, Read, ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +32,9 @@ log = logging.getLogger(__name__)
 # MOVE command instead of a round trip per message. A crash before the move leaves the
 # messages in the inbox, and the next run recognises them as handled and moves them.
 MOVE_BATCH = 200
+# Batches read in this process before reading moves to a child process: a short run (the
+# usual poll) never pays for starting one.
+AHEAD_AFTER = 3
 # Messages stored in one transaction and then handled in one more (a savepoint each): a
 # commit per message costs more than handling one. Small batches keep SQLite's write lock
 # short (tens of milliseconds), so other writers waiting on it get their turn.
@@ -62,16 +70,34 @@ def make_mailbox(ctx: IntakeContext) -> ImapMailbox | MaildirMailbox:
     return MaildirMailbox(settings.maildir, max_bytes=settings.intake_max_bytes)
 
 
-def run_once(ctx: IntakeContext, mailbox: Mailbox) -> RunReport:
-    """Handle every message now in the mailbox; a message that failed stays for next time."""
+def run_once(ctx: IntakeContext, mailbox: Mailbox, ahead: ReadAhead | None = None) -> RunReport:
+    """Handle every message now in the mailbox; a message that failed stays for next time.
+
+    A long run reads each batch ahead in a child process (`ahead`, kept by a caller that
+    runs again; else started here when the run proves long, and stopped at its end).
+    """
+    own = ahead is None and ctx.settings.intake_read_ahead
+    if own:
+        ahead = ReadAhead(ctx.own_addresses)
+    try:
+        return _run(ctx, mailbox, ahead)
+    finally:
+        if own and ahead is not None:
+            ahead.stop()
+
+
+def _run(ctx: IntakeContext, mailbox: Mailbox, ahead: ReadAhead | None) -> RunReport:
     report = RunReport()
     settled: list[Settled] = []
     ctx.new_run()
+    if ahead is not None:
+        ahead.forget()
     # Handled messages are moved out, so whatever is still here is due (or failed before).
     fetched = mailbox.fetch_new(0, max_bytes=ctx.settings.intake_max_bytes)  # type: ignore[attr-defined]
-    for batch in _batches(fetched, BATCH):
+    batches = _read_ahead(ctx, _batches(fetched, BATCH), ahead)
+    for batch, reads in batches:
         report.seen += len(batch)
-        done, failed = settle_batch(ctx, mailbox, batch)
+        done, failed = settle_batch(ctx, mailbox, batch, reads)
         for uid, exc in failed:
             log.error("intake: message uid=%s failed; it stays for a retry", uid, exc_info=exc)
         report.failed += len(failed)
@@ -85,8 +111,49 @@ def run_once(ctx: IntakeContext, mailbox: Mailbox) -> RunReport:
             # The database went away: stop here, so that no later message (a resent
             # registration, say) is handled before an earlier one that failed.
             break
+    batches.close()  # collects a batch still being read ahead
     move_settled(ctx, mailbox, settled)
     return report
+
+
+def _read_ahead(
+    ctx: IntakeContext,
+    batches: Iterator[list[FetchedMessage]],
+    ahead: ReadAhead | None,
+) -> Generator[tuple[list[FetchedMessage], list[Read | None]], None, None]:
+    """Each batch with its reading: done by `ahead` while the batch before is handled,
+    from the (AHEAD_AFTER + 1)th batch on; None where this process is to read it."""
+    waiting: list[FetchedMessage] | None = None  # sent to the child, not yet received
+    try:
+        for index, batch in enumerate(batches):
+            before = None
+            if waiting is not None:
+                # Received before the next batch is sent: the two processes never both
+                # send at once, so neither waits on a full pipe forever.
+                before, waiting = (waiting, ahead.receive(len(waiting))), None  # type: ignore[union-attr]
+            if (
+                ahead is not None
+                and index >= AHEAD_AFTER
+                and ahead.start()
+                and ahead.send([_job(f) for f in batch], ctx.contexts)
+            ):
+                waiting = batch
+            if before is not None:
+                yield before
+            if waiting is None:
+                yield batch, [None] * len(batch)
+        if waiting is not None:
+            last, waiting = waiting, None
+            yield last, ahead.receive(len(last))  # type: ignore[union-attr]
+    finally:
+        if waiting is not None and ahead is not None:
+            ahead.receive(len(waiting))  # the run stopped early: drop the reading
+
+
+def _job(fetched: FetchedMessage) -> Job:
+    if fetched.raw is not None:
+        return fetched.raw, False
+    return fetched.headers or b"", True
 
 
 def _batches(items: Iterable[FetchedMessage], size: int) -> Iterator[list[FetchedMessage]]:
@@ -117,6 +184,7 @@ class _Loaded:
     msg: Message
     arrival: inbound.Arrival
     parsed: parser.IntakeResult | None
+    validated: Validated | None = None
 
 
 Failed = tuple[int, BaseException]
@@ -131,7 +199,10 @@ def settle(ctx: IntakeContext, mailbox: Mailbox, fetched: FetchedMessage) -> Set
 
 
 def settle_batch(
-    ctx: IntakeContext, mailbox: Mailbox, batch: list[FetchedMessage]
+    ctx: IntakeContext,
+    mailbox: Mailbox,
+    batch: list[FetchedMessage],
+    reads: list[Read | None] | None = None,
 ) -> tuple[list[Settled], list[Failed]]:
     """Store a batch in one transaction, then handle it in one more; safe to repeat.
 
@@ -142,9 +213,9 @@ def settle_batch(
     loaded: list[_Loaded] = []
     failed: list[Failed] = []
     kind = "imap" if isinstance(mailbox, ImapMailbox) else "maildir"
-    for fetched in batch:
+    for fetched, read in zip(batch, reads or [None] * len(batch), strict=True):
         try:
-            loaded.append(_load(fetched, kind, ctx.own_addresses))
+            loaded.append(_load(fetched, kind, ctx.own_addresses, read))
         except Exception as exc:
             failed.append((fetched.uid, exc))
     if not loaded:
@@ -160,23 +231,27 @@ def settle_batch(
     return done, failed + lost
 
 
-def _load(fetched: FetchedMessage, kind: str, own: frozenset[str]) -> _Loaded:
-    raw = fetched.raw if fetched.raw is not None else (fetched.headers or b"")
+def _load(fetched: FetchedMessage, kind: str, own: frozenset[str], read: Read | None) -> _Loaded:
+    raw, headers_only = _job(fetched)
     msg = messages.load(raw)
+    if read is None:
+        # Read the form now, outside any transaction: the database is not held meanwhile.
+        read = readahead.read(raw, headers_only=headers_only, own_addresses=own, msg=msg)
     arrival = inbound.Arrival(
-        key=messages.message_key(msg, raw),
+        key=read.key,
         raw=raw,
-        message_id=messages.header(msg, "Message-ID").strip() or None,
-        sender=messages.sender_address(msg),
-        subject=messages.header(msg, "Subject"),
+        message_id=read.message_id,
+        sender=read.sender,
+        subject=read.subject,
         mailbox=kind,
         uidvalidity=getattr(fetched, "uidvalidity", None),
         uid=fetched.uid,
         size=fetched.size,
     )
-    # Read the form now, outside any transaction: the database is not held while parsing.
-    parsed = None if fetched.too_large else parser.parse_message(raw, own_addresses=own, msg=msg)
-    return _Loaded(fetched, raw, msg, arrival, parsed)
+    validated = None
+    if read.registration is not None and read.context is not None:
+        validated = Validated(read.registration, read.context)
+    return _Loaded(fetched, raw, msg, arrival, read.parsed, validated)
 
 
 def _handle_all(
@@ -189,6 +264,7 @@ def _handle_all(
     failed: list[Failed] = []
     try:
         batch = session.get_transaction() or session.begin()
+        held = _hold(ctx, session, [item for item, _ in items])
         for item, stored in items:
             status = stored.status
             if status not in FINAL:
@@ -206,6 +282,7 @@ def _handle_all(
             folder = "Processed" if status in ACCEPTED else "Rejected"
             done.append(Settled(stored.id, item.fetched.uid, status, folder))
         uow.commit()
+        held.clear()
     except Exception as exc:
         # The transaction is lost: only what was final before it can still be moved.
         finished = {s.id for _, s in items if s.status in FINAL}
@@ -219,6 +296,18 @@ def _handle_all(
     return done, failed
 
 
+def _hold(ctx: IntakeContext, session: Session, items: list[_Loaded]) -> list[object]:
+    """Load the batch's known senders and the catalogue into `session`, and hold them.
+
+    The session's identity map keeps only what something else references: held here, each
+    registration in the batch finds its contact and product without a query.
+    """
+    ids = {a.contact_id for i in items if (a := ctx.known_actor(i.arrival.sender)) is not None}
+    held: list[object] = list(session.scalars(select(Contact).where(Contact.id.in_(ids))))
+    held += session.scalars(select(Product).options(lazyload(Product.prices))).all()
+    return held
+
+
 def _connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and (
         exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
@@ -229,7 +318,9 @@ def _outcome(ctx: IntakeContext, item: _Loaded, stored: inbound.Stored) -> str:
     if item.fetched.too_large:
         return refuse_oversize(ctx, stored.id, item.raw, item.fetched.size)
     fresh = (item.raw, item.arrival.key) if stored.new else None
-    return handle(ctx, stored.id, msg=item.msg, stored=fresh, parsed=item.parsed)
+    return handle(
+        ctx, stored.id, msg=item.msg, stored=fresh, parsed=item.parsed, validated=item.validated
+    )
 
 
 def move_settled(ctx: IntakeContext, mailbox: Mailbox, settled: list[Settled]) -> None:
@@ -268,10 +359,27 @@ def run_forever(
     on_poll: object = None,
 ) -> None:
     """Handle mail as it arrives (IDLE where the server has it), reconnecting with back-off."""
+    ahead = ReadAhead(ctx.own_addresses) if ctx.settings.intake_read_ahead else None
+    try:
+        _poll(ctx, mailbox, stop, wait_s, on_poll, ahead)
+    finally:
+        if ahead is not None:
+            ahead.stop()
+        mailbox.close()
+
+
+def _poll(
+    ctx: IntakeContext,
+    mailbox: Mailbox,
+    stop: threading.Event,
+    wait_s: float,
+    on_poll: object,
+    ahead: ReadAhead | None,
+) -> None:
     delay = 1.0
     while not stop.is_set():
         try:
-            run_once(ctx, mailbox)
+            run_once(ctx, mailbox, ahead)
             delay = 1.0
             if callable(on_poll):
                 on_poll(None)
@@ -290,4 +398,3 @@ def run_forever(
             log.exception("intake: run failed; retrying")
             stop.wait(delay)
             delay = min(delay * 2, 60.0)
-    mailbox.close()
