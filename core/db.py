@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, cast
@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
 )
@@ -101,29 +102,35 @@ def table_of(model: type[Base]) -> Table:
 
 
 def insert_loaded(
-    session: _Session, obj: Base, *, number: Callable[[int], str] | None = None
+    session: _Session, objs: Sequence[Base], *, number: Callable[[int], str] | None = None
 ) -> None:
-    """INSERT a new object's row and attach it to `session` as if it had been loaded.
+    """INSERT new objects' rows and attach the objects to `session` as if loaded.
 
     For the hot write paths: a unit-of-work flush sorts every mapper's dependencies each
-    time and costs more than the rest of a registration together, where one INSERT (and,
-    with `number`, one UPDATE giving the row its number from its id) does the same work.
-    The object must have every column set (defaults are not applied) and its many-to-one
-    links set both as objects and as ids.
+    time and costs more than the rest of a registration together, where one INSERT of all
+    the rows (and, with `number`, one UPDATE giving each row its number from its id) does
+    the same work. The objects, all of one class, must have every column set (defaults
+    are not applied) and their many-to-one links set both as objects and as ids.
     """
-    table = table_of(type(obj))
+    if not objs:
+        return
+    table = table_of(type(objs[0]))
     (pk,) = table.primary_key.columns
-    values = {c.key: getattr(obj, c.key) for c in table.columns if c is not pk}
-    new_id = session.execute(table.insert().returning(pk), values).scalar_one()
-    setattr(obj, pk.key, new_id)
+    rows = [{c.key: getattr(o, c.key) for c in table.columns if c is not pk} for o in objs]
+    stmt = table.insert().returning(pk, sort_by_parameter_order=True)
+    ids = session.execute(stmt, rows).scalars().all()
+    for obj, new_id in zip(objs, ids, strict=True):
+        setattr(obj, pk.key, new_id)
+        if number is not None:
+            obj.number = number(new_id)  # type: ignore[attr-defined]
     if number is not None:
-        obj.number = number(new_id)  # type: ignore[attr-defined]
-        stmt = table.update().where(pk == new_id).values(number=obj.number)  # type: ignore[attr-defined]
-        session.execute(stmt)
-    make_transient_to_detached(obj)
-    # An object left by a rolled-back savepoint may still hold this id (SQLite reuses the
-    # ids of rows rolled back): the database has just given the id to this row instead.
-    stale = session.identity_map.get(_Session.identity_key(type(obj), new_id))
-    if stale is not None:
-        session.expunge(stale)
-    session.add(obj)
+        numbered = table.update().where(pk == bindparam("_id")).values(number=bindparam("_n"))
+        session.execute(numbered, [{"_id": o_id, "_n": number(o_id)} for o_id in ids])
+    for obj, new_id in zip(objs, ids, strict=True):
+        make_transient_to_detached(obj)
+        # An object left by a rolled-back savepoint may still hold this id (SQLite reuses
+        # the ids of rows rolled back): the database has just given the id to this row.
+        stale = session.identity_map.get(_Session.identity_key(type(obj), new_id))
+        if stale is not None:
+            session.expunge(stale)
+        session.add(obj)

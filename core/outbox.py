@@ -84,36 +84,20 @@ def enqueue(
     tz: str = "UTC",
 ) -> OutboxMessage:
     """Render an email and add it to the outbox in the caller's transaction."""
-    if "\n" in to or "\r" in to:
-        raise ValueError("recipient must be a single line")
     if dedupe_key is not None and (existing := _by_key(session, dedupe_key)) is not None:
         return existing
     if deal is not None and deal.id is None:
         session.flush()
-    ctx = {"vendor_name": settings.vendor_name, "base_url": settings.base_url, **context}
-    if deal is not None:
-        ctx.setdefault("deal", deal)
-    rendered = render(template, ctx, locale=locale, tz=tz)
-    domain = settings.intake_address.rpartition("@")[2] or "dealreg.localhost"
     row = OutboxMessage(
-        kind="email",
-        template=template,
-        dedupe_key=dedupe_key,
-        deal_id=deal.id if deal is not None else None,
-        to_addr=to,
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        headers=_thread_headers(in_reply_to, references),
-        message_id=make_msgid(domain=domain),
-        created_at=now,
-        next_attempt_at=now,
-        attempts=0,
-    )
+        **compose(
+            template=template, to=to, context=context, locale=locale, now=now,
+            settings=settings, deal=deal, in_reply_to=in_reply_to, references=references,
+            dedupe_key=dedupe_key, tz=tz,
+        )
+    )  # fmt: skip
     if dedupe_key is None:
         # A plain INSERT: the row is not needed in the session, and a flush costs more.
-        table = table_of(OutboxMessage)
-        row.id = session.execute(table.insert().returning(table.c.id), _values(row)).scalar_one()
+        [row.id] = insert_rows(session, [_values(row)])
         return row
     try:
         # A concurrent transaction may insert the same key between our check and our
@@ -126,6 +110,59 @@ def enqueue(
             raise
         return existing
     return row
+
+
+def compose(
+    *,
+    template: str,
+    to: str,
+    context: Mapping[str, Any],
+    locale: str,
+    now: datetime,
+    settings: Settings,
+    deal: Deal | None = None,
+    in_reply_to: str | None = None,
+    references: str | Sequence[str] | None = None,
+    dedupe_key: str | None = None,
+    tz: str = "UTC",
+) -> dict[str, Any]:
+    """Render an email into the values of its outbox row (to insert with `insert_rows`)."""
+    if "\n" in to or "\r" in to:
+        raise ValueError("recipient must be a single line")
+    ctx = {"vendor_name": settings.vendor_name, "base_url": settings.base_url, **context}
+    if deal is not None:
+        ctx.setdefault("deal", deal)
+    rendered = render(template, ctx, locale=locale, tz=tz)
+    domain = settings.intake_address.rpartition("@")[2] or "dealreg.localhost"
+    return {
+        "kind": "email",
+        "template": template,
+        "dedupe_key": dedupe_key,
+        "deal_id": deal.id if deal is not None else None,
+        "to_addr": to,
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "headers": _thread_headers(in_reply_to, references),
+        "message_id": make_msgid(domain=domain),
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "claimed_at": None,
+        "claimed_by": None,
+        "sent_at": None,
+        "failed_at": None,
+        "last_error": None,
+    }
+
+
+def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """INSERT outbox rows (as `compose` makes them) in one statement; their ids."""
+    if not rows:
+        return []
+    table = table_of(OutboxMessage)
+    stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.execute(stmt, rows).scalars())
 
 
 def _values(row: OutboxMessage) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -149,6 +149,20 @@ _WHAT = {
 }
 
 
+@dataclass
+class Rows:
+    """Rows to INSERT together at the end of a batch, instead of one statement each."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+
+    def insert(self, session: Session) -> None:
+        if self.events:
+            session.execute(table_of(DealEvent).insert(), self.events)
+        outbox.insert_rows(session, self.outbox)
+        self.events, self.outbox = [], []
+
+
 def audit(
     session: Session,
     deal: Deal,
@@ -158,7 +172,10 @@ def audit(
     from_stage: str | None,
     to_stage: str | None,
     details: dict[str, Any] | None = None,
+    *,
+    rows: Rows | None = None,
 ) -> None:
+    """Write (or, given `rows`, collect) the deal's event and log it."""
     log.info(
         "%s %s -> %s by %s via %s",
         action,
@@ -170,17 +187,20 @@ def audit(
     )
     if deal.id is None:
         session.flush()
-    event = dict(
-        deal_id=deal.id,
-        at=now,
-        actor=actor.email,
-        channel=actor.channel,
-        action=action,
-        from_stage=from_stage,
-        to_stage=to_stage,
-        details=details or {},
-    )
-    session.execute(table_of(DealEvent).insert(), event)
+    event = {
+        "deal_id": deal.id,
+        "at": now,
+        "actor": actor.email,
+        "channel": actor.channel,
+        "action": action,
+        "from_stage": from_stage,
+        "to_stage": to_stage,
+        "details": details or {},
+    }
+    if rows is not None:
+        rows.events.append(event)
+    else:
+        session.execute(table_of(DealEvent).insert(), event)
 
 
 def notify_slack(
@@ -193,12 +213,13 @@ def notify_slack(
     to: str | None = None,
     payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
+    rows: Rows | None = None,
 ) -> None:
     """Queue a Slack notification about `deal`; the Slack adapter renders and delivers it.
 
     Templates: review_request, review_update, extension_request, partner_answer,
     reviewer_nudge (to the review channel) and partner_dm (to the registering contact).
-    Nothing is queued while Slack is not configured.
+    Nothing is queued while Slack is not configured. Given `rows`, the row is collected.
     """
     if not settings.slack_enabled:
         return
@@ -216,23 +237,30 @@ def notify_slack(
         stmt = select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
         if session.scalar(stmt) is not None:
             return
-    session.add(
-        OutboxMessage(
-            kind="slack",
-            template=template,
-            dedupe_key=dedupe_key,
-            deal_id=deal.id,
-            to_addr=to,
-            subject=f"{template} {deal.number}",
-            body_text=json.dumps(payload or {}, default=str),
-            body_html=None,
-            headers={},
-            message_id=f"slack-{uuid.uuid4()}",
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
-    )
+    row: dict[str, Any] = {
+        "kind": "slack",
+        "template": template,
+        "dedupe_key": dedupe_key,
+        "deal_id": deal.id,
+        "to_addr": to,
+        "subject": f"{template} {deal.number}",
+        "body_text": json.dumps(payload or {}, default=str),
+        "body_html": None,
+        "headers": {},
+        "message_id": f"slack-{uuid.uuid4()}",
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "claimed_at": None,
+        "claimed_by": None,
+        "sent_at": None,
+        "failed_at": None,
+        "last_error": None,
+    }
+    if rows is not None:
+        rows.outbox.append(row)
+    else:
+        outbox.insert_rows(session, [row])
 
 
 def notify_partner(
@@ -247,8 +275,10 @@ def notify_partner(
     dedupe_key: str | None = None,
     in_reply_to: str | None = None,
     references: list[str] | None = None,
+    rows: Rows | None = None,
 ) -> None:
-    """Queue an email to the deal's registering contact, in the caller's transaction."""
+    """Queue an email to the deal's registering contact, in the caller's transaction
+    (or, given `rows`, collect its row)."""
     partner: Partner = deal.partner
     context: dict[str, Any] = {
         "deal": deal,
@@ -260,6 +290,22 @@ def notify_partner(
         **(extra or {}),
     }
     refs = references or ([deal.thread_message_id] if deal.thread_message_id else None)
+    if rows is not None:
+        assert dedupe_key is None, "collected rows are not checked for duplicates"
+        rows.outbox.append(
+            outbox.compose(
+                template=template,
+                to=deal.contact.email,
+                context=context,
+                locale=locale_for(partner.country, partner.locale),
+                deal=deal,
+                in_reply_to=in_reply_to or deal.thread_message_id,
+                references=refs,
+                now=now,
+                settings=settings,
+            )
+        )
+        return
     outbox.enqueue(
         session,
         template=template,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,14 +10,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.config import Settings
-from core.db import insert_loaded
+from core.db import insert_loaded, table_of
 from core.domains import normalise_domain
+from core.errors import Invalid
 from core.fields import FIELDS
 from core.locales import locale_for
 from core.models import ACTIVE_STAGES, Contact, Deal, Partner, Product, Prospect
-from core.services.common import Actor, audit, notify_partner, notify_slack, require_role
+from core.services.common import (
+    Actor,
+    Rows,
+    audit,
+    notify_partner,
+    notify_slack,
+    require_role,
+)
 from core.uow import UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
 
@@ -110,9 +119,6 @@ class Options:
     source_key: str | None = None
     # The catalogue as the caller already holds it (the intake loads it once per run).
     products: tuple[ProductRef, ...] | None = None
-    # Runs in the registration's own transaction, with the new deal (e.g. to close the
-    # inbound email that asked for it, atomically).
-    on_created: Callable[[Session, Deal], None] | None = None
     # The raw values already validated (the intake reads and validates ahead).
     validated: Validated | None = None
 
@@ -133,11 +139,47 @@ def register(
     A replay of the inbound message that created a deal (same `source_key`) finds that
     deal with `created` true again, so the caller can finish its own bookkeeping.
     """
-    require_role(actor, "partner", "register deals")
     opts = options or Options(thread_message_id, source_key)
+    [result] = register_many(uow, [Request(actor, raw, opts)], now=now, settings=settings)
+    if isinstance(result, Invalid):
+        raise result
+    return result
+
+
+@dataclass(frozen=True)
+class Request:
+    """One registration among several: who sends it, its raw values, how it arrived."""
+
+    actor: Actor
+    raw: Mapping[str, Any]
+    options: Options = Options()
+
+
+# Called in the registrations' own transaction with each new deal and the index of its
+# request (e.g. to close the inbound emails that asked for them, atomically).
+OnCreated = Callable[[Session, list[tuple[int, Deal]]], None]
+
+
+def register_many(
+    uow: UnitOfWork,
+    requests: Sequence[Request],
+    *,
+    now: datetime,
+    settings: Settings,
+    on_created: OnCreated | None = None,
+) -> list[Registered | Invalid]:
+    """Register several deals in one transaction, with the outcome each would have alone.
+
+    They are taken in order: a later one finds an earlier one as its twin or its rival
+    just as if the earlier had been committed first. A request whose values are invalid
+    gets its `Invalid` in its place, and the others go ahead. All are committed together
+    (or, on any error, none): a caller that needs them apart registers them one by one.
+    """
+    for request in requests:
+        require_role(request.actor, "partner", "register deals")
     for attempt in range(3):
         try:
-            return _register_once(uow, actor, raw, now, settings, opts)
+            return _register_all(uow, requests, now, settings, on_created)
         except IntegrityError:
             # A concurrent registration of the same prospect or deal won the race:
             # start again and find what it stored.
@@ -147,53 +189,114 @@ def register(
     raise AssertionError("unreachable")
 
 
-def _register_once(
+@dataclass
+class _Item:
+    request: Request
+    contact: Contact
+    reg: Registration
+    product: Product
+    result: Registered | None = None
+    rival: Deal | None = None
+    new: bool = False  # a deal was created for it (a replay finds its deal made before)
+
+
+def _register_all(
     uow: UnitOfWork,
-    actor: Actor,
-    raw: Mapping[str, Any],
+    requests: Sequence[Request],
     now: datetime,
     settings: Settings,
-    opts: Options,
-) -> Registered:
+    on_created: OnCreated | None,
+) -> list[Registered | Invalid]:
     session = uow.session
-    contact = session.get_one(Contact, actor.contact_id)  # with its partner and tier
-    partner = contact.partner
-    context = validation_context(session, partner, now, opts.products)
-    ahead = opts.validated
-    if ahead is not None and ahead.context == context:
-        reg = ahead.registration
-    else:
-        reg = validate_registration(raw, context)
-    product = _product(session, context.products, reg.product)
-    prospect = _prospect(session, reg, now)
-    # A prospect new in this transaction has no deals yet: nothing to look up.
-    fresh = prospect.id is None
-    twin, rival = (
-        (None, None) if fresh else _active(session, partner.id, prospect.id, product.id, now)
-    )
-    if twin is not None:
-        replay = opts.source_key is not None and twin.source_key == opts.source_key
-        return Registered(twin, replay)
-    if prospect.id is None:
-        insert_loaded(session, prospect)
-    deal = _new_deal(reg, actor, partner, prospect, product, now, opts.thread_message_id)
-    deal.contact = contact
-    deal.source_key = opts.source_key
-    deal.conflict_with, deal.conflict_with_id = rival, rival.id if rival is not None else None
-    insert_loaded(session, deal, number=lambda id_: f"DR-{id_:06d}")
-    details: dict[str, Any] = {"registration": reg.to_json()}
-    if rival is not None:
-        details["conflict_with"] = rival.number
-    audit(session, deal, actor, now, "register", None, "opportunity", details)
-    notify_partner(session, deal, "registration_received", now=now, settings=settings)
-    notify_slack(session, deal, "review_request", now=now, settings=settings)
-    notify_slack(
-        session, deal, "partner_dm", now=now, settings=settings, payload={"event": "registered"}
-    )
-    if opts.on_created is not None:
-        opts.on_created(session, deal)
+    items: list[_Item | Invalid] = [_read(session, r, now) for r in requests]
+    valid = [i for i in items if isinstance(i, _Item)]
+    prospects = _prospects(session, {i.reg.domain for i in valid})
+    # The active deals on these prospects, oldest first; each new deal joins the list.
+    active = _active(session, [p.id for p in prospects.values()])
+    new_prospects: list[Prospect] = []
+    new_deals: list[Deal] = []
+    for item in valid:
+        reg, partner = item.reg, item.contact.partner
+        prospect = prospects.get(reg.domain)
+        if prospect is None:
+            prospect = Prospect(domain=reg.domain, company_name=reg.company_name, created_at=now)
+            prospects[reg.domain] = prospect
+            new_prospects.append(prospect)
+        same = [d for d in active if d.prospect is prospect and d.product is item.product]
+        twin, item.rival = _twin_and_rival(same, partner.id, now)
+        if twin is not None:
+            key = item.request.options.source_key
+            item.result = Registered(twin, key is not None and twin.source_key == key)
+            continue
+        opts = item.request.options
+        deal = _new_deal(
+            reg, item.request.actor, partner, prospect, item.product, now, opts.thread_message_id
+        )
+        deal.contact = item.contact
+        deal.source_key = opts.source_key
+        deal.conflict_with = item.rival
+        active.append(deal)
+        new_deals.append(deal)
+        item.result, item.new = Registered(deal, True), True
+    insert_loaded(session, new_prospects)
+    for deal in new_deals:
+        deal.prospect_id = deal.prospect.id
+    # Rivals new in this batch get their ids in the same statement: linked just after.
+    later = [d for d in new_deals if d.conflict_with is not None and d.conflict_with.id is None]
+    for deal in new_deals:
+        deal.conflict_with_id = deal.conflict_with.id if deal.conflict_with else None
+    insert_loaded(session, new_deals, number=lambda id_: f"DR-{id_:06d}")
+    for deal in later:
+        _link_rival(session, deal)
+    rows = Rows()
+    created: list[tuple[int, Deal]] = []
+    for index, entry in enumerate(items):
+        if isinstance(entry, _Item) and entry.result is not None and entry.new:
+            _announce(session, entry, now, settings, rows)
+            created.append((index, entry.result.deal))
+    rows.insert(session)
+    if on_created is not None and created:
+        on_created(session, created)
     uow.commit()
-    return Registered(deal, True)
+    return [i if isinstance(i, Invalid) else i.result for i in items]  # type: ignore[misc]
+
+
+def _read(session: Session, request: Request, now: datetime) -> _Item | Invalid:
+    """The request's contact, its values validated (or `Invalid`) and its product."""
+    contact = session.get_one(Contact, request.actor.contact_id)  # with partner and tier
+    context = validation_context(session, contact.partner, now, request.options.products)
+    ahead = request.options.validated
+    try:
+        if ahead is not None and ahead.context == context:
+            reg = ahead.registration
+        else:
+            reg = validate_registration(request.raw, context)
+    except Invalid as exc:
+        return exc
+    return _Item(request, contact, reg, _product(session, context.products, reg.product))
+
+
+def _announce(session: Session, item: _Item, now: datetime, settings: Settings, rows: Rows) -> None:
+    """Audit a new deal and queue its confirmation and its review request (into `rows`)."""
+    assert item.result is not None
+    deal, actor = item.result.deal, item.request.actor
+    details: dict[str, Any] = {"registration": item.reg.to_json()}
+    if item.rival is not None:
+        details["conflict_with"] = item.rival.number
+    audit(session, deal, actor, now, "register", None, "opportunity", details, rows=rows)
+    notify_partner(session, deal, "registration_received", now=now, settings=settings, rows=rows)
+    notify_slack(session, deal, "review_request", now=now, settings=settings, rows=rows)
+    notify_slack(
+        session, deal, "partner_dm", now=now, settings=settings, rows=rows,
+        payload={"event": "registered"},
+    )  # fmt: skip
+
+
+def _link_rival(session: Session, deal: Deal) -> None:
+    rival_id = deal.conflict_with.id if deal.conflict_with is not None else None
+    table = table_of(Deal)
+    session.execute(table.update().where(table.c.id == deal.id).values(conflict_with_id=rival_id))
+    set_committed_value(deal, "conflict_with_id", rival_id)
 
 
 def _product(session: Session, products: tuple[ProductRef, ...], code: str) -> Product:
@@ -210,31 +313,33 @@ def _product(session: Session, products: tuple[ProductRef, ...], code: str) -> P
     return product
 
 
-def _prospect(session: Session, reg: Registration, now: datetime) -> Prospect:
-    prospect = session.scalar(select(Prospect).where(Prospect.domain == reg.domain))
-    if prospect is None:
-        # Stored with the deal.
-        prospect = Prospect(domain=reg.domain, company_name=reg.company_name, created_at=now)
-    return prospect
+def _prospects(session: Session, domains: set[str]) -> dict[str, Prospect]:
+    if not domains:
+        return {}
+    rows = session.scalars(select(Prospect).where(Prospect.domain.in_(domains)))
+    return {p.domain: p for p in rows}
 
 
-def _active(
-    session: Session, partner_id: int, prospect_id: int, product_id: int, now: datetime
-) -> tuple[Deal | None, Deal | None]:
-    """The partner's own active twin, and another partner's live rival (approved first)."""
-    rows = session.scalars(
+def _active(session: Session, prospect_ids: list[int]) -> list[Deal]:
+    if not prospect_ids:
+        return []
+    stmt = (
         select(Deal)
-        .where(
-            Deal.prospect_id == prospect_id,
-            Deal.product_id == product_id,
-            Deal.stage.in_(ACTIVE_STAGES),
-        )
+        .where(Deal.prospect_id.in_(prospect_ids), Deal.stage.in_(ACTIVE_STAGES))
         .order_by(Deal.id)
-    ).all()
-    twin = next((d for d in rows if d.partner_id == partner_id), None)
+    )
+    return list(session.scalars(stmt))
+
+
+def _twin_and_rival(
+    deals: list[Deal], partner_id: int, now: datetime
+) -> tuple[Deal | None, Deal | None]:
+    """Among a prospect's active deals on one product, oldest first: the partner's own
+    twin, and another partner's live rival (one approved first)."""
+    twin = next((d for d in deals if d.partner_id == partner_id), None)
     live = [
         d
-        for d in rows
+        for d in deals
         if d.partner_id != partner_id
         and (d.protection_expires_at is None or d.protection_expires_at > now)
     ]

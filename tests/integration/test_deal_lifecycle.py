@@ -378,20 +378,19 @@ def test_a_registration_validated_ahead_in_another_context_is_validated_again(
 
 
 def test_a_rolled_back_registration_leaves_nothing_that_blocks_the_next(world: World) -> None:
-    from core.services.register import Options
+    from core.services.register import Request, register_many
     from core.uow import SavepointUnitOfWork
 
-    def fail(session: object, deal: Deal) -> None:
+    def fail(session: object, created: object) -> None:
         raise RuntimeError("after the deal's insert")
 
     actor = world.actor(ANN)
     with world.uow() as outer:
         session = outer.session
         with SavepointUnitOfWork(session) as uow, pytest.raises(RuntimeError):
-            services.register(
-                uow, actor, form(), now=NOW, settings=world.settings,
-                options=Options(on_created=fail),
-            )  # fmt: skip
+            register_many(
+                uow, [Request(actor, form())], now=NOW, settings=world.settings, on_created=fail
+            )
         # SQLite hands the rolled-back ids out again; the session must not trip on them.
         with SavepointUnitOfWork(session) as uow:
             done = services.register(uow, actor, form(), now=NOW, settings=world.settings)
@@ -401,3 +400,94 @@ def test_a_rolled_back_registration_leaves_nothing_that_blocks_the_next(world: W
         deals = uow.session.scalars(select(Deal)).all()
         assert [d.number for d in deals] == [done.deal.number]
         assert deals[0].prospect.domain == "example.co.uk"
+
+
+def _requests(world: World) -> list[object]:
+    """A batch with every case: new, own twin, rival (new and stored), invalid, replay."""
+    from core.services.register import Options, Request
+
+    ann, raj, bob, jana = (world.actor(e) for e in (ANN, RAJ, BOB, JANA))
+    us = {
+        "country": "US",
+        "state": "CA",
+        "postcode": "94105",
+        "projected_value": "120000",
+        "contact_phone": "+1 212 555 0100",
+        "end_user_phone": "+1 415 555 0132",
+    }
+    de = {
+        "country": "DE", "state": "BE", "postcode": "10115", "projected_value": "40.000",
+        "contact_phone": "+49 30 1234567", "end_user_phone": "+49 30 901820",
+    }  # fmt: skip
+    return [
+        Request(ann, form(domain="alpha.com")),
+        Request(bob, form(domain="stored.com", **us)),  # a rival of the deal stored first
+        Request(raj, form(domain="www.alpha.com")),  # Ann's twin: same partner, same prospect
+        Request(jana, form(domain="alpha.com", **de)),  # a rival of Ann's, new in the batch
+        Request(ann, form(domain="beta.com", product="Quantum Firewall")),  # invalid
+        Request(ann, form(domain="gamma.com"), Options(source_key="<once@partner>")),
+        Request(ann, form(domain="gamma.com"), Options(source_key="<once@partner>")),  # replay
+        Request(jana, form(domain="alpha.com", product="Email Archive", **de)),  # other product
+    ]
+
+
+def _outcomes(world: World, results: list[object]) -> list[object]:
+    from core.errors import Invalid
+
+    out: list[object] = []
+    for r in results:
+        if isinstance(r, Invalid):
+            out.append(("invalid", [e.field for e in r.errors]))
+            continue
+        with world.uow() as uow:
+            d = uow.session.scalars(select(Deal).where(Deal.number == r.deal.number)).one()
+            events = [e.action for e in d.events]
+            mails = uow.session.scalars(
+                select(OutboxMessage.template).where(OutboxMessage.deal_id == d.id)
+            ).all()
+            rival = d.conflict_with.number if d.conflict_with else None
+            out.append((r.created, d.number, d.prospect.domain, d.partner_id, rival, events, mails))
+    return out
+
+
+def test_registering_together_gives_each_the_outcome_it_would_have_alone(
+    world: World, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from core.errors import Invalid
+    from core.services.register import register_many
+
+    register(world, ANN, domain="stored.com")
+    with world.uow() as uow:  # all in one transaction
+        requests = _requests(world)
+        together = register_many(uow, requests, now=NOW, settings=world.settings)  # type: ignore[arg-type]
+
+    tmp = tmp_path_factory.mktemp("alone")
+    alone_world = World(f"sqlite:///{tmp}/db.sqlite", tmp)
+    try:
+        register(alone_world, ANN, domain="stored.com")
+        alone: list[object] = []
+        for request in _requests(alone_world):
+            with alone_world.uow() as uow:
+                try:
+                    alone.append(
+                        services.register(
+                            uow, request.actor, request.raw, now=NOW,  # type: ignore[attr-defined]
+                            settings=alone_world.settings, options=request.options,  # type: ignore[attr-defined]
+                        )
+                    )  # fmt: skip
+                except Invalid as exc:
+                    alone.append(exc)
+        expected = _outcomes(alone_world, alone)
+    finally:
+        alone_world.close()
+    got = _outcomes(world, together)
+    assert got == expected
+    created = [o for o in got if o[0] is True]
+    assert len(created) == 6  # alpha (Ann, Jana x2 products), stored (Bob), gamma + its replay
+    alpha_rival = got[3]
+    assert alpha_rival[4] == got[0][1]  # Jana's deal conflicts with Ann's, new in the batch
+    assert got[1][4] is not None  # Bob's conflicts with the stored deal
+    assert got[2][0] is False and got[2][1] == got[0][1]  # Raj gets Ann's deal back
+    assert got[6][0] is True and got[6][1] == got[5][1]  # the replay finds its own deal
+    assert got[6][5:] == (["register"], ["registration_received"])  # and announces nothing
+    assert got[4] == ("invalid", ["product"])
