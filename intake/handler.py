@@ -13,7 +13,7 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from core import outbox
@@ -22,9 +22,17 @@ from core.db import table_of
 from core.errors import DealError, Invalid
 from core.locales import locale_for
 from core.models import Deal, InboundEmail, Partner
-from core.services import Actor, answer, identify, register, request_extension
+from core.services import Actor, answer, identify, request_extension
 from core.services.inbound import FINAL, finish, thread_deal
-from core.services.register import Options, Validated, catalogue, validation_context
+from core.services.register import (
+    Options,
+    Registered,
+    Request,
+    Validated,
+    catalogue,
+    register_many,
+    validation_context,
+)
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from core.validation import ProductRef, ValidationContext
 from intake import classify, messages, parser
@@ -89,6 +97,16 @@ class Incoming:
     sender: str | None
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A registration to make: on its own, or together with the rest of a batch's."""
+
+    incoming: Incoming
+    actor: Actor
+    fields: dict[str, str]
+    validated: Validated | None
+
+
 def handle(
     ctx: IntakeContext,
     row_id: int,
@@ -104,6 +122,20 @@ def handle(
     with status `received`, and `parsed` its form as read by `parser.parse_message`, when
     the caller has them at hand; `validated` its registration, validated ahead.
     """
+    outcome = route(ctx, row_id, msg=msg, stored=stored, parsed=parsed, validated=validated)
+    return outcome if isinstance(outcome, str) else register_all(ctx, [outcome])[0]
+
+
+def route(
+    ctx: IntakeContext,
+    row_id: int,
+    *,
+    msg: Message | None = None,
+    stored: tuple[bytes, str] | None = None,
+    parsed: parser.IntakeResult | None = None,
+    validated: Validated | None = None,
+) -> str | Pending:
+    """Like `handle`, but a registration is returned to be made (with others, perhaps)."""
     if stored is None:
         with ctx.uow() as uow:
             row = uow.session.get_one(InboundEmail, row_id)
@@ -132,7 +164,7 @@ def handle(
     if result.status == "invalid":
         context = {"errors": result.errors, "original_subject": _subject(msg)}
         return _reply_and_close(ctx, incoming, actor, "invalid", "intake_errors", context)
-    return _register(ctx, incoming, actor, result.fields, validated)
+    return Pending(incoming, actor, result.fields, validated)
 
 
 def _sender(ctx: IntakeContext, incoming: Incoming) -> Actor | None:
@@ -155,57 +187,79 @@ def _sender(ctx: IntakeContext, incoming: Incoming) -> Actor | None:
     return ctx._actors[incoming.sender]
 
 
-def _register(
-    ctx: IntakeContext,
-    incoming: Incoming,
-    actor: Actor,
-    fields: dict[str, str],
-    validated: Validated | None,
-) -> str:
-    now = ctx.now()
-    closed: list[int] = []
+def register_all(ctx: IntakeContext, pendings: list[Pending]) -> list[str]:
+    """Make registrations in one transaction and answer each; their statuses, in order.
 
-    def close(session: Session, deal: Deal) -> None:
-        # In the deal's own transaction: the deal and the record of its email go together.
-        session.execute(
-            update(table_of(InboundEmail))
-            .where(table_of(InboundEmail).c.id == incoming.row_id)
-            .values(status="registered", reason=None, deal_id=deal.id, handled_at=now)
+    Each message's record is closed in the transaction of the deal it created; a
+    duplicate or an invalid form is answered in the same transaction as well.
+    """
+    now = ctx.now()
+    closed: set[int] = set()
+
+    def close(session: Session, created: list[tuple[int, Deal]]) -> None:
+        # In the deals' own transaction: a deal and the record of its email go together.
+        table = table_of(InboundEmail)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(status="registered", reason=None, deal_id=bindparam("deal"), handled_at=now)
         )
-        closed.append(deal.id)
+        rows = [{"row_id": pendings[i].incoming.row_id, "deal": d.id} for i, d in created]
+        session.execute(stmt, rows)
+        closed.update(r["row_id"] for r in rows)
 
     with ctx.uow() as uow:
-        options = Options(
-            thread_message_id=_message_id(incoming.msg),
-            source_key=incoming.key,
-            products=ctx.products(uow.session),
-            on_created=close,
-            validated=validated,
-        )
-        try:
-            result = register(uow, actor, fields, now=now, settings=ctx.settings, options=options)
-        except Invalid as exc:
-            uow.rollback()
-            errors = [e.as_dict() for e in exc.errors]
-            context = {
-                "errors": errors,
-                "values": fields,
-                "original_subject": _subject(incoming.msg),
-            }
-            return _reply(uow, ctx, incoming, actor, "invalid", "intake_errors", context, now)
-        if closed:
-            return "registered"
-        if result.created:
-            # A replay after a crash: the deal and its confirmation were committed before.
-            row = uow.session.get_one(InboundEmail, incoming.row_id)
-            finish(uow.session, row, "registered", now, deal_id=result.deal.id)
-            uow.commit()
-            return "registered"
-        context = {"deal": result.deal}
-        return _reply(
-            uow, ctx, incoming, actor, "duplicate", "intake_already_registered", context, now,
-            deal_id=result.deal.id,
-        )  # fmt: skip
+        products = ctx.products(uow.session)
+        requests = [
+            Request(
+                p.actor,
+                p.fields,
+                Options(
+                    thread_message_id=_message_id(p.incoming.msg),
+                    source_key=p.incoming.key,
+                    products=products,
+                    validated=p.validated,
+                ),
+            )
+            for p in pendings
+        ]
+        results = register_many(uow, requests, now=now, settings=ctx.settings, on_created=close)
+        statuses = [
+            _answer(uow.session, ctx, p, result, now, closed)
+            for p, result in zip(pendings, results, strict=True)
+        ]
+        uow.commit()
+    return statuses
+
+
+def _answer(
+    session: Session,
+    ctx: IntakeContext,
+    pending: Pending,
+    result: Registered | Invalid,
+    now: datetime,
+    closed: set[int],
+) -> str:
+    incoming, actor = pending.incoming, pending.actor
+    if isinstance(result, Invalid):
+        context = {
+            "errors": [e.as_dict() for e in result.errors],
+            "values": pending.fields,
+            "original_subject": _subject(incoming.msg),
+        }
+        return _queue_reply(session, ctx, incoming, actor, "invalid", "intake_errors", context, now)
+    if incoming.row_id in closed:
+        return "registered"
+    if result.created:
+        # A replay after a crash: the deal and its confirmation were committed before.
+        row = session.get_one(InboundEmail, incoming.row_id)
+        finish(session, row, "registered", now, deal_id=result.deal.id)
+        return "registered"
+    context = {"deal": result.deal}
+    return _queue_reply(
+        session, ctx, incoming, actor, "duplicate", "intake_already_registered", context, now,
+        deal_id=result.deal.id,
+    )  # fmt: skip
 
 
 def _answer_in_thread(
@@ -304,7 +358,28 @@ def _reply(
     reason: str | None = None,
 ) -> str:
     """Queue one threaded reply and record the outcome, in one transaction."""
-    session = uow.session
+    status = _queue_reply(
+        uow.session, ctx, incoming, actor, status, template, context, now,
+        deal_id=deal_id, reason=reason,
+    )  # fmt: skip
+    uow.commit()
+    return status
+
+
+def _queue_reply(
+    session: Session,
+    ctx: IntakeContext,
+    incoming: Incoming,
+    actor: Actor | None,
+    status: str,
+    template: str,
+    context: dict[str, Any],
+    now: datetime,
+    *,
+    deal_id: int | None = None,
+    reason: str | None = None,
+) -> str:
+    """Queue one threaded reply and record the outcome, in the caller's transaction."""
     row = session.get_one(InboundEmail, incoming.row_id)
     in_reply_to, references = messages.reply_headers(incoming.msg)
     country = _partner_country(session, actor)
@@ -324,7 +399,6 @@ def _reply(
         f"{e.get('field') or 'form'}: {e.get('message')}" for e in context.get("errors", [])
     )
     finish(session, row, status, now, reason=detail or template, deal_id=deal_id)
-    uow.commit()
     return status
 
 

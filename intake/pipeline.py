@@ -6,14 +6,15 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, SessionTransaction, lazyload
 
 from core.models import Contact, Product
 from core.services import inbound
@@ -21,7 +22,7 @@ from core.services.inbound import ACCEPTED, FINAL
 from core.services.register import Validated
 from core.uow import UnitOfWork
 from intake import messages, parser, readahead
-from intake.handler import IntakeContext, handle, refuse_oversize
+from intake.handler import IntakeContext, Pending, refuse_oversize, register_all, route
 from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
 from intake.maildir import MaildirMailbox
 from intake.readahead import Job, Read, ReadAhead
@@ -265,22 +266,19 @@ def _handle_all(
     try:
         batch = session.get_transaction() or session.begin()
         held = _hold(ctx, session, [item for item, _ in items])
+        pending: list[tuple[_Loaded, inbound.Stored, Pending]] = []
         for item, stored in items:
-            status = stored.status
+            status: str | Pending = stored.status
             if status not in FINAL:
-                savepoint = session.begin_nested()
-                try:
-                    status = _outcome(within, item, stored)
-                    savepoint.commit()
-                except Exception as exc:
-                    if not batch.is_active or _connection_lost(exc):
-                        raise  # the batch's transaction is gone with its connection
-                    if savepoint.is_active:
-                        savepoint.rollback()
+                status, exc = _attempt(batch, partial(_outcome, within, item, stored))
+                if exc is not None:
                     failed.append((item.fetched.uid, exc))
                     continue
-            folder = "Processed" if status in ACCEPTED else "Rejected"
-            done.append(Settled(stored.id, item.fetched.uid, status, folder))
+                if isinstance(status, Pending):
+                    pending.append((item, stored, status))
+                    continue
+            done.append(_settled(item, stored, str(status)))
+        done += _register(within, batch, pending, failed)
         uow.commit()
         held.clear()
     except Exception as exc:
@@ -294,6 +292,61 @@ def _handle_all(
         ]
         done = [d for d in done if d.row_id in finished]
     return done, failed
+
+
+def _register(
+    ctx: IntakeContext,
+    batch: SessionTransaction,
+    pending: list[tuple[_Loaded, inbound.Stored, Pending]],
+    failed: list[Failed],
+) -> list[Settled]:
+    """The batch's registrations, made together: one lookup and one INSERT for them all.
+
+    Should that fail, each is made alone, so that only the message at fault is left over.
+    """
+    if not pending:
+        return []
+    together = [p for _, _, p in pending]
+    statuses, exc = _attempt(batch, partial(register_all, ctx, together))
+    if exc is None:
+        return [_settled(i, s, st) for (i, s, _), st in zip(pending, statuses, strict=True)]
+    done = []
+    for item, stored, one in pending:
+        status, exc = _attempt(batch, partial(register_all, ctx, [one]))
+        if exc is not None:
+            failed.append((item.fetched.uid, exc))
+        else:
+            done.append(_settled(item, stored, status[0]))
+    return done
+
+
+_T = TypeVar("_T")
+
+
+def _attempt(
+    batch: SessionTransaction, work: Callable[[], _T]
+) -> tuple[_T, None] | tuple[None, Exception]:
+    """Run `work` in a savepoint: its result, or the error it was rolled back for.
+
+    An error that took the batch's transaction (or its connection) with it is raised.
+    """
+    session = batch.session
+    savepoint = session.begin_nested()
+    try:
+        result = work()
+        savepoint.commit()
+        return result, None
+    except Exception as exc:
+        if not batch.is_active or _connection_lost(exc):
+            raise  # the batch's transaction is gone with its connection
+        if savepoint.is_active:
+            savepoint.rollback()
+        return None, exc
+
+
+def _settled(item: _Loaded, stored: inbound.Stored, status: str) -> Settled:
+    folder = "Processed" if status in ACCEPTED else "Rejected"
+    return Settled(stored.id, item.fetched.uid, status, folder)
 
 
 def _hold(ctx: IntakeContext, session: Session, items: list[_Loaded]) -> list[object]:
@@ -314,11 +367,11 @@ def _connection_lost(exc: BaseException) -> bool:
     )
 
 
-def _outcome(ctx: IntakeContext, item: _Loaded, stored: inbound.Stored) -> str:
+def _outcome(ctx: IntakeContext, item: _Loaded, stored: inbound.Stored) -> str | Pending:
     if item.fetched.too_large:
         return refuse_oversize(ctx, stored.id, item.raw, item.fetched.size)
     fresh = (item.raw, item.arrival.key) if stored.new else None
-    return handle(
+    return route(
         ctx, stored.id, msg=item.msg, stored=fresh, parsed=item.parsed, validated=item.validated
     )
 

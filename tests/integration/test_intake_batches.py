@@ -1,5 +1,6 @@
-"""Reading ahead in a child process: the same outcomes as reading in-process, and a child
-that dies costs nothing but speed."""
+"""The intake's batches: read ahead in a child process with the same outcomes as reading
+in-process (a child that dies costs only speed), and registered together, with a message
+the database refuses failing alone."""
 
 from __future__ import annotations
 
@@ -128,3 +129,51 @@ def _readers() -> set[int]:
         pid for pid, (ppid, cmd) in parents.items() if ppid == os.getpid() and "forkserver" in cmd
     }
     return {pid for pid, (ppid, _) in parents.items() if ppid in servers}
+
+
+_DOOM = {
+    "sqlite": [
+        "CREATE TRIGGER doomed BEFORE INSERT ON deals WHEN NEW.company_name = 'Doomed Ltd' "
+        "BEGIN SELECT RAISE(ABORT, 'doomed'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION doomed() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.company_name = 'Doomed Ltd' THEN RAISE EXCEPTION 'doomed'; END IF; "
+        "RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER doomed BEFORE INSERT ON deals FOR EACH ROW EXECUTE FUNCTION doomed()",
+    ],
+}
+
+
+def test_a_registration_the_database_refuses_fails_alone_and_is_retried(world: World) -> None:
+    """One insert refused (here by a trigger) fails the batch's joint registration; each is
+    then made alone, so the rest are registered and only that message stays for a retry."""
+    box = mailbox.Maildir(world.settings.maildir, create=True)
+    for n in range(1, 10):
+        name = "Doomed Ltd" if n == 4 else f"Batch {n} Ltd"
+        box.add(registration_email(3000 + n, company_name=name, domain=f"batch{n}.com"))
+    with world.engine.begin() as conn:
+        for sql in _DOOM[world.engine.dialect.name]:
+            conn.exec_driver_sql(sql)
+    app = App(world.settings)
+    app.__dict__["engine"] = world.engine
+    report = run_once(intake_context(app), MaildirMailbox(world.settings.maildir))
+    assert report.seen == 9
+    assert report.failed == 1
+    assert report.handled == {"registered": 8}
+    with world.uow() as uow:
+        names = set(uow.session.scalars(select(Deal.company_name)))
+        waiting = uow.session.scalars(
+            select(InboundEmail.subject).where(InboundEmail.status == "received")
+        ).all()
+    assert names == {f"Batch {n} Ltd" for n in range(1, 10) if n != 4}
+    assert waiting == ["Deal registration 3004"]
+    assert len(list(Path(world.settings.maildir, "new").iterdir())) == 1  # left in the inbox
+
+    on_table = " ON deals" if world.engine.dialect.name == "postgresql" else ""
+    with world.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER doomed" + on_table)
+    again = run_once(intake_context(app), MaildirMailbox(world.settings.maildir))
+    assert again.handled == {"registered": 1}
+    with world.uow() as uow:
+        assert uow.session.scalar(select(Deal.number).where(Deal.company_name == "Doomed Ltd"))
