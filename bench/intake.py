@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bench.common import ROOT, Scale, Servers, log, stopwatch
+from core.models import OutboxMessage
 from dealreg.intake_command import intake_context
 from dealreg.wiring import App
 from intake.pipeline import make_mailbox, run_once
@@ -88,7 +91,12 @@ def floor_rate(account: ImapAccount, batch: int = 200) -> tuple[float, int]:
 def pipeline_rate(url: str, account: ImapAccount, profile: Path | None = None) -> dict[str, Any]:
     """Run the intake once over the whole INBOX; registrations per second."""
     with tempfile.TemporaryDirectory(prefix="dealreg-bench-") as tmp:
-        world = World(url, Path(tmp), imap_url=account.imap_url)
+        # Slack configured as in production, so each registration also queues its review
+        # request and the partner's DM (delivered by another job, not measured here).
+        world = World(
+            url, Path(tmp), imap_url=account.imap_url,
+            slack_bot_token="xoxb-bench", slack_signing_secret="bench-secret",
+        )  # fmt: skip
         world.close()
         app = App(world.settings)
         ctx = intake_context(app)
@@ -96,6 +104,9 @@ def pipeline_rate(url: str, account: ImapAccount, profile: Path | None = None) -
         with _profiled(profile), stopwatch() as took:
             report = run_once(ctx, mailbox)
             mailbox.close()
+        with app.uow() as uow:
+            stmt = select(OutboxMessage.kind, func.count()).group_by(OutboxMessage.kind)
+            queued = dict(uow.session.execute(stmt).tuples().all())
         app.engine.dispose()
     left = len(account.messages("INBOX"))
     moved = sum(len(account.messages(f)) for f in ("Processed", "Rejected"))
@@ -107,6 +118,7 @@ def pipeline_rate(url: str, account: ImapAccount, profile: Path | None = None) -
         "failed": report.failed,
         "left_in_inbox": left,
         "moved": moved,
+        "queued": queued,
     }
 
 
@@ -137,6 +149,7 @@ def worker_rss_mb(account: ImapAccount) -> dict[str, Any]:
         World(url, Path(tmp)).close()
         env = {**os.environ, "DATABASE_URL": url, "IMAP_URL": account.imap_url}
         env["OUTBOX_DIR"], env["MAILDIR"] = f"{tmp}/outbox", f"{tmp}/maildir"
+        env["SLACK_BOT_TOKEN"], env["SLACK_SIGNING_SECRET"] = "xoxb-bench", "bench-secret"
         dealreg = Path(sys.executable).with_name("dealreg")
         with stopwatch() as took:
             proc = subprocess.run(
