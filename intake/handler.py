@@ -95,6 +95,15 @@ class Incoming:
     raw: bytes
     msg: Message
     sender: str | None
+    message_id: str | None = None  # the Message-ID header ("" when absent), if read before
+
+
+@dataclass(frozen=True)
+class Known:
+    """Headers already read from the message (by the reader): not parsed a second time."""
+
+    sender: str | None
+    message_id: str  # "" when the message has none
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,7 @@ def route(
     stored: tuple[bytes, str] | None = None,
     parsed: parser.IntakeResult | None = None,
     validated: Validated | None = None,
+    known: Known | None = None,
 ) -> str | Pending:
     """Like `handle`, but a registration is returned to be made (with others, perhaps)."""
     if stored is None:
@@ -145,7 +155,10 @@ def route(
     raw, key = stored
     if msg is None:
         msg = messages.load(raw)
-    incoming = Incoming(row_id, key, raw, msg, messages.sender_address(msg))
+    if known is not None:
+        incoming = Incoming(row_id, key, raw, msg, known.sender, known.message_id)
+    else:
+        incoming = Incoming(row_id, key, raw, msg, messages.sender_address(msg))
     result = parsed or parser.parse_message(raw, own_addresses=ctx.own_addresses, msg=msg)
     if result.status == "ignored":
         return _close(ctx, incoming, "ignored", result.reason or result.classification.kind)
@@ -215,7 +228,7 @@ def register_all(ctx: IntakeContext, pendings: list[Pending]) -> list[str]:
                 p.actor,
                 p.fields,
                 Options(
-                    thread_message_id=_message_id(p.incoming.msg),
+                    thread_message_id=_message_id(p.incoming),
                     source_key=p.incoming.key,
                     products=products,
                     validated=p.validated,
@@ -319,8 +332,11 @@ def _subject(msg: Message) -> str:
     return messages.header(msg, "Subject").strip()[:200]
 
 
-def _message_id(msg: Message) -> str | None:
-    match = re.search(r"<[^<>\s]+>", messages.header(msg, "Message-ID"))
+def _message_id(incoming: Incoming) -> str | None:
+    value = incoming.message_id
+    if value is None:
+        value = messages.header(incoming.msg, "Message-ID")
+    match = re.search(r"<[^<>\s]+>", value)
     return match.group(0) if match else None
 
 

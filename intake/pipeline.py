@@ -22,7 +22,7 @@ from core.services.inbound import ACCEPTED, FINAL
 from core.services.register import Validated
 from core.uow import UnitOfWork
 from intake import messages, parser, readahead
-from intake.handler import IntakeContext, Pending, refuse_oversize, register_all, route
+from intake.handler import IntakeContext, Known, Pending, refuse_oversize, register_all, route
 from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
 from intake.maildir import MaildirMailbox
 from intake.readahead import Job, Read, ReadAhead
@@ -35,11 +35,11 @@ log = logging.getLogger(__name__)
 MOVE_BATCH = 200
 # Batches read in this process before reading moves to a child process: a short run (the
 # usual poll) never pays for starting one.
-AHEAD_AFTER = 3
-# Messages stored in one transaction and then handled in one more (a savepoint each): a
-# commit per message costs more than handling one. Small batches keep SQLite's write lock
-# short (tens of milliseconds), so other writers waiting on it get their turn.
-BATCH = 10
+AHEAD_AFTER = 2
+# Messages stored in one transaction and then handled in one more (their registrations
+# made together): a commit per message costs more than handling one. Small batches keep
+# SQLite's write lock short (under 50 ms), so other writers waiting on it get their turn.
+BATCH = 25
 
 
 class Mailbox(Protocol):
@@ -371,9 +371,11 @@ def _outcome(ctx: IntakeContext, item: _Loaded, stored: inbound.Stored) -> str |
     if item.fetched.too_large:
         return refuse_oversize(ctx, stored.id, item.raw, item.fetched.size)
     fresh = (item.raw, item.arrival.key) if stored.new else None
+    known = Known(item.arrival.sender, item.arrival.message_id or "")
     return route(
-        ctx, stored.id, msg=item.msg, stored=fresh, parsed=item.parsed, validated=item.validated
-    )
+        ctx, stored.id, msg=item.msg, stored=fresh, parsed=item.parsed,
+        validated=item.validated, known=known,
+    )  # fmt: skip
 
 
 def move_settled(ctx: IntakeContext, mailbox: Mailbox, settled: list[Settled]) -> None:

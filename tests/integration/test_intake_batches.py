@@ -26,7 +26,7 @@ CORPUS = ROOT / "tests" / "fixtures" / "email"
 def mail() -> list[bytes]:
     """The whole corpus, then registrations enough to be read ahead, resends among them."""
     out = [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))]
-    for n in range(1, 61):
+    for n in range(1, 101):
         sender = (BOB, JANA)[n % 2]
         local: dict[str, Any] = (
             {"country": "US", "state": "CA", "postcode": "94105", "projected_value": "120000",
