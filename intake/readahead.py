@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -112,6 +113,8 @@ def read_all(
 
 def _serve(conn: Connection, own_addresses: frozenset[str]) -> None:
     """The child's loop: read each batch sent, until the parent closes the pipe or dies."""
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     contexts: Contexts = {}
     while True:
         try:
@@ -121,7 +124,11 @@ def _serve(conn: Connection, own_addresses: frozenset[str]) -> None:
         if reset:
             contexts.clear()
         contexts.update(known)
-        conn.send(read_all(jobs, own_addresses, contexts))
+        reads = read_all(jobs, own_addresses, contexts)
+        try:
+            conn.send(reads)
+        except OSError:
+            return  # the parent is gone
 
 
 class ReadAhead:
@@ -159,7 +166,7 @@ class ReadAhead:
                 return False
             try:
                 ctx = multiprocessing.get_context("forkserver")
-                ctx.set_forkserver_preload(["intake.prepare"])
+                ctx.set_forkserver_preload(["intake.readahead"])
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(
                     target=_serve, args=(child, self.own_addresses), daemon=True,
