@@ -134,17 +134,47 @@ def compose(
         ctx.setdefault("deal", deal)
     rendered = render(template, ctx, locale=locale, tz=tz)
     domain = settings.intake_address.rpartition("@")[2] or "dealreg.localhost"
+    return new_row(
+        kind="email",
+        template=template,
+        to=to,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        headers=_thread_headers(in_reply_to, references),
+        message_id=make_msgid(domain=domain),
+        now=now,
+        deal_id=deal.id if deal is not None else None,
+        dedupe_key=dedupe_key,
+    )
+
+
+def new_row(
+    *,
+    kind: str,
+    template: str,
+    to: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None,
+    headers: dict[str, Any],
+    message_id: str,
+    now: datetime,
+    deal_id: int | None,
+    dedupe_key: str | None = None,
+) -> dict[str, Any]:
+    """The values of a new outbox row, due now (every column, for `insert_rows`)."""
     return {
-        "kind": "email",
+        "kind": kind,
         "template": template,
         "dedupe_key": dedupe_key,
-        "deal_id": deal.id if deal is not None else None,
+        "deal_id": deal_id,
         "to_addr": to,
-        "subject": rendered.subject,
-        "body_text": rendered.text,
-        "body_html": rendered.html,
-        "headers": _thread_headers(in_reply_to, references),
-        "message_id": make_msgid(domain=domain),
+        "subject": subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "headers": headers,
+        "message_id": message_id,
         "created_at": now,
         "next_attempt_at": now,
         "attempts": 0,

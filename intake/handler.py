@@ -305,10 +305,12 @@ def _answer_in_thread(
                 return None
         except DealError as exc:
             uow.rollback()
-            errors = [{"field": exc.field, "message": exc.message}]
-            return _reply(
-                uow, ctx, incoming, actor, "invalid", "intake_errors", {"errors": errors}, now
+            context = {"errors": [{"field": exc.field, "message": exc.message}]}
+            status = _queue_reply(
+                uow.session, ctx, incoming, actor, "invalid", "intake_errors", context, now
             )
+            uow.commit()
+            return status
     return _close(ctx, incoming, "answered", f"{template} reply for {number}")
 
 
@@ -357,29 +359,11 @@ def _reply_and_close(
     context: dict[str, Any],
 ) -> str:
     with ctx.uow() as uow:
-        return _reply(uow, ctx, incoming, actor, status, template, context, ctx.now())
-
-
-def _reply(
-    uow: UnitOfWork,
-    ctx: IntakeContext,
-    incoming: Incoming,
-    actor: Actor | None,
-    status: str,
-    template: str,
-    context: dict[str, Any],
-    now: datetime,
-    *,
-    deal_id: int | None = None,
-    reason: str | None = None,
-) -> str:
-    """Queue one threaded reply and record the outcome, in one transaction."""
-    status = _queue_reply(
-        uow.session, ctx, incoming, actor, status, template, context, now,
-        deal_id=deal_id, reason=reason,
-    )  # fmt: skip
-    uow.commit()
-    return status
+        status = _queue_reply(
+            uow.session, ctx, incoming, actor, status, template, context, ctx.now()
+        )
+        uow.commit()
+        return status
 
 
 def _queue_reply(

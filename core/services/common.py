@@ -237,26 +237,19 @@ def notify_slack(
         stmt = select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
         if session.scalar(stmt) is not None:
             return
-    row: dict[str, Any] = {
-        "kind": "slack",
-        "template": template,
-        "dedupe_key": dedupe_key,
-        "deal_id": deal.id,
-        "to_addr": to,
-        "subject": f"{template} {deal.number}",
-        "body_text": json.dumps(payload or {}, default=str),
-        "body_html": None,
-        "headers": {},
-        "message_id": f"slack-{uuid.uuid4()}",
-        "created_at": now,
-        "next_attempt_at": now,
-        "attempts": 0,
-        "claimed_at": None,
-        "claimed_by": None,
-        "sent_at": None,
-        "failed_at": None,
-        "last_error": None,
-    }
+    row = outbox.new_row(
+        kind="slack",
+        template=template,
+        to=to,
+        subject=f"{template} {deal.number}",
+        body_text=json.dumps(payload or {}, default=str),
+        body_html=None,
+        headers={},
+        message_id=f"slack-{uuid.uuid4()}",
+        now=now,
+        deal_id=deal.id,
+        dedupe_key=dedupe_key,
+    )
     if rows is not None:
         rows.outbox.append(row)
     else:
@@ -290,32 +283,19 @@ def notify_partner(
         **(extra or {}),
     }
     refs = references or ([deal.thread_message_id] if deal.thread_message_id else None)
+    mail: dict[str, Any] = {
+        "template": template,
+        "to": deal.contact.email,
+        "context": context,
+        "locale": locale_for(partner.country, partner.locale),
+        "deal": deal,
+        "in_reply_to": in_reply_to or deal.thread_message_id,
+        "references": refs,
+        "now": now,
+        "settings": settings,
+    }
     if rows is not None:
         assert dedupe_key is None, "collected rows are not checked for duplicates"
-        rows.outbox.append(
-            outbox.compose(
-                template=template,
-                to=deal.contact.email,
-                context=context,
-                locale=locale_for(partner.country, partner.locale),
-                deal=deal,
-                in_reply_to=in_reply_to or deal.thread_message_id,
-                references=refs,
-                now=now,
-                settings=settings,
-            )
-        )
-        return
-    outbox.enqueue(
-        session,
-        template=template,
-        to=deal.contact.email,
-        context=context,
-        locale=locale_for(partner.country, partner.locale),
-        deal=deal,
-        in_reply_to=in_reply_to or deal.thread_message_id,
-        references=refs,
-        dedupe_key=dedupe_key,
-        now=now,
-        settings=settings,
-    )
+        rows.outbox.append(outbox.compose(**mail))
+    else:
+        outbox.enqueue(session, dedupe_key=dedupe_key, **mail)
