@@ -122,6 +122,8 @@ def _answer_view(bot: Bot, user_id: str, number: str) -> Block:
 def _refreshed(bot: Bot, body: dict[str, Any]) -> Block:
     """Rebuild the registration modal with the domain check and the country's labels."""
     actor = bot.actor(body["user"]["id"])
+    if actor.partner_id is None:  # only partners open the modal; a forged click is refused
+        raise NotAllowed("only partner contacts can register deals", field="actor")
     values = modals.state_values(body["view"].get("state") or {})
     for action in body.get("actions", []):  # the dispatching input's own value wins
         value = modals.element_value(action)

@@ -53,6 +53,23 @@ def texts(blocks: list[dict[str, Any]]) -> str:
     return json.dumps(blocks, ensure_ascii=False)
 
 
+def test_a_reviewer_refreshing_a_registration_modal_is_told_no_and_nothing_changes(
+    slack_db_world: World, slack: FakeSlack
+) -> None:
+    bot = BotHarness(slack_db_world, slack)
+    try:
+        assert bot.command("U01ANN", "register").status == 200
+        view = modal_opened(slack, "deal_register")
+        updates = len(slack.calls_to("views.update"))
+        # A payload Slack would never send: a reviewer acting on a partner's modal.
+        assert bot.view_action("U0REVIEW", view, "domain", MODAL_VALUES["domain"]).status == 200
+        told = slack.wait_for("chat.postMessage", lambda p: p["channel"] == "U0REVIEW")
+        assert "only partner contacts can register deals" in told["text"]
+        assert len(slack.calls_to("views.update")) == updates  # the modal was not rebuilt
+    finally:
+        bot.close()
+
+
 def test_registration_through_the_modal_verifies_the_domain_and_reports_field_errors(
     slack_db_world: World, slack: FakeSlack
 ) -> None:
