@@ -258,7 +258,8 @@ def _load(fetched: FetchedMessage, kind: str, own: frozenset[str], read: Read | 
 def _handle_all(
     ctx: IntakeContext, uow: UnitOfWork, items: list[tuple[_Loaded, inbound.Stored]]
 ) -> tuple[list[Settled], list[Failed]]:
-    """Handle stored messages in the unit of work's transaction, one savepoint each; commit."""
+    """Handle stored messages in the unit of work's transaction and commit: each outcome in
+    its own savepoint, the batch's registrations together in one more."""
     session = uow.session
     within = ctx.within(session)
     done: list[Settled] = []
