@@ -66,10 +66,6 @@ class IntakeContext:
         """The validation context of each sender known as a partner contact in this run."""
         return self._cache.contexts
 
-    def known_actor(self, sender: str | None) -> Actor | None:
-        """The partner contact already identified as `sender` in this run, if any."""
-        return self._cache.actors.get(sender) if sender else None
-
     def products(self, session: Session) -> tuple[ProductRef, ...]:
         if self._cache.products is None:
             self._cache.products = catalogue(session)

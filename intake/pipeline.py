@@ -12,11 +12,9 @@ from email.message import Message
 from functools import partial
 from typing import Protocol, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, SessionTransaction, lazyload
+from sqlalchemy.orm import SessionTransaction
 
-from core.models import Contact, Product
 from core.services import inbound
 from core.services.inbound import ACCEPTED, FINAL
 from core.services.register import Validated
@@ -266,7 +264,6 @@ def _handle_all(
     failed: list[Failed] = []
     try:
         batch = session.get_transaction() or session.begin()
-        held = _hold(ctx, session, [item for item, _ in items])
         pending: list[tuple[_Loaded, inbound.Stored, Pending]] = []
         for item, stored in items:
             status: str | Pending = stored.status
@@ -281,7 +278,6 @@ def _handle_all(
             done.append(_settled(item, stored, str(status)))
         done += _register(within, batch, pending, failed)
         uow.commit()
-        held.clear()
     except Exception as exc:
         # The transaction is lost: only what was final before it can still be moved.
         finished = {s.id for _, s in items if s.status in FINAL}
@@ -348,18 +344,6 @@ def _attempt(
 def _settled(item: _Loaded, stored: inbound.Stored, status: str) -> Settled:
     folder = "Processed" if status in ACCEPTED else "Rejected"
     return Settled(stored.id, item.fetched.uid, status, folder)
-
-
-def _hold(ctx: IntakeContext, session: Session, items: list[_Loaded]) -> list[object]:
-    """Load the batch's known senders and the catalogue into `session`, and hold them.
-
-    The session's identity map keeps only what something else references: held here, each
-    registration in the batch finds its contact and product without a query.
-    """
-    ids = {a.contact_id for i in items if (a := ctx.known_actor(i.arrival.sender)) is not None}
-    held: list[object] = list(session.scalars(select(Contact).where(Contact.id.in_(ids))))
-    held += session.scalars(select(Product).options(lazyload(Product.prices))).all()
-    return held
 
 
 def _connection_lost(exc: BaseException) -> bool:
