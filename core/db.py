@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, cast
@@ -15,7 +15,6 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
-    bindparam,
     create_engine,
     event,
 )
@@ -101,16 +100,13 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def insert_loaded(
-    session: _Session, objs: Sequence[Base], *, number: Callable[[int], str] | None = None
-) -> None:
+def insert_loaded(session: _Session, objs: Sequence[Base]) -> None:
     """INSERT new objects' rows and attach the objects to `session` as if loaded.
 
     For the hot write paths: a unit-of-work flush sorts every mapper's dependencies each
     time and costs more than the rest of a registration together, where one INSERT of all
-    the rows (and, with `number`, one UPDATE giving each row its number from its id) does
-    the same work. The objects, all of one class, must have every column set (defaults
-    are not applied) and their many-to-one links set both as objects and as ids.
+    the rows does the same work. The objects, all of one class, must have every column set
+    (defaults are not applied) and their many-to-one links set both as objects and as ids.
     """
     if not objs:
         return
@@ -121,12 +117,6 @@ def insert_loaded(
     ids = session.execute(stmt, rows).scalars().all()
     for obj, new_id in zip(objs, ids, strict=True):
         setattr(obj, pk.key, new_id)
-        if number is not None:
-            obj.number = number(new_id)  # type: ignore[attr-defined]
-    if number is not None:
-        numbered = table.update().where(pk == bindparam("_id")).values(number=bindparam("_n"))
-        session.execute(numbered, [{"_id": o_id, "_n": number(o_id)} for o_id in ids])
-    for obj, new_id in zip(objs, ids, strict=True):
         make_transient_to_detached(obj)
         # An object left by a rolled-back savepoint may still hold this id (SQLite reuses
         # the ids of rows rolled back): the database has just given the id to this row.

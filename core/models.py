@@ -134,6 +134,11 @@ class Prospect(Base):
     created_at: Mapped[datetime]
 
 
+def deal_number(deal_id: int) -> str:
+    """A deal's number: DR- and its id, zero-padded to six digits."""
+    return f"DR-{deal_id:06d}"
+
+
 class Deal(Base):
     __tablename__ = "deals"
     __table_args__ = (

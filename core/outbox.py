@@ -88,17 +88,15 @@ def enqueue(
         return existing
     if deal is not None and deal.id is None:
         session.flush()
-    row = OutboxMessage(
-        **compose(
-            template=template, to=to, context=context, locale=locale, now=now,
-            settings=settings, deal=deal, in_reply_to=in_reply_to, references=references,
-            dedupe_key=dedupe_key, tz=tz,
-        )
+    values = compose(
+        template=template, to=to, context=context, locale=locale, now=now, settings=settings,
+        deal=deal, in_reply_to=in_reply_to, references=references, dedupe_key=dedupe_key, tz=tz,
     )  # fmt: skip
     if dedupe_key is None:
         # A plain INSERT: the row is not needed in the session, and a flush costs more.
-        [row.id] = insert_rows(session, [_values(row)])
-        return row
+        [row_id] = insert_rows(session, [values])
+        return OutboxMessage(id=row_id, **values)
+    row = OutboxMessage(**values)
     try:
         # A concurrent transaction may insert the same key between our check and our
         # insert; the savepoint keeps the caller's transaction usable when it does.
@@ -193,10 +191,6 @@ def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     table = table_of(OutboxMessage)
     stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
     return list(session.execute(stmt, rows).scalars())
-
-
-def _values(row: OutboxMessage) -> dict[str, Any]:
-    return {c.key: getattr(row, c.key) for c in table_of(OutboxMessage).columns if c.key != "id"}
 
 
 def _due(now: datetime, kind: str, stale_after: timedelta) -> ColumnElement[bool]:

@@ -19,7 +19,16 @@ from core.db import table_of
 from core.errors import NotAllowed, NotFound
 from core.fields import progress
 from core.locales import locale_for
-from core.models import Contact, Deal, DealEvent, OutboxMessage, Partner, Quote, Reviewer
+from core.models import (
+    Contact,
+    Deal,
+    DealEvent,
+    OutboxMessage,
+    Partner,
+    Quote,
+    Reviewer,
+    deal_number,
+)
 from core.stages import next_stage, required_role
 
 log = logging.getLogger("core.deals")
@@ -106,7 +115,7 @@ def load_deal(session: Session, actor: Actor, number: str, *, for_update: bool =
     """Load a deal by number; one the actor may not see is reported as not found."""
     key = number.strip().upper()
     if key.isdigit():
-        key = f"DR-{int(key):06d}"
+        key = deal_number(int(key))
     stmt = select(Deal).where(Deal.number == key)
     if for_update:
         stmt = stmt.with_for_update(of=Deal)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -18,7 +18,7 @@ from core.domains import normalise_domain
 from core.errors import Invalid
 from core.fields import FIELDS
 from core.locales import locale_for
-from core.models import ACTIVE_STAGES, Contact, Deal, Partner, Product, Prospect
+from core.models import ACTIVE_STAGES, Contact, Deal, Partner, Product, Prospect, deal_number
 from core.services.common import (
     Actor,
     Rows,
@@ -197,7 +197,6 @@ class _Item:
     product: Product
     result: Registered | None = None
     rival: Deal | None = None
-    new: bool = False  # a deal was created for it (a replay finds its deal made before)
 
 
 def _register_all(
@@ -209,13 +208,14 @@ def _register_all(
 ) -> list[Registered | Invalid]:
     session = uow.session
     items: list[_Item | Invalid] = [_read(session, r, now) for r in requests]
-    valid = [i for i in items if isinstance(i, _Item)]
-    prospects = _prospects(session, {i.reg.domain for i in valid})
+    prospects = _prospects(session, {i.reg.domain for i in items if isinstance(i, _Item)})
     # The active deals on these prospects, oldest first; each new deal joins the list.
     active = _active(session, [p.id for p in prospects.values()])
     new_prospects: list[Prospect] = []
-    new_deals: list[Deal] = []
-    for item in valid:
+    made: list[tuple[int, _Item]] = []  # the requests a new deal was made for
+    for index, item in enumerate(items):
+        if isinstance(item, Invalid):
+            continue
         reg, partner = item.reg, item.contact.partner
         prospect = prospects.get(reg.domain)
         if prospect is None:
@@ -236,27 +236,16 @@ def _register_all(
         deal.source_key = opts.source_key
         deal.conflict_with = item.rival
         active.append(deal)
-        new_deals.append(deal)
-        item.result, item.new = Registered(deal, True), True
-    insert_loaded(session, new_prospects)
-    for deal in new_deals:
-        deal.prospect_id = deal.prospect.id
-    # Rivals new in this batch get their ids in the same statement: linked just after.
-    later = [d for d in new_deals if d.conflict_with is not None and d.conflict_with.id is None]
-    for deal in new_deals:
-        deal.conflict_with_id = deal.conflict_with.id if deal.conflict_with else None
-    insert_loaded(session, new_deals, number=lambda id_: f"DR-{id_:06d}")
-    for deal in later:
-        _link_rival(session, deal)
+        item.result = Registered(deal, True)
+        made.append((index, item))
+    new_deals = [item.result.deal for _, item in made if item.result is not None]
+    _insert(session, new_prospects, new_deals)
     rows = Rows()
-    created: list[tuple[int, Deal]] = []
-    for index, entry in enumerate(items):
-        if isinstance(entry, _Item) and entry.result is not None and entry.new:
-            _announce(session, entry, now, settings, rows)
-            created.append((index, entry.result.deal))
+    for _, item in made:
+        _announce(session, item, now, settings, rows)
     rows.insert(session)
-    if on_created is not None and created:
-        on_created(session, created)
+    if on_created is not None and new_deals:
+        on_created(session, [(i, deal) for (i, _), deal in zip(made, new_deals, strict=True)])
     uow.commit()
     return [i if isinstance(i, Invalid) else i.result for i in items]  # type: ignore[misc]
 
@@ -292,11 +281,26 @@ def _announce(session: Session, item: _Item, now: datetime, settings: Settings, 
     )  # fmt: skip
 
 
-def _link_rival(session: Session, deal: Deal) -> None:
-    rival_id = deal.conflict_with.id if deal.conflict_with is not None else None
+def _insert(session: Session, prospects: list[Prospect], deals: list[Deal]) -> None:
+    """Write the new prospects, then the new deals with their numbers (from their ids)."""
+    insert_loaded(session, prospects)
+    for deal in deals:
+        deal.prospect_id = deal.prospect.id
+        deal.conflict_with_id = deal.conflict_with.id if deal.conflict_with else None
+    insert_loaded(session, deals)
+    if not deals:
+        return
     table = table_of(Deal)
-    session.execute(table.update().where(table.c.id == deal.id).values(conflict_with_id=rival_id))
-    set_committed_value(deal, "conflict_with_id", rival_id)
+    numbered = table.update().where(table.c.id == bindparam("_id")).values(number=bindparam("_n"))
+    session.execute(numbered, [{"_id": d.id, "_n": deal_number(d.id)} for d in deals])
+    for deal in deals:
+        set_committed_value(deal, "number", deal_number(deal.id))
+        if deal.conflict_with is not None and deal.conflict_with_id is None:
+            # A rival new in this batch had no id yet when the deal was written.
+            rival_id = deal.conflict_with.id
+            stmt = table.update().where(table.c.id == deal.id).values(conflict_with_id=rival_id)
+            session.execute(stmt)
+            set_committed_value(deal, "conflict_with_id", rival_id)
 
 
 def _product(session: Session, products: tuple[ProductRef, ...], code: str) -> Product:
