@@ -101,7 +101,12 @@ class BotWsgi:
         bot = make_bot(app)
         later = create_app(app, bot, answered=True)
         self.app = app
-        self.edge = SlackEdge(bolt_app or create_app(app, bot), later, secret.get_secret_value())
+        self.edge = SlackEdge(
+            bolt_app or create_app(app, bot),
+            later,
+            secret.get_secret_value(),
+            max_body=app.settings.slack_max_body_bytes,
+        )
         # Keep what start-up built out of the collector's full passes: a pass over it holds
         # the interpreter for ~70 ms, and every acknowledgement waiting meanwhile.
         gc.freeze()
@@ -139,7 +144,10 @@ def serve(app: App, port: int) -> None:
         log.info("connected to Slack over Socket Mode")
     log.info("serving /slack/events and /healthz on port %s", port)
     wsgi = create_wsgi(app, bolt_app)
+    # Refuse an oversize body while it arrives, before waitress spools it to disk (up to 1 GiB
+    # by default) for the edge to refuse. waitress refuses at its limit, the edge above ours.
+    limit = app.settings.slack_max_body_bytes + 1
     try:
-        waitress.serve(wsgi, host="0.0.0.0", port=port, threads=16)
+        waitress.serve(wsgi, host="0.0.0.0", port=port, threads=16, max_request_body_size=limit)
     finally:
         wsgi.close()

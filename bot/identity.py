@@ -1,4 +1,4 @@
-"""Slack user -> Actor: by Slack id, else by the email Slack knows; cached briefly."""
+"""Slack user -> Actor: by Slack id, else by the email Slack knows if unbound; cached briefly."""
 
 from __future__ import annotations
 
@@ -73,9 +73,12 @@ class Identities:
         email = self._email(slack_user_id)
         if not email:
             return None
+        # Passing the Slack id too limits the email to people bound to no Slack user.
         with self._uow() as uow:
             try:
-                actor = identify(uow.session, channel="slack", email=email)
+                actor = identify(
+                    uow.session, channel="slack", email=email, slack_user_id=slack_user_id
+                )
             except NotFound:
                 return None
         return replace(actor, slack_user_id=slack_user_id)

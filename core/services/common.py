@@ -61,7 +61,11 @@ def identify(
     email: str | None = None,
     slack_user_id: str | None = None,
 ) -> Actor:
-    """Resolve a person by Slack id or email to a partner contact or a reviewer."""
+    """Resolve a person by Slack id or email to a partner contact or a reviewer.
+
+    With a Slack id, an email matches only people bound to no Slack id: one bound to another
+    Slack user is that user alone, whatever email a Slack profile shows.
+    """
     for kind, row in (
         ("reviewer", _find(session, Reviewer, email, slack_user_id)),
         ("partner", _find(session, Contact, email, slack_user_id)),
@@ -95,6 +99,8 @@ def _find(
         row = session.scalars(select(model).where(model.slack_user_id == slack_user_id)).first()
     if row is None and email:
         stmt = select(model).where(func.lower(model.email) == email.lower())
+        if slack_user_id:
+            stmt = stmt.where(model.slack_user_id.is_(None))
         row = session.scalars(stmt).first()
     return row
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 
 from core.fields import FIELDS
-from core.models import Deal
+from core.models import Contact, Deal
 from core.services import approve, register
 from tests.factories import ANN, BOB, REVIEWER, World, form
 from tests.integration.bot_harness import BotHarness
@@ -249,8 +249,12 @@ def test_a_stranger_is_told_politely_whom_to_ask(bot: BotHarness, slack: FakeSla
 
 
 def test_a_contact_without_a_slack_id_is_found_by_the_email_slack_knows(
-    bot: BotHarness, slack: FakeSlack
+    bot: BotHarness, sqlite_world: World, slack: FakeSlack
 ) -> None:
+    with sqlite_world.uow() as uow:  # the catalogue binds Raj to U01RAJ; unbind him
+        raj = uow.session.query(Contact).filter_by(email="raj@northwind.example").one()
+        raj.slack_user_id = None
+        uow.commit()
     slack.emails["U7NEWRAJ"] = "RAJ@northwind.example"
     bot.command("U7NEWRAJ", "search nothing-here")
     assert "No deals match" in texts(slack.wait_for("response_url")["blocks"])
