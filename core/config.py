@@ -35,10 +35,22 @@ class Settings(BaseSettings):
     max_extensions: int = Field(default=1, ge=0)
     extension_days: int = Field(default=30, ge=1)
     intake_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Sender proof (docs/security.md). A message acts only once its sender is proven: DKIM
+    # verified here, the trusted receiving server's Authentication-Results, or the contact's
+    # threaded reply to a confirmation email. Turning the check off is unsafe.
+    intake_require_sender_proof: bool = True
     intake_trusted_authserv_id: str | None = None
+    # DNS servers for DKIM key lookups ("127.0.0.1:5353" or "10.0.0.2"); empty: the system's.
+    intake_dns_resolvers: list[str] = Field(default_factory=list)
+    intake_dns_timeout_s: float = Field(default=5.0, gt=0)
+    intake_hold_days: int = Field(default=7, ge=1)
+    # Automatic replies to one sender address per hour; past it, mail is recorded unanswered.
+    intake_replies_per_hour: int = Field(default=5, ge=1)
     # Read a long run's messages one batch ahead in a second process (a second core).
     intake_read_ahead: bool = True
     outbox_max_attempts: int = Field(default=12, ge=1)
+    # Slack requests are a few KB; a bigger body is refused (413) before it is read whole.
+    slack_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     base_url: str = "http://localhost:3000"
 
     @property

@@ -13,7 +13,6 @@ from email.message import Message
 from intake.messages import (
     body_text,
     header,
-    header_all,
     normalise_address,
     return_path,
     sender_address,
@@ -131,44 +130,3 @@ def _safe_type(msg: Message) -> bool:
     except Exception:
         return False
     return True
-
-
-def authenticated(msg: Message, trusted_authserv_id: str) -> bool:
-    """Return whether our own receiving server vouched for the sender.
-
-    Only the topmost Authentication-Results header whose authserv-id is `trusted_authserv_id`
-    counts (RFC 8601); the sender may forge any other. It passes on `dmarc=pass`, or on
-    `dkim=pass` whose `header.d` / `spf=pass` whose `smtp.mailfrom` domain equals the From
-    domain or is a parent or child of it (relaxed alignment, without a public-suffix check).
-    """
-    trusted = trusted_authserv_id.strip().lower()
-    for value in header_all(msg, "Authentication-Results"):
-        text = re.sub(r"\([^()]*\)", " ", " ".join(value.split()))
-        serv, _, rest = text.partition(";")
-        if (serv.split() or [""])[0].lower() != trusted:
-            continue
-        return _passes(rest, (sender_address(msg) or "").rpartition("@")[2])
-    return False
-
-
-def _passes(results: str, from_domain: str) -> bool:
-    """Evaluate the results of one Authentication-Results header."""
-    for result in results.split(";"):
-        method = re.match(r"\s*(dmarc|dkim|spf)\s*=\s*(\w+)", result, re.I)
-        if not method or method.group(2).lower() != "pass":
-            continue
-        kind = method.group(1).lower()
-        if kind == "dmarc":
-            return True
-        prop = "header.d" if kind == "dkim" else "smtp.mailfrom"
-        found = re.search(rf"\b{re.escape(prop)}\s*=\s*(\S+)", result, re.I)
-        if found and from_domain and _aligned(found.group(1), from_domain):
-            return True
-    return False
-
-
-def _aligned(value: str, from_domain: str) -> bool:
-    """Return whether a result's domain and the From domain are the same organisation-ish."""
-    domain = (normalise_address(value) or "@" + value).rpartition("@")[2].strip(".").lower()
-    a, b = domain, from_domain.lower()
-    return "." in a and (a == b or a.endswith("." + b) or b.endswith("." + a))
