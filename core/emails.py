@@ -68,6 +68,7 @@ TEMPLATE_NAMES = (
     "intake_already_registered",
     "intake_form",
     "intake_refused",
+    "intake_confirm",
     "expiry_reminder",
     "deal_expired",
     "order_started",

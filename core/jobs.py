@@ -14,6 +14,7 @@ from core import outbox
 from core.config import Settings
 from core.locales import locale_for
 from core.models import Deal, InboundEmail, JobRun, OutboxMessage, Reviewer
+from core.services import inbound
 from core.services.common import notify_partner, notify_slack
 from core.services.lifecycle import expire_lapsed
 from core.uow import UnitOfWork
@@ -99,6 +100,12 @@ def expire(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[s
     return expire_lapsed(uow_factory, now, settings)
 
 
+def lapse_held(uow_factory: UowFactory, now: datetime) -> int:
+    """Record held messages whose senders did not confirm them in time; their count."""
+    with uow_factory() as uow:
+        return inbound.lapse_held(uow, now)
+
+
 def record_run(
     uow_factory: UowFactory, name: str, started: datetime, finished: datetime, error: str | None
 ) -> None:
@@ -142,6 +149,9 @@ def status(uow_factory: UowFactory, now: datetime) -> dict[str, Any]:
             .select_from(InboundEmail)
             .where(InboundEmail.status == "received", InboundEmail.attempts > 0)
         )
+        held = s.scalar(
+            select(func.count()).select_from(InboundEmail).where(InboundEmail.status == "held")
+        )
         return {
             "deals": {k: int(v) for k, v in stages.items()},
             "waiting_review": int(stages.get("opportunity", 0)),
@@ -152,4 +162,5 @@ def status(uow_factory: UowFactory, now: datetime) -> dict[str, Any]:
             "outbox": outbox.pending_counts(s),
             "jobs": runs,
             "inbound_failed": int(failed_inbound or 0),
+            "inbound_held": int(held or 0),
         }

@@ -287,7 +287,10 @@ class InboundEmail(Base):
     """Every message the intake received, raw, keyed so it is handled exactly once."""
 
     __tablename__ = "inbound_emails"
-    __table_args__ = (Index("ix_inbound_status", "status"),)
+    __table_args__ = (
+        Index("ix_inbound_status", "status"),
+        UniqueConstraint("hold_token", name="uq_inbound_emails_hold_token"),
+    )
     id: Mapped[intpk]
     message_key: Mapped[str] = mapped_column(String(998), unique=True)
     message_id: Mapped[str | None] = mapped_column(String(998))
@@ -298,7 +301,7 @@ class InboundEmail(Base):
     subject: Mapped[str | None] = mapped_column(String(998))
     size: Mapped[int]
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    # received | registered | duplicate | invalid | ignored | refused | failed | answered
+    # received | registered | duplicate | invalid | ignored | refused | answered | held | lapsed
     status: Mapped[str] = mapped_column(String(20), default="received")
     reason: Mapped[str | None] = mapped_column(Text)
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
@@ -306,13 +309,22 @@ class InboundEmail(Base):
     received_at: Mapped[datetime]
     handled_at: Mapped[datetime | None]
     moved_to: Mapped[str | None] = mapped_column(String(40))
+    # How the sender was proven: dkim | authserv | confirmed | off (the check turned off).
+    proof: Mapped[str | None] = mapped_column(String(20))
+    # A held message waits for its sender's threaded reply to a confirmation carrying this.
+    hold_token: Mapped[str | None] = mapped_column(String(64))
+    held_until: Mapped[datetime | None]
 
 
 class OutboxMessage(Base):
     """A notification written in the same transaction as its cause; a worker delivers it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "next_attempt_at"),
+        # Replies to one address in the last hour: the intake's loop guard.
+        Index("ix_outbox_to_created", "to_addr", "created_at"),
+    )
     id: Mapped[intpk]
     kind: Mapped[str] = mapped_column(String(10), default="email")  # email | slack
     template: Mapped[str40]

@@ -9,7 +9,7 @@ import random
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -82,6 +82,7 @@ def enqueue(
     references: str | Sequence[str] | None = None,
     dedupe_key: str | None = None,
     tz: str = "UTC",
+    message_id: str | None = None,
 ) -> OutboxMessage:
     """Render an email and add it to the outbox in the caller's transaction."""
     if dedupe_key is not None and (existing := _by_key(session, dedupe_key)) is not None:
@@ -91,6 +92,7 @@ def enqueue(
     values = compose(
         template=template, to=to, context=context, locale=locale, now=now, settings=settings,
         deal=deal, in_reply_to=in_reply_to, references=references, dedupe_key=dedupe_key, tz=tz,
+        message_id=message_id,
     )  # fmt: skip
     if dedupe_key is None:
         # A plain INSERT: the row is not needed in the session, and a flush costs more.
@@ -110,6 +112,20 @@ def enqueue(
     return row
 
 
+def replies_since(session: Session, to: str, since: datetime, templates: Iterable[str]) -> int:
+    """Count the emails of these templates queued to `to` since `since` (sent or not)."""
+    stmt = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.to_addr == to,
+            OutboxMessage.created_at >= since,
+            OutboxMessage.template.in_(list(templates)),
+        )
+    )
+    return int(session.scalar(stmt) or 0)
+
+
 def compose(
     *,
     template: str,
@@ -123,8 +139,13 @@ def compose(
     references: str | Sequence[str] | None = None,
     dedupe_key: str | None = None,
     tz: str = "UTC",
+    message_id: str | None = None,
 ) -> dict[str, Any]:
-    """Render an email into the values of its outbox row (to insert with `insert_rows`)."""
+    """Render an email into the values of its outbox row (to insert with `insert_rows`).
+
+    `message_id` is given when a reply must be recognised by it (a confirmation request
+    carries its secret token there); otherwise a new one is made.
+    """
     if "\n" in to or "\r" in to:
         raise ValueError("recipient must be a single line")
     ctx = {"vendor_name": settings.vendor_name, "base_url": settings.base_url, **context}
@@ -140,7 +161,7 @@ def compose(
         body_text=rendered.text,
         body_html=rendered.html,
         headers=_thread_headers(in_reply_to, references),
-        message_id=make_msgid(domain=domain),
+        message_id=message_id or make_msgid(domain=domain),
         now=now,
         deal_id=deal.id if deal is not None else None,
         dedupe_key=dedupe_key,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +21,26 @@ from core.validation import ProductRef, ValidationContext, validate_registration
 from dealreg.commands import CommandError, command, emit
 from dealreg.wiring import App
 from intake import messages, parser
-from intake.handler import IntakeContext, handle
+from intake.handler import IntakeContext, handle, proof_settings
 from intake.pipeline import make_mailbox, run_forever, run_once
+
+UNSAFE = (
+    "WARNING: INTAKE_REQUIRE_SENDER_PROOF is off: anyone who puts a partner contact's address "
+    "in From can register and change deals by email. Turn it on outside a closed test setup."
+)
+
+
+def warn_if_unsafe(app: App) -> None:
+    """Say at start, on stderr, that email senders are taken on trust."""
+    if not app.settings.intake_require_sender_proof:
+        print(UNSAFE, file=sys.stderr, flush=True)
 
 
 def intake_context(app: App) -> IntakeContext:
+    try:
+        proof_settings(app.settings)  # a mistyped resolver stops the start, not each message
+    except ValueError as exc:
+        raise CommandError(f"INTAKE_DNS_RESOLVERS: {exc}") from None
     own = {app.settings.intake_address.lower()}
     return IntakeContext(
         uow=app.uow, settings=app.settings, now=app.now, own_addresses=frozenset(own)
@@ -85,6 +101,7 @@ def _context_for(app: App, sender: str | None) -> ValidationContext:
 
 @command("intake run")
 def intake_run(app: App, args: argparse.Namespace) -> int:
+    warn_if_unsafe(app)
     ctx = intake_context(app)
     mailbox = make_mailbox(ctx)
     if args.once:

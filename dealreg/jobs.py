@@ -42,7 +42,10 @@ def _run(app: App, name: str) -> dict[str, Any]:
             result["slack"] = {"sent": slack.sent, "failed": slack.failed}
         return result
     if name == "expire":
-        return {"expired": jobs.expire(app.uow, now, app.settings)}
+        return {
+            "expired": jobs.expire(app.uow, now, app.settings),
+            "lapsed": jobs.lapse_held(app.uow, now),
+        }
     if name == "remind":
         return {"reminded": jobs.remind(app.uow, now, app.settings)}
     if name == "nudge":

@@ -139,6 +139,9 @@ def intake_thread(app: App, stop: threading.Event) -> threading.Thread:
 
 def run_worker(app: App, *, with_bot: bool = False, port: int | None = None) -> int:
     """Run until SIGTERM or Ctrl-C; the job in hand finishes before exit."""
+    from dealreg.intake_command import warn_if_unsafe
+
+    warn_if_unsafe(app)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sched = scheduler(app)

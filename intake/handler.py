@@ -6,10 +6,13 @@ User errors (a bad form, an unknown sender) are answered once and recorded; syst
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import Message
 from typing import Any
 
@@ -23,7 +26,7 @@ from core.errors import DealError, Invalid
 from core.locales import locale_for
 from core.models import Deal, InboundEmail, Partner
 from core.services import Actor, answer, identify, request_extension
-from core.services.inbound import FINAL, finish, thread_deal
+from core.services.inbound import FINAL, finish, held_for, hold, release, thread_deal
 from core.services.register import (
     Options,
     Registered,
@@ -36,6 +39,9 @@ from core.services.register import (
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from core.validation import ProductRef, ValidationContext
 from intake import classify, messages, parser
+from intake.proof import Proof, ProofSettings, prove
+
+log = logging.getLogger(__name__)
 
 _EXTEND = re.compile(r"\bextend|\bextension\b", re.IGNORECASE)
 
@@ -92,6 +98,9 @@ class Incoming:
     msg: Message
     sender: str | None
     message_id: str | None = None  # the Message-ID header ("" when absent), if read before
+    # How the sender was proven (dkim | authserv | confirmed | off), None when it was not.
+    proof: str | None = None
+    proof_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,40 @@ class Known:
 
     sender: str | None
     message_id: str  # "" when the message has none
+    proof: Proof
+
+
+def sender_proof(settings: Settings, raw: bytes, sender: str | None) -> Proof:
+    """How the sender of `raw` is proven; always proven when the check is turned off."""
+    if not settings.intake_require_sender_proof:
+        return Proof(True, "off", "sender proof turned off (INTAKE_REQUIRE_SENDER_PROOF)")
+    if not sender:
+        return Proof(False, "none", "no sender address")
+    return prove(raw, sender, proof_settings(settings))
+
+
+def proof_settings(settings: Settings) -> ProofSettings:
+    """The sender proof's settings; raises ValueError on a malformed resolver."""
+    return _proof_settings(
+        settings.intake_trusted_authserv_id,
+        tuple(settings.intake_dns_resolvers),
+        settings.intake_dns_timeout_s,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _proof_settings(
+    trusted: str | None, resolvers: tuple[str, ...], timeout: float
+) -> ProofSettings:
+    return ProofSettings(trusted, resolvers, timeout)
+
+
+# Automatic answers that a loop could multiply; the registration confirmation of a new
+# deal is not one of them (a deal is made once), so it is never held back.
+LOOP_GUARDED = frozenset(
+    {"intake_errors", "intake_form", "intake_already_registered", "intake_refused",
+     "intake_confirm"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,29 +185,37 @@ def route(
     known: Known | None = None,
 ) -> str | Pending:
     """Like `handle`, but a registration is returned to be made (with others, perhaps)."""
+    proof = known.proof if known is not None else None
     if stored is None:
         with ctx.uow() as uow:
             row = uow.session.get_one(InboundEmail, row_id)
             if row.status in FINAL:
                 return row.status
             stored = row.raw, row.message_key
+            if row.proof is not None:
+                proof = Proof(True, row.proof, row.reason or "")
     raw, key = stored
     if msg is None:
         msg = messages.load(raw)
-    if known is not None:
-        incoming = Incoming(row_id, key, raw, msg, known.sender, known.message_id)
-    else:
-        incoming = Incoming(row_id, key, raw, msg, messages.sender_address(msg))
+    sender = known.sender if known is not None else messages.sender_address(msg)
+    mid = known.message_id if known is not None else None
+    if proof is None:
+        proof = sender_proof(ctx.settings, raw, sender)
+    method = proof.method if proof.proven else None
+    incoming = Incoming(row_id, key, raw, msg, sender, mid, method, proof.reason)
     result = parsed or parser.parse_message(raw, own_addresses=ctx.own_addresses, msg=msg)
     if result.status == "ignored":
         return _close(ctx, incoming, "ignored", result.reason or result.classification.kind)
-    trusted = ctx.settings.intake_trusted_authserv_id
-    if trusted and not classify.authenticated(msg, trusted):
-        return _close(ctx, incoming, "refused", "not authenticated by the receiving server")
+    if messages.from_count(msg) != 1:
+        # No reply: with several authors, or none, there is no one sender to answer.
+        return _close(ctx, incoming, "refused", "From must name exactly one address")
     actor = _sender(ctx, incoming)
     if actor is None:
         # No reply: the sender may be forged, and answering strangers makes backscatter.
         return _close(ctx, incoming, "refused", f"unknown sender {incoming.sender}")
+    confirmed = _confirmation(ctx, incoming, actor)
+    if confirmed is not None:
+        return confirmed
     threaded = _answer_in_thread(ctx, incoming, actor, result)
     if threaded is not None:
         return threaded
@@ -173,7 +224,77 @@ def route(
     if result.status == "invalid":
         context = {"errors": result.errors, "original_subject": _subject(msg)}
         return _reply_and_close(ctx, incoming, actor, "invalid", "intake_errors", context)
+    if incoming.proof is None:
+        return _hold(ctx, incoming, actor, "a deal registration")
     return Pending(incoming, actor, result.fields, validated)
+
+
+def _references(msg: Message) -> list[str]:
+    """The Message-IDs a message answers (In-Reply-To, then References)."""
+    refs = messages.header_all(msg, "In-Reply-To") + messages.header_all(msg, "References")
+    return re.findall(r"<[^<>\s]+>", " ".join(refs))
+
+
+_CONFIRM_ID = re.compile(r"^<confirm\.([A-Za-z0-9_-]{20,64})@[^<>\s]+>$")
+
+
+def confirmation_id(token: str, settings: Settings) -> str:
+    """The Message-ID of the confirmation request for a held message: it carries the token."""
+    domain = settings.intake_address.rpartition("@")[2] or "dealreg.localhost"
+    return f"<confirm.{token}@{domain}>"
+
+
+def _hold(ctx: IntakeContext, incoming: Incoming, actor: Actor, what: str) -> str:
+    """Keep a message from an unproven sender, and ask the contact whether they sent it.
+
+    The token goes only to the contact's own address, so a forger never sees it.
+    """
+    token = secrets.token_urlsafe(24)
+    now = ctx.now()
+    until = now + timedelta(days=ctx.settings.intake_hold_days)
+    context = {"what": what, "received_at": now, "held_until": until, "token": token}
+    reason = f"held until its sender confirms it: {incoming.proof_note}"[:2000]
+    with ctx.uow() as uow:
+        _queue_reply(
+            uow.session, ctx, incoming, actor, "held", "intake_confirm", context, now,
+            reason=reason, message_id=confirmation_id(token, ctx.settings),
+        )  # fmt: skip
+        row = uow.session.get_one(InboundEmail, incoming.row_id)
+        hold(uow.session, row, token, until, now, row.reason or reason)
+        uow.commit()
+    return "held"
+
+
+def _confirmation(ctx: IntakeContext, incoming: Incoming, actor: Actor) -> str | None:
+    """A reply to one of our confirmation requests releases the message it holds."""
+    tokens = [m.group(1) for ref in _references(incoming.msg) if (m := _CONFIRM_ID.match(ref))]
+    if not tokens:
+        return None
+    now = ctx.now()
+    with ctx.uow() as uow:
+        held = held_for(uow.session, tokens)
+        if held is None or held.sender != incoming.sender:
+            # A guessed token, or a reply from someone else: the forger learns nothing.
+            return _finish(uow, incoming, "refused", "confirms no message held for it", now)
+        if held.status == "held" and held.held_until is not None and held.held_until > now:
+            release(uow.session, held, incoming.row_id, now)
+            log.info("intake: inbound %s confirmed by its sender", held.id)
+            return _finish(uow, incoming, "answered", f"confirms inbound {held.id}", now)
+        if held.status not in ("held", "lapsed"):
+            return _finish(uow, incoming, "answered", f"confirmed inbound {held.id} again", now)
+        status = _queue_reply(
+            uow.session, ctx, incoming, actor, "refused", "intake_refused",
+            {"reason": "hold_lapsed"}, now, reason=f"confirms inbound {held.id}, which lapsed",
+        )  # fmt: skip
+        uow.commit()
+        return status
+
+
+def _finish(uow: UnitOfWork, incoming: Incoming, status: str, reason: str, now: datetime) -> str:
+    row = uow.session.get_one(InboundEmail, incoming.row_id)
+    finish(uow.session, row, status, now, reason=reason)
+    uow.commit()
+    return status
 
 
 def _sender(ctx: IntakeContext, incoming: Incoming) -> Actor | None:
@@ -275,10 +396,7 @@ def _answer_in_thread(
     ctx: IntakeContext, incoming: Incoming, actor: Actor, result: parser.IntakeResult
 ) -> str | None:
     """A reply to our returned-registration or reminder email answers it or asks to extend."""
-    refs = messages.header_all(incoming.msg, "In-Reply-To") + messages.header_all(
-        incoming.msg, "References"
-    )
-    ids = re.findall(r"<[^<>\s]+>", " ".join(refs))
+    ids = _references(incoming.msg)
     if not ids or result.fields.get("company_name"):
         return None
     with ctx.uow() as uow:
@@ -287,18 +405,21 @@ def _answer_in_thread(
             return None
         number = _deal_number(uow.session, ours.deal_id)
         template = ours.template
+    acts = template in ("deal_returned", "expiry_reminder") or (
+        template == "deal_approved" and _EXTEND.search(_reply_text(incoming.msg))
+    )
+    if not acts:
+        return None
+    if incoming.proof is None:
+        return _hold(ctx, incoming, actor, f"a reply about {number}")
     text = _reply_text(incoming.msg)
     now = ctx.now()
     with ctx.uow() as uow:
         try:
             if template == "deal_returned":
                 answer(uow, actor, number, text=text, now=now, settings=ctx.settings)
-            elif template == "expiry_reminder" or (
-                template == "deal_approved" and _EXTEND.search(text)
-            ):
-                request_extension(uow, actor, number, now=now, settings=ctx.settings)
             else:
-                return None
+                request_extension(uow, actor, number, now=now, settings=ctx.settings)
         except DealError as exc:
             uow.rollback()
             context = {"errors": [{"field": exc.field, "message": exc.message}]}
@@ -374,15 +495,29 @@ def _queue_reply(
     *,
     deal_id: int | None = None,
     reason: str | None = None,
+    message_id: str | None = None,
 ) -> str:
-    """Queue one threaded reply and record the outcome, in the caller's transaction."""
+    """Queue one threaded reply and record the outcome, in the caller's transaction.
+
+    Past the loop guard's limit of automatic replies to one address per hour, the outcome
+    is recorded and the reply is not sent.
+    """
     row = session.get_one(InboundEmail, incoming.row_id)
+    detail = reason or "; ".join(
+        f"{e.get('field') or 'form'}: {e.get('message')}" for e in context.get("errors", [])
+    )
+    to = incoming.sender or ""
+    if template in LOOP_GUARDED and _over_limit(session, ctx.settings, to, now):
+        log.warning("intake: reply limit reached for %s; inbound %s not answered", to, row.id)
+        note = f"not answered: {ctx.settings.intake_replies_per_hour} replies in the last hour"
+        finish(session, row, status, now, reason=f"{detail or template} ({note})", deal_id=deal_id)
+        return status
     in_reply_to, references = messages.reply_headers(incoming.msg)
     country = _partner_country(session, actor)
     outbox.enqueue(
         session,
         template=template,
-        to=incoming.sender or "",
+        to=to,
         context={"country": country, **context},
         locale=locale_for(country),
         now=now,
@@ -390,12 +525,16 @@ def _queue_reply(
         in_reply_to=in_reply_to,
         references=references,
         dedupe_key=f"intake-reply:{incoming.row_id}",
-    )
-    detail = reason or "; ".join(
-        f"{e.get('field') or 'form'}: {e.get('message')}" for e in context.get("errors", [])
+        message_id=message_id,
     )
     finish(session, row, status, now, reason=detail or template, deal_id=deal_id)
     return status
+
+
+def _over_limit(session: Session, settings: Settings, to: str, now: datetime) -> bool:
+    since = now - timedelta(hours=1)
+    sent = outbox.replies_since(session, to, since, LOOP_GUARDED)
+    return sent >= settings.intake_replies_per_hour
 
 
 def _partner_country(session: Session, actor: Actor | None) -> str | None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import email
 import functools
 import hashlib
+import html as htmllib
 import re
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
@@ -16,11 +19,18 @@ from inscriptis import get_text
 
 MAX_DEPTH = 8
 MAX_TEXT = 500_000
+# Parts past these are not read: a form is near the top, and each part costs time.
+MAX_PARTS = 2_000  # lines that may open a MIME part, in the raw bytes
+MAX_WALK_PARTS = 500  # parts visited for the readable text
+RICH_HTML_MAX = 200_000  # characters of HTML given to the layout-keeping converter
 FORWARD_MARKER = "---------- Forwarded message ---------"
 
 _WS = re.compile(r"[\u00a0\u2007\u202f]")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_TAGS = re.compile(r"<[^>]{0,2000}>")
+_TAGS = re.compile(r"<[^<>]{0,2000}>")
+_HIDDEN_OPEN = re.compile(r"(?i)<(head|style|script)\b")
+_BREAK = re.compile(r"(?i)<\s*(?:br|/p|/div|/tr|/li|/h\d)\b[^<>]{0,2000}>")
+_CELL_END = re.compile(r"(?i)<\s*/t[dh]\s*>")
 _ASCII_ALIASES = {"us-ascii", "ascii", "ansi_x3.4-1968", "646", "unknown-8bit", "x-unknown"}
 # Mail labelled latin-1 is nearly always windows-1252 (the WHATWG encoding rule).
 _CHARSET_FIXUPS = {
@@ -31,19 +41,33 @@ _CHARSET_FIXUPS = {
 
 
 class _CachedHeaders(policy.EmailPolicy):
-    """The default policy, parsing each distinct header value once instead of on every read.
+    """The default policy, reading every header in time linear in its length.
 
-    Parsed headers are immutable strings, so equal (name, value) pairs can share one; the
-    same From, Content-Type and Message-ID are read many times per message.
+    The stdlib's header parser is slow per character and worse than linear on long
+    unstructured values (a 400 KB encoded Subject took seconds), so it only sees short
+    values, each distinct one parsed once: the same From and Message-ID are read many
+    times per message. Longer values are decoded here in one pass; the MIME headers of
+    every part are read the compat32 way (a plain string), which the parser and our
+    walk over thousands of parts need to be cheap.
     """
 
     def header_fetch_parse(self, name: str, value: str) -> str:
-        if hasattr(value, "name") or len(value) > _CACHED_HEADER_MAX:
+        if hasattr(value, "name"):
             return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
-        return _parse_header(self, name, value)
+        if name.lower() in _MIME_FIELDS:
+            return _unfold(value)[:_STRUCTURED_MAX]
+        if len(value) <= _CACHED_HEADER_MAX:
+            return _parse_header(self, name, value)
+        if self.header_factory.registry.get(name.lower()) is None:
+            return decode_words(_unfold(value))
+        return _unfold(value)[:_STRUCTURED_MAX]
 
 
-_CACHED_HEADER_MAX = 2000
+_CACHED_HEADER_MAX = 2000  # longer values are decoded in one pass, and not kept
+# A structured value past this is cut: no address list or parameter we read is longer.
+_STRUCTURED_MAX = 4000
+_MIME_FIELDS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?\s]*)\?=")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -51,12 +75,49 @@ def _parse_header(pol: policy.EmailPolicy, name: str, value: str) -> str:
     return policy.EmailPolicy.header_fetch_parse(pol, name, value)  # type: ignore[no-any-return]
 
 
+def _unfold(value: str) -> str:
+    return "".join(value.splitlines())
+
+
+def decode_words(text: str) -> str:
+    """Decode the RFC 2047 encoded words in a header value, in one pass."""
+    out: list[str] = []
+    run: list[bytes] = []  # adjacent words of one charset, decoded together (RFC 2047 6.2)
+    charset = ""
+    end = 0
+    for match in _ENCODED_WORD.finditer(text):
+        between = text[end : match.start()]
+        word_charset = match.group(1).split("*", 1)[0].lower()
+        if run and (between.strip() or word_charset != charset):
+            out.append(decode_bytes(b"".join(run), charset))
+            run = []
+        if not run:
+            out.append(between)
+        run.append(_word_bytes(match.group(2), match.group(3)))
+        charset, end = word_charset, match.end()
+    if run:
+        out.append(decode_bytes(b"".join(run), charset))
+    out.append(text[end:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, data: str) -> bytes:
+    """Return the bytes of one encoded word's payload (B or Q encoding)."""
+    raw = data.encode("ascii", "replace")
+    try:
+        if encoding in "bB":
+            return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4))
+        return binascii.a2b_qp(raw, header=True)
+    except (binascii.Error, ValueError):
+        return raw
+
+
 _POLICY = _CachedHeaders()
 
 
 def load(raw: bytes) -> EmailMessage:
     """Parse raw bytes into a message, leniently: never raise."""
-    data = raw if isinstance(raw, bytes) else bytes(raw or b"")
+    data = _bounded(raw if isinstance(raw, bytes) else bytes(raw or b""))
     for pol in (_POLICY, policy.compat32):
         try:
             msg = email.message_from_bytes(data, _class=EmailMessage, policy=pol)
@@ -66,6 +127,20 @@ def load(raw: bytes) -> EmailMessage:
     msg = EmailMessage()
     msg.set_payload(data.decode("latin-1"), "us-ascii")
     return msg
+
+
+def _bounded(data: bytes) -> bytes:
+    """Cut the bytes before the line that would open part MAX_PARTS + 1.
+
+    The parser spends tens of microseconds on each part, so a message of a million empty
+    parts would stall the intake; the headers and the first parts are all that is read.
+    """
+    if data.count(b"\n--") <= MAX_PARTS:
+        return data
+    at = -1
+    for _ in range(MAX_PARTS + 1):
+        at = data.find(b"\n--", at + 1)
+    return data[: at + 1]
 
 
 def header(msg: Message, name: str) -> str:
@@ -91,14 +166,52 @@ def _unescape(text: str) -> str:
     return decode_bytes(data, "")
 
 
+# Header fields that servers on the way prepend to a message. The same message delivered
+# twice differs only in these, so they are left out of its identity.
+_TRACE_FIELDS = frozenset(
+    {
+        b"received",
+        b"return-path",
+        b"delivered-to",
+        b"x-original-to",
+        b"envelope-to",
+        b"authentication-results",
+        b"arc-authentication-results",
+        b"arc-message-signature",
+        b"arc-seal",
+        b"received-spf",
+        b"x-spam-status",
+        b"x-spam-score",
+        b"x-spam-level",
+        b"x-spam-flag",
+        b"x-spam-checker-version",
+    }
+)
+_FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+
+
 def message_key(msg: Message, raw: bytes) -> str:
-    """Return the message's identity: its normalised Message-ID, else a hash of the bytes."""
-    value = header(msg, "Message-ID").strip()
-    match = re.search(r"<([^<>\s]{1,900})>", value)
-    ident = match.group(1) if match else value.strip("<> \t")
-    if ident and not re.search(r"\s", ident) and len(ident) <= 900:
-        return f"<{ident}>"
-    return "sha256:" + hashlib.sha256(raw or b"").hexdigest()
+    """Return the message's identity: a hash of its bytes after the trace fields on top.
+
+    The bytes hold the Message-ID and From, so a message that reuses another's Message-ID,
+    from another sender or with other content, is a different message; the same message
+    delivered again by another route (other Received lines, other line endings) is the
+    same one.
+    """
+    data = (raw or b"").replace(b"\r\n", b"\n")
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        line = data[start:end]
+        if line[:1] in (b" ", b"\t") and start > 0:
+            start = end  # the folded continuation of a trace field
+            continue
+        name = _FIELD_NAME.match(line)
+        if name is None or name.group(1).lower() not in _TRACE_FIELDS:
+            break
+        start = end
+    return "sha256:" + hashlib.sha256(data[start:]).hexdigest()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -143,15 +256,31 @@ def sender_address(msg: Message) -> str | None:
     return None
 
 
+def from_count(msg: Message) -> int:
+    """Return how many addresses the From lines name, over every From line."""
+    try:
+        return len([a for _, a in getaddresses(header_all(msg, "From")) if a])
+    except Exception:
+        return 0
+
+
 def return_path(msg: Message) -> str | None:
-    """Return the Return-Path address: "" for the null path `<>`, None when absent."""
+    """Return the Return-Path address: "" for the null path, None when absent or empty.
+
+    Only `<>` is the null path (RFC 5321 4.5.5); IIS writes it `<<>>`. A path without an
+    `@` (`<nsb>`, a template's unfilled `<EMAIL_FROM>`) is a broken address, not a null
+    one, and is returned as written, lower-cased.
+    """
     values = header_all(msg, "Return-Path")
-    if not values:
+    value = values[0].strip() if values else ""
+    if not value:
         return None
-    value = values[0].strip()
-    if value in ("<>", "") or re.fullmatch(r"<\s*>", value):
+    if _NULL_PATH.fullmatch(value):
         return ""
-    return normalise_address(value) or ""
+    return normalise_address(value) or value.strip("<> \t").lower()
+
+
+_NULL_PATH = re.compile(r"<\s*(?:<\s*>)?\s*>")
 
 
 def reply_headers(msg: Message) -> tuple[str | None, str | None]:
@@ -170,51 +299,102 @@ def reply_headers(msg: Message) -> tuple[str | None, str | None]:
 def body_text(msg: Message, *, prefer: str = "text/plain") -> str:
     """Return the readable text of a message: `prefer`red alternative first, HTML converted."""
     try:
-        text = _part_text(msg, 0, prefer)
+        text = _part_text(msg, 0, _Walk(prefer))
     except Exception:
         text = ""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text[: MAX_TEXT * 2].replace("\r\n", "\n").replace("\r", "\n")
     text = _INVISIBLE.sub("", _WS.sub(" ", text))
     return text[:MAX_TEXT]
 
 
-def _part_text(part: Message, depth: int, prefer: str) -> str:
+def has_alternatives(msg: Message) -> bool:
+    """Return whether the message holds a multipart/alternative (where `prefer` matters)."""
+    for count, part in enumerate(msg.walk()):
+        if count > MAX_WALK_PARTS:
+            return False
+        if _content_type(part) == "multipart/alternative":
+            return True
+    return False
+
+
+@dataclass
+class _Walk:
+    """One reading of a message's text, and what it may still spend.
+
+    The form is near the top, so the walk stops when the text is long enough, and the
+    layout-keeping HTML converter (slow per byte) reads only the first stretch of HTML.
+    """
+
+    prefer: str
+    parts: int = MAX_WALK_PARTS
+    chars: int = MAX_TEXT
+    rich_html: int = RICH_HTML_MAX
+
+    def spent(self) -> bool:
+        return self.parts <= 0 or self.chars <= 0
+
+
+def _part_text(part: Message, depth: int, walk: _Walk) -> str:
     """Return the text of one part, walking containers and forwarded messages."""
-    if depth > MAX_DEPTH:
+    walk.parts -= 1
+    if depth > MAX_DEPTH or walk.spent():
         return ""
     ctype = _content_type(part)
     if ctype == "message/rfc822" or (ctype.startswith("message/") and part.is_multipart()):
-        return _forwarded_text(part, depth, prefer)
+        return _forwarded_text(part, depth, walk)
     if part.is_multipart():
         children = _children(part)
         if ctype == "multipart/alternative":
-            return _alternative_text(children, depth, prefer)
-        texts = (_part_text(c, depth + 1, prefer) for c in children if not _is_attachment(c))
-        return "\n\n".join(t for t in texts if t.strip())
+            return _alternative_text(children, depth, walk)
+        return _mixed_text(children, depth, walk)
+    text = _leaf_text(part, ctype, walk)
+    walk.chars -= len(text)
+    return text
+
+
+def _mixed_text(children: list[Message], depth: int, walk: _Walk) -> str:
+    """Join the text of each part that is not an attachment, in order."""
+    texts = []
+    for child in children:
+        if walk.spent():
+            break
+        if not _is_attachment(child):
+            texts.append(_part_text(child, depth + 1, walk))
+    return "\n\n".join(t for t in texts if t.strip())
+
+
+def _leaf_text(part: Message, ctype: str, walk: _Walk) -> str:
+    """Return the text of a leaf part: plain as it is, HTML converted, others nothing."""
     if ctype == "text/plain" or ctype == "text" or not ctype:
         return _decoded(part)
-    if ctype == "text/html":
-        return html_to_text(_decoded(part))
-    return ""
+    if ctype != "text/html":
+        return ""
+    html = _decoded(part)
+    if len(html) > walk.rich_html:
+        return html_to_text_fast(html)
+    walk.rich_html -= len(html)
+    return html_to_text(html)
 
 
-def _alternative_text(children: list[Message], depth: int, prefer: str) -> str:
+def _alternative_text(children: list[Message], depth: int, walk: _Walk) -> str:
     """Return the preferred alternative when it has text, else the richest other one."""
-    by_type: dict[str, str] = {}
+    firsts: dict[str, Message] = {}
     for child in children:
-        ctype = _content_type(child)
-        if ctype not in by_type:
-            by_type[ctype] = _part_text(child, depth + 1, prefer)
-    chosen = by_type.get(prefer, "")
-    if chosen.strip():
-        return chosen
-    for text in reversed(list(by_type.values())):
+        firsts.setdefault(_content_type(child), child)
+    preferred = firsts.pop(walk.prefer, None)
+    if preferred is not None:
+        text = _part_text(preferred, depth + 1, walk)
+        if text.strip():
+            return text
+    # RFC 2046 5.1.4: alternatives come in increasing faithfulness, the richest last.
+    for child in reversed(list(firsts.values())):
+        text = _part_text(child, depth + 1, walk)
         if text.strip():
             return text
     return ""
 
 
-def _forwarded_text(part: Message, depth: int, prefer: str) -> str:
+def _forwarded_text(part: Message, depth: int, walk: _Walk) -> str:
     """Render an attached message as an inline forward: marker, headers, body."""
     inner = part.get_payload()
     inner = inner[0] if isinstance(inner, list) and inner else inner
@@ -225,7 +405,7 @@ def _forwarded_text(part: Message, depth: int, prefer: str) -> str:
         value = header(inner, name)
         if value:
             lines.append(f"{name}: {' '.join(value.split())}")
-    return "\n".join(lines) + "\n\n" + _part_text(inner, depth + 1, prefer)
+    return "\n".join(lines) + "\n\n" + _part_text(inner, depth + 1, walk)
 
 
 def _children(part: Message) -> list[Message]:
@@ -289,10 +469,30 @@ def decode_bytes(data: bytes, charset: str) -> str:
 
 def html_to_text(html: str) -> str:
     """Convert HTML to text, keeping each table row on one line."""
-    html = re.sub(r"(?is)<(head|style|script)\b.*?</\1\s*>", " ", html)
+    html = _strip_hidden(html)
     try:
         return get_text(html)
     except Exception:
-        text = re.sub(r"(?i)<\s*(br|/p|/div|/tr|/h\d)\b[^>]*>", "\n", html)
-        text = re.sub(r"(?i)<\s*/t[dh]\s*>", "  ", text)
-        return _TAGS.sub("", text)
+        return html_to_text_fast(html)
+
+
+def html_to_text_fast(html: str) -> str:
+    """Convert HTML to text in one pass: rows and blocks to lines, cells apart by spaces."""
+    text = _BREAK.sub("\n", _strip_hidden(html))
+    text = _TAGS.sub("", _CELL_END.sub("  ", text))
+    return htmllib.unescape(text)
+
+
+def _strip_hidden(html: str) -> str:
+    """Drop the head, style and script elements, in one pass (an unclosed one ends it)."""
+    lower = html.lower()
+    out: list[str] = []
+    pos = 0
+    while (match := _HIDDEN_OPEN.search(html, pos)) is not None:
+        out.append(html[pos : match.start()])
+        close = lower.find("</" + match.group(1).lower(), match.end())
+        end = html.find(">", close) if close >= 0 else -1
+        pos = end + 1 if end >= 0 else len(html)
+        out.append(" ")
+    out.append(html[pos:])
+    return "".join(out)

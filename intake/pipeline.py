@@ -20,9 +20,19 @@ from core.services.inbound import ACCEPTED, FINAL
 from core.services.register import Validated
 from core.uow import UnitOfWork
 from intake import messages, parser, readahead
-from intake.handler import IntakeContext, Known, Pending, refuse_oversize, register_all, route
+from intake.handler import (
+    IntakeContext,
+    Known,
+    Pending,
+    handle,
+    refuse_oversize,
+    register_all,
+    route,
+    sender_proof,
+)
 from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
 from intake.maildir import MaildirMailbox
+from intake.proof import Proof
 from intake.readahead import Job, Read, ReadAhead
 
 log = logging.getLogger(__name__)
@@ -112,7 +122,25 @@ def _run(ctx: IntakeContext, mailbox: Mailbox, ahead: ReadAhead | None) -> RunRe
             break
     batches.close()  # collects a batch still being read ahead
     move_settled(ctx, mailbox, settled)
+    handle_released(ctx, report)
     return report
+
+
+def handle_released(ctx: IntakeContext, report: RunReport) -> None:
+    """Handle the stored messages due again that are out of the mailbox: those their
+    senders just confirmed, and retries. One that fails is counted and tried next run."""
+    with ctx.uow() as uow:
+        ids = inbound.released(uow.session)
+    for row_id in ids:
+        try:
+            report.count(handle(ctx, row_id))
+        except Exception as exc:
+            log.error(
+                "intake: stored message %s failed; it stays for a retry", row_id, exc_info=exc
+            )
+            report.failed += 1
+            with ctx.uow() as uow:
+                inbound.record_failure(uow, row_id, f"{type(exc).__name__}: {exc}")
 
 
 def _read_ahead(
@@ -183,6 +211,7 @@ class _Loaded:
     msg: Message
     arrival: inbound.Arrival
     parsed: parser.IntakeResult | None
+    proof: Proof
     validated: Validated | None = None
 
 
@@ -214,7 +243,7 @@ def settle_batch(
     kind = "imap" if isinstance(mailbox, ImapMailbox) else "maildir"
     for fetched, read in zip(batch, reads or [None] * len(batch), strict=True):
         try:
-            loaded.append(_load(fetched, kind, ctx.own_addresses, read))
+            loaded.append(_load(ctx, fetched, kind, read))
         except Exception as exc:
             failed.append((fetched.uid, exc))
     if not loaded:
@@ -230,12 +259,15 @@ def settle_batch(
     return done, failed + lost
 
 
-def _load(fetched: FetchedMessage, kind: str, own: frozenset[str], read: Read | None) -> _Loaded:
+def _load(ctx: IntakeContext, fetched: FetchedMessage, kind: str, read: Read | None) -> _Loaded:
     raw, headers_only = _job(fetched)
     msg = messages.load(raw)
+    own = ctx.own_addresses
     if read is None:
         # Read the form now, outside any transaction: the database is not held meanwhile.
         read = readahead.read(raw, headers_only=headers_only, own_addresses=own, msg=msg)
+    # Also outside the transaction: proving the sender may ask DNS for a DKIM key.
+    proof = sender_proof(ctx.settings, raw, read.sender)
     arrival = inbound.Arrival(
         key=read.key,
         raw=raw,
@@ -246,11 +278,12 @@ def _load(fetched: FetchedMessage, kind: str, own: frozenset[str], read: Read | 
         uidvalidity=getattr(fetched, "uidvalidity", None),
         uid=fetched.uid,
         size=fetched.size,
+        proof=proof.method if proof.proven else None,
     )
     validated = None
     if read.registration is not None and read.context is not None:
         validated = Validated(read.registration, read.context)
-    return _Loaded(fetched, raw, msg, arrival, read.parsed, validated)
+    return _Loaded(fetched, raw, msg, arrival, read.parsed, proof, validated)
 
 
 def _handle_all(
@@ -356,7 +389,7 @@ def _outcome(ctx: IntakeContext, item: _Loaded, stored: inbound.Stored) -> str |
     if item.fetched.too_large:
         return refuse_oversize(ctx, stored.id, item.raw, item.fetched.size)
     fresh = (item.raw, item.arrival.key) if stored.new else None
-    known = Known(item.arrival.sender, item.arrival.message_id or "")
+    known = Known(item.arrival.sender, item.arrival.message_id or "", item.proof)
     return route(
         ctx, stored.id, msg=item.msg, stored=fresh, parsed=item.parsed,
         validated=item.validated, known=known,

@@ -15,6 +15,7 @@ A missing server skips its tests, or fails them when `REQUIRE_SERVICES=1`.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -23,10 +24,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# The tests of reading and routing mail take partner senders on trust and answer every
+# message, in this process and in the `dealreg` processes they start; the sender proof and
+# the loop guard are turned on and proven in tests/integration/test_intake_trust.py.
+os.environ.setdefault("INTAKE_REQUIRE_SENDER_PROOF", "false")
+os.environ.setdefault("INTAKE_REPLIES_PER_HOUR", "100000")
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.dkim import dkim_keys, dns_server  # noqa: E402, F401  (fixtures, found by name)
 from tests.factories import World  # noqa: E402
 from tests.servers import (  # noqa: E402
     DovecotServer,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,8 +14,11 @@ from core.errors import NotFound
 from core.models import InboundEmail, OutboxMessage
 from core.uow import UnitOfWork
 
-FINAL = frozenset({"registered", "duplicate", "invalid", "ignored", "refused", "answered"})
-ACCEPTED = frozenset({"registered", "duplicate", "answered"})
+FINAL = frozenset(
+    {"registered", "duplicate", "invalid", "ignored", "refused", "answered", "held", "lapsed"}
+)
+# Moved to Processed; the rest to Rejected. A held message may yet act, once confirmed.
+ACCEPTED = frozenset({"registered", "duplicate", "answered", "held"})
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,12 @@ def store(
     uid: int | None,
     size: int,
     now: datetime,
+    proof: str | None = None,
 ) -> Stored:
     """Keep the message under `key`; a message already kept is returned as it stands."""
     session = uow.session
     # Insert first: a new message is the common case, a replay the exception.
-    arrival = Arrival(key, raw, message_id, sender, subject, mailbox, uidvalidity, uid, size)
+    arrival = Arrival(key, raw, message_id, sender, subject, mailbox, uidvalidity, uid, size, proof)
     row = _new_row(arrival, now)
     session.add(row)
     try:
@@ -72,6 +75,7 @@ class Arrival:
     uidvalidity: int | None
     uid: int | None
     size: int
+    proof: str | None = None  # how the sender was proven, if it was
 
 
 def store_many(uow: UnitOfWork, arrivals: list[Arrival], now: datetime) -> list[Stored]:
@@ -117,6 +121,7 @@ def _new_row(a: Arrival, now: datetime) -> InboundEmail:
         status="received",
         attempts=0,
         received_at=now,
+        proof=a.proof,
     )
 
 
@@ -126,10 +131,6 @@ def _fields(a: Arrival) -> dict[str, Any]:
 
 def _by_key(session: Session, key: str) -> InboundEmail | None:
     return session.scalar(select(InboundEmail).where(InboundEmail.message_key == key[:998]))
-
-
-def content_key(raw: bytes) -> str:
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def finish(
@@ -154,13 +155,6 @@ def record_failure(uow: UnitOfWork, row_id: int, error: str) -> None:
     if row is not None:
         row.attempts += 1
         row.reason = error[:2000]
-        uow.commit()
-
-
-def mark_moved(uow: UnitOfWork, row_id: int, folder: str) -> None:
-    row = uow.session.get(InboundEmail, row_id)
-    if row is not None:
-        row.moved_to = folder
         uow.commit()
 
 
@@ -202,3 +196,50 @@ def thread_deal(session: Session, references: list[str]) -> OutboxMessage | None
         .limit(1)
     )
     return session.scalar(stmt)
+
+
+def hold(
+    session: Session, row: InboundEmail, token: str, until: datetime, now: datetime, reason: str
+) -> None:
+    """Keep a message from an unproven sender until its sender confirms it (or `until`)."""
+    finish(session, row, "held", now, reason=reason)
+    row.hold_token = token
+    row.held_until = until
+
+
+def held_for(session: Session, tokens: list[str]) -> InboundEmail | None:
+    """The message held under one of these confirmation tokens, if any."""
+    if not tokens:
+        return None
+    return session.scalar(select(InboundEmail).where(InboundEmail.hold_token.in_(tokens)))
+
+
+def release(session: Session, row: InboundEmail, confirmed_by: int, now: datetime) -> None:
+    """Queue a held message again as proven: its sender confirmed it by a threaded reply."""
+    row.status = "received"
+    row.proof = "confirmed"
+    row.reason = f"confirmed by the sender's reply (inbound {confirmed_by})"
+    row.handled_at = now
+
+
+def released(session: Session, limit: int = 500) -> list[int]:
+    """Stored messages due again that are no longer in the mailbox (confirmed, or retried)."""
+    stmt = (
+        select(InboundEmail.id)
+        .where(InboundEmail.status == "received", InboundEmail.moved_to.is_not(None))
+        .order_by(InboundEmail.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def lapse_held(uow: UnitOfWork, now: datetime) -> int:
+    """Record as `lapsed` every held message whose confirmation did not come in time."""
+    stmt = (
+        update(InboundEmail)
+        .where(InboundEmail.status == "held", InboundEmail.held_until <= now)
+        .values(status="lapsed", reason="not confirmed by its sender in time", handled_at=now)
+    )
+    result = uow.session.execute(stmt.execution_options(synchronize_session=False))
+    uow.commit()
+    return int(cast(CursorResult[Any], result).rowcount or 0)

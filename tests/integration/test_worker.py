@@ -169,6 +169,26 @@ def test_run_starts_and_stops_cleanly_on_interrupt(tmp_path: Path) -> None:
     assert proc.returncode == 0, out
     assert "worker started" in out and "stopping" in out
     assert (tmp_path / "maildir").is_dir()
+    # The tests take senders on trust (tests/conftest.py), and `run` says it is unsafe.
+    assert "WARNING: INTAKE_REQUIRE_SENDER_PROOF is off" in out
+
+
+def test_intake_with_sender_proof_on_starts_without_the_warning(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"}
+    env.update(MAILDIR=str(tmp_path / "m"), OUTBOX_DIR=str(tmp_path / "o"))
+    env["INTAKE_REQUIRE_SENDER_PROOF"] = "true"
+    run = [sys.executable, "-m", "dealreg"]
+    subprocess.run([*run, "init"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    done = subprocess.run(
+        [*run, "intake", "run", "--once"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "INTAKE_REQUIRE_SENDER_PROOF" not in done.stderr
+    env["INTAKE_DNS_RESOLVERS"] = '["dns.example"]'
+    bad = subprocess.run(
+        [*run, "intake", "run", "--once"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "INTAKE_DNS_RESOLVERS" in bad.stderr
 
 
 def test_expired_deal_can_be_registered_again(world: World) -> None:

@@ -133,6 +133,13 @@ def context_for(name: str, deal: Deal, quote: Quote) -> dict[str, Any]:
         },
         "intake_form": {"deal": None, "country": "US"},
         "intake_refused": {"deal": None, "reason": "oversize", "max_bytes": 10 * 1024 * 1024},
+        "intake_confirm": {
+            "deal": None,
+            "what": "a deal registration",
+            "received_at": datetime(2026, 11, 25, 9, 30, tzinfo=UTC),
+            "held_until": datetime(2026, 12, 2, 9, 30, tzinfo=UTC),
+            "token": "tok3n-Abc_123",
+        },
         "expiry_reminder": {"days_left": 14, "extensions_left": 1},
         "extension_granted": {"extension_days": 30},
         "extension_declined": {"note": "Close date too far out."},
@@ -150,6 +157,14 @@ def test_every_template_renders_text_and_html(name: str) -> None:
     assert out.text.strip() and "{{" not in out.text
     assert out.html.lstrip().startswith("<!DOCTYPE html>")
     assert "Mimecast" in out.text and "Mimecast" in out.html
+
+
+def test_the_confirmation_request_carries_its_token_and_echoes_nothing_the_sender_typed() -> None:
+    deal, quote = make_deal(company=HOSTILE)
+    out = emails.render("intake_confirm", context_for("intake_confirm", deal, quote))
+    assert "tok3n-Abc_123" in out.text and "tok3n-Abc_123" in out.html
+    assert "2 Dec 2026" in out.text  # when it lapses
+    assert "script" not in out.text + out.html + out.subject
 
 
 def test_company_name_is_escaped_in_html_and_raw_in_text() -> None:
