@@ -13,12 +13,11 @@ from bot.kit import (
     clip,
     context,
     divider,
-    escape,
     fields_section,
     header,
     section,
 )
-from core.domains import display_domain
+from core.domains import Suspicion, describe, display_both, display_domain, suspicion
 from core.fields import (
     END_USER_ROLES,
     FIELDS,
@@ -31,6 +30,7 @@ from core.fields import (
 )
 from core.models import Deal, Quote
 from core.pricing import round_money
+from core.services.queries import ProspectPage
 from core.services.register import DomainCheck
 
 _MARK = {"done": "✅", "current": "🔵", "todo": "⚪"}
@@ -60,7 +60,7 @@ def money(amount: Any, currency: str) -> str:
 def field_value(deal: Deal, name: str) -> str:
     """One registration field of `deal` as a person reads it."""
     if name == "domain":
-        return display_domain(deal.prospect.domain)
+        return display_both(deal.prospect.domain)
     if name == "product":
         return deal.product.name
     value = getattr(deal, name)
@@ -95,18 +95,19 @@ SUMMARY = (
 
 
 def deal_title(deal: Deal) -> str:
-    return f"{deal.number} · {deal.prospect.company_name}"
+    """The deal's number and the company name its registration typed."""
+    return f"{deal.number} · {deal.company_name}"
 
 
 def quote_blocks(quote: Quote) -> list[Block]:
     """A quote with its lines and total."""
     lines = [
-        f"• {escape(line.description)}: {money(line.amount, quote.currency)}"
+        f"• {line.description}: {money(line.amount, quote.currency)}"
         + (f" ({line.pct.normalize()}%)" if line.pct is not None else "")
         for line in quote.lines
     ]
     text = (
-        f"*Quote {quote.number}* · {escape(quote.product.name)} · {quote.number_of_users:,} users"
+        f"*Quote {quote.number}* · {quote.product.name} · {quote.number_of_users:,} users"
         f" × {quote.term_months} months\n" + "\n".join(lines) + "\n"
         f"*Total {money(quote.total, quote.currency)}* · valid until {quote.valid_until}"
     )
@@ -118,21 +119,19 @@ def deal_details(deal: Deal) -> list[Block]:
     blocks: list[Block] = [header(deal_title(deal)), section(progress_line(deal.stage))]
     blocks.append(
         context(
-            f"Partner: {escape(deal.partner.name)} · {escape(deal.contact.email)}",
+            f"Partner: {deal.partner.name} · {deal.contact.email}",
             f"Protected until: {when(deal.protection_expires_at)}",
         )
     )
     if deal.returned_question:
-        blocks.append(section(f"*Question from the deal desk:* {escape(deal.returned_question)}"))
+        blocks.append(section(f"*Question from the deal desk:* {deal.returned_question}"))
     if deal.reject_reason:
         reason = REJECT_REASONS.get(deal.reject_reason, deal.reject_reason)
-        blocks.append(section(f"*Rejected:* {reason}. {escape(deal.review_note or '')}"))
+        blocks.append(section(f"*Rejected:* {reason}. {deal.review_note or ''}"))
     blocks += fields_section(deal_fields(deal))
     for quote in deal.quotes[-5:]:
         blocks += quote_blocks(quote)
-    history = [
-        f"{when(e.at)} · {e.action} by {escape(e.actor)} ({e.channel})" for e in deal.events[-10:]
-    ]
+    history = [f"{when(e.at)} · {e.action} by {e.actor} ({e.channel})" for e in deal.events[-10:]]
     if history:
         blocks += [divider(), context(clip("\n".join(history), 3000))]
     return blocks
@@ -140,37 +139,48 @@ def deal_details(deal: Deal) -> list[Block]:
 
 def deal_line(deal: Deal) -> str:
     return (
-        f"*{deal.number}* · {escape(deal.prospect.company_name)} "
-        f"({display_domain(deal.prospect.domain)}) · {escape(deal.product.name)}\n"
+        f"*{deal.number}* · {deal.company_name} "
+        f"({display_domain(deal.prospect.domain)}) · {deal.product.name}\n"
         f"{progress_line(deal.stage)}"
     )
 
 
 def search_results(term: str, deals: list[Deal]) -> list[Block]:
     if not deals:
-        return [section(f"No deals match “{escape(term)}”.")]
-    blocks = [section(f"*{len(deals)} deal(s) match “{escape(term)}”*")]
+        return [section(f"No deals match “{term}”.")]
+    blocks = [section(f"*{len(deals)} deal(s) match “{term}”*")]
     blocks += [section(deal_line(d)) for d in deals[:40]]
     return blocks
 
 
 def check_result(check: DomainCheck) -> str:
-    """Whether a domain is free; never names the partner who protects it."""
-    domain = display_domain(check.domain)
-    if check.status == "new":
-        return f"✅ *{domain}* is free: no one has registered it yet."
+    """Free, already yours, or protected until a date: never who protects it or how."""
+    domain = display_both(check.domain)
     if check.status == "yours":
-        return f"ℹ️ *{domain}* is already registered by your company: {check.your_deal}."
-    if check.status == "protected":
+        text = f"ℹ️ *{domain}* is already yours: {check.your_deal}."
+    elif check.status == "protected":
         until = check.protected_until.strftime("%Y-%m-%d") if check.protected_until else "?"
-        return f"⛔ *{domain}* is protected by another partner until {until}."
-    return f"✅ *{domain}* is known ({escape(check.company_name or '')}) and free to register."
+        text = f"⛔ *{domain}* is protected by another partner until {until}."
+    else:
+        text = f"✅ *{domain}* is free to register."
+    odd = suspicion(check.domain)
+    return text if odd is None else f"{text}\n{spelling_warning(odd)}"
 
 
-def prospect_blocks(company: str, domain: str, deals: list[Deal], quotes: list[Quote]) -> list:
-    blocks: list[Block] = [header(clip(f"{company} ({display_domain(domain)})", 150))]
-    blocks += [section(deal_line(d)) for d in deals[:20]] or [section("No registrations yet.")]
-    for quote in quotes[-10:]:
+def spelling_warning(odd: Suspicion) -> str:
+    """Ask the registrant to check a domain whose letters are odd (their own input only)."""
+    return f"⚠️ Check the spelling: {describe(odd)}."
+
+
+def prospect_blocks(page: ProspectPage) -> list[Block]:
+    """A prospect as the actor may see it: its availability, their deals and quotes."""
+    name = page.company_name or display_domain(page.domain)
+    blocks: list[Block] = [header(clip(f"{name} ({display_domain(page.domain)})", 150))]
+    blocks.append(section(check_result(page.check)))
+    blocks += [section(deal_line(d)) for d in page.deals[:20]] or [
+        section("No registrations to show.")
+    ]
+    for quote in page.quotes[-10:]:
         blocks += quote_blocks(quote)
     return blocks
 
@@ -188,7 +198,7 @@ HELP = """*Deal registration in Slack*
 
 
 def help_blocks(note: str | None = None) -> list[Block]:
-    return ([section(escape(note))] if note else []) + [section(HELP)]
+    return ([section(note)] if note else []) + [section(HELP)]
 
 
 def next_step_button(deal: Deal) -> Block | None:

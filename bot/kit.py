@@ -1,4 +1,9 @@
-"""Block Kit primitives that respect Slack's limits (pure: data in, dicts out)."""
+"""Block Kit primitives that respect Slack's limits (pure: data in, dicts out).
+
+Every text bound for Slack (a text object, a message's notification text, a modal's field
+error) is escaped here, once: builders pass values as they are, user input included, and
+nothing a partner typed can become a mention, a channel ping or a link.
+"""
 
 from __future__ import annotations
 
@@ -29,16 +34,18 @@ def clip(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Escape the three characters mrkdwn treats as control characters."""
+    """Escape the three characters Slack treats as control characters in any text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def plain(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
-    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
+    # Slack decodes the three entities in plain_text too, so escaping shows the text as is.
+    return {"type": "plain_text", "text": clip(escape(text), limit) or " ", "emoji": True}
 
 
 def mrkdwn(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": clip(text, limit) or " "}
+    """Markup text: *bold* and the like work; `verbatim` keeps a bare URL from a link."""
+    return {"type": "mrkdwn", "text": clip(escape(text), limit) or " ", "verbatim": True}
 
 
 def header(text: str) -> Block:
@@ -56,7 +63,7 @@ def section(text: str, *, block_id: str | None = None, accessory: Block | None =
 
 def fields_section(pairs: list[tuple[str, str]]) -> list[Block]:
     """Label/value pairs as sections of at most ten fields each."""
-    items = [mrkdwn(f"*{escape(k)}*\n{escape(v) or '—'}", 2000) for k, v in pairs]
+    items = [mrkdwn(f"*{k}*\n{v or '—'}", 2000) for k, v in pairs]
     return [{"type": "section", "fields": items[i : i + 10]} for i in range(0, len(items), 10)]
 
 
@@ -164,7 +171,7 @@ def check_view(view: Block) -> None:
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:
-    """A message with its notification text, at most 50 blocks."""
+    """A message with its notification text (escaped too: Slack parses it), at most 50 blocks."""
     if len(blocks) > MESSAGE_BLOCKS:
         blocks = [*blocks[: MESSAGE_BLOCKS - 1], context("… more not shown")]
-    return {"text": clip(text, 3000), "blocks": blocks}
+    return {"text": clip(escape(text), 3000), "blocks": blocks}

@@ -10,12 +10,12 @@ from bot.kit import (
     actions,
     button,
     context,
-    escape,
     fields_section,
     header,
     message,
     section,
 )
+from core.domains import describe, display_both, suspicion
 from core.fields import REJECT_REASONS
 from core.models import Deal, DealEvent
 from core.pricing import Priced
@@ -38,8 +38,7 @@ def last_review_event(deal: Deal) -> DealEvent | None:
 
 def preview_text(priced: Priced) -> str:
     lines = [
-        f"• {escape(line.description)}: {money(line.amount, priced.currency)}"
-        for line in priced.lines
+        f"• {line.description}: {money(line.amount, priced.currency)}" for line in priced.lines
     ]
     return (
         "*Quote on approval*\n"
@@ -63,23 +62,42 @@ def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> 
     blocks: list[Block] = [
         header(f"Registration {deal_title(deal)}"),
         context(
-            f"From *{escape(deal.partner.name)}* ({escape(deal.contact.name)},"
-            f" {escape(deal.contact.email)}) by {deal.channel}",
+            f"From *{deal.partner.name}* ({deal.contact.name},"
+            f" {deal.contact.email}) by {deal.channel}",
             progress_line(deal.stage),
         ),
     ]
     blocks += fields_section(deal_fields(deal, SUMMARY))
     if deal.problems_to_solve:
-        blocks.append(section(f"*Problems to solve*\n{escape(deal.problems_to_solve)}"))
-    if deal.conflict_with is not None:
-        other = deal.conflict_with
-        blocks.append(
-            section(f"⚠️ *Conflict:* another partner's registration {other.number} ({other.stage})")
-        )
+        blocks.append(section(f"*Problems to solve*\n{deal.problems_to_solve}"))
+    blocks += warnings(deal)
     if priced is not None and deal.stage == "opportunity":
         blocks.append(section(preview_text(priced)))
     blocks += _outcome(deal, names)
     return message(f"Registration {number} from {deal.partner.name}", blocks)
+
+
+def warnings(deal: Deal) -> list[Block]:
+    """For reviewers: the conflicting registration (on this domain or one that looks like
+    it) and what is odd about the domain's letters, with its punycode."""
+    blocks: list[Block] = []
+    other = deal.conflict_with
+    if other is not None and other.prospect_id == deal.prospect_id:
+        blocks.append(
+            section(f"⚠️ *Conflict:* another partner's registration {other.number} ({other.stage})")
+        )
+    elif other is not None:
+        blocks.append(
+            section(
+                f"⚠️ *Lookalike:* {display_both(deal.prospect.domain)} looks like "
+                f"{display_both(other.prospect.domain)}, another partner's registration "
+                f"{other.number} ({other.stage})"
+            )
+        )
+    odd = suspicion(deal.prospect.domain)
+    if odd is not None:
+        blocks.append(section(f"⚠️ *Suspicious domain:* {describe(odd)} ({deal.prospect.domain})"))
+    return blocks
 
 
 def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
@@ -90,16 +108,16 @@ def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
         return [review_buttons(number)] if pending else []
     who = names.get(event.actor, event.actor)
     if event.action == "answer":
-        answer = escape(str(event.details.get("answer", "")))
-        return [section(f"💬 *{escape(who)} answered* ({when(event.at)}): {answer}")] + (
+        answer = str(event.details.get("answer", ""))
+        return [section(f"💬 *{who} answered* ({when(event.at)}): {answer}")] + (
             [review_buttons(number)] if pending else []
         )
-    text = f"{_DONE[event.action]} by *{escape(who)}* on {when(event.at)}"
+    text = f"{_DONE[event.action]} by *{who}* on {when(event.at)}"
     if event.action == "reject":
         code = str(event.details.get("reason", ""))
-        text += f"\nReason: {REJECT_REASONS.get(code, code)}. {escape(deal.review_note or '')}"
+        text += f"\nReason: {REJECT_REASONS.get(code, code)}. {deal.review_note or ''}"
     if event.action == "return":
-        text += f"\nQuestion: {escape(str(event.details.get('question', '')))}"
+        text += f"\nQuestion: {event.details.get('question', '')}"
     if event.action == "approve" and deal.protection_expires_at:
         text += f"\nProtected until {when(deal.protection_expires_at)}"
     return [section(text)]
@@ -109,7 +127,7 @@ def extension_request(deal: Deal) -> dict[str, Any]:
     number = deal.number or ""
     blocks = [
         section(
-            f"⏳ *{escape(deal.partner.name)}* asks to extend the protection of "
+            f"⏳ *{deal.partner.name}* asks to extend the protection of "
             f"*{deal_title(deal)}* (until {when(deal.protection_expires_at)}; "
             f"{deal.extensions_granted} extension(s) so far)."
         ),
@@ -125,14 +143,14 @@ def extension_request(deal: Deal) -> dict[str, Any]:
 def extension_decided(deal: Deal, granted: bool, who: str) -> dict[str, Any]:
     verb = "granted" if granted else "declined"
     text = (
-        f"Extension of *{deal_title(deal)}* {verb} by *{escape(who)}*; "
+        f"Extension of *{deal_title(deal)}* {verb} by *{who}*; "
         f"protected until {when(deal.protection_expires_at)}."
     )
     return message(f"Extension {verb} for {deal.number}", [section(text)])
 
 
 def answer_in_thread(deal: Deal, answer: str) -> dict[str, Any]:
-    text = f"💬 {escape(deal.contact.name)} answered for {deal.number}: {escape(answer)}"
+    text = f"💬 {deal.contact.name} answered for {deal.number}: {answer}"
     return message(f"Answer for {deal.number}", [section(text)])
 
 
@@ -157,14 +175,14 @@ def partner_dm(deal: Deal, event: str) -> dict[str, Any]:
     """Tell the registering contact what happened to their deal, with the next step."""
     number = deal.number or ""
     text = _DM.get(event, "ℹ️ *{n}* was updated.").format(n=number)
-    blocks: list[Block] = [section(f"{text}\n{escape(deal.prospect.company_name)}")]
+    blocks: list[Block] = [section(f"{text}\n{deal.company_name}")]
     blocks.append(context(progress_line(deal.stage)))
     if event == "returned" and deal.returned_question:
-        blocks.append(section(f"*Question:* {escape(deal.returned_question)}"))
+        blocks.append(section(f"*Question:* {deal.returned_question}"))
         blocks.append(actions(button("Answer", "deal_answer", number, "primary")))
     if event == "rejected" and deal.reject_reason:
         reason = REJECT_REASONS.get(deal.reject_reason, deal.reject_reason)
-        blocks.append(section(f"*Reason:* {reason}. {escape(deal.review_note or '')}"))
+        blocks.append(section(f"*Reason:* {reason}. {deal.review_note or ''}"))
     if event == "approved":
         blocks.append(
             section(

@@ -61,20 +61,12 @@ def _field(name: str, element: Block, country: str | None = None, **kw: Any) -> 
 
 
 def verification_block(result: DomainCheck | str | None) -> list[Block]:
-    """The domain check shown under the domain input: a tick, the known prospect, or why not."""
+    """The domain check under the domain input: free, already yours, protected, or why not."""
     if result is None:
         return [context("Press Enter in the domain field to verify it.", block_id="domain_check")]
     if isinstance(result, str):
-        return [context(f"❌ {escape(result)}", block_id="domain_check")]
-    text = check_result(result)
-    if result.status == "new":
-        text = f"✅ *{result.domain}* verified: a new prospect will be created."
-    elif result.status in ("free", "protected", "yours"):
-        text = (
-            f"☑️ *{escape(result.company_name or '')}* ({result.domain}) already exists and is "
-            f"selected for this registration.\n{text}"
-        )
-    return [context(text, block_id="domain_check")]
+        return [context(f"❌ {result}", block_id="domain_check")]
+    return [context(f"Domain verified: {check_result(result)}", block_id="domain_check")]
 
 
 def registration(
@@ -98,7 +90,7 @@ def registration(
         _field("domain", domain_el, dispatch=True, hint="Press Enter to verify the domain"),
         *verification_block(check),
         header(SECTIONS["partner"]),
-        section(f"*{escape(partner_name)}* · {escape(contact_email)}"),
+        section(f"*{partner_name}* · {contact_email}"),
         _field("contact_name", _text()),
         _field("contact_phone", _text()),
         _field("partner_sales_lead_name", _text()),
@@ -190,8 +182,9 @@ def errors_for(error: DealError, blocks: list[str]) -> dict[str, str]:
         if block not in blocks:
             block = blocks[0]
             text = f"{field}: {text}" if field else text
-        out[block] = clip(f"{out[block]}; {text}" if block in out else text, 300)
-    return out
+        out[block] = f"{out[block]}; {text}" if block in out else text
+    # Messages quote what was typed: escaped like every other text for Slack.
+    return {block: clip(escape(text), 300) for block, text in out.items()}
 
 
 def metadata(view: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +219,7 @@ def return_(number: str) -> Block:
 def answer(deal: Deal) -> Block:
     number = deal.number or ""
     blocks = [
-        section(f"*Question about {number}:* {escape(deal.returned_question or '')}"),
+        section(f"*Question about {number}:* {deal.returned_question or ''}"),
         input_block("answer", "Your answer", _text(True, 2000)),
     ]
     return modal(

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import idna
 import tldextract
+from homoglyph import detect
+
+# The library's UTS #39 skeleton: NFD, default-ignorables dropped, each character replaced by
+# its prototype from confusables.txt, NFD again. Its public API offers only `detect`.
+from homoglyph._skeleton import skeleton as _skeleton
+from homoglyph.data import load_ucd
 
 from core.errors import FieldError, Invalid
 
@@ -63,3 +70,72 @@ def display_domain(ascii_domain: str) -> str:
         return idna.decode(ascii_domain)
     except idna.IDNAError:
         return ascii_domain
+
+
+def display_both(ascii_domain: str) -> str:
+    """Return the Unicode form of a domain with its punycode beside it when they differ."""
+    shown = display_domain(ascii_domain)
+    return shown if shown == ascii_domain else f"{shown} ({ascii_domain})"
+
+
+def skeleton(ascii_domain: str) -> str:
+    """Return the confusable skeleton (Unicode TR39) of a domain, label by label.
+
+    Two domains that look alike to the eye have the same skeleton: `hаrbourlights.co.uk`
+    with a Cyrillic а, `rnicrosoft.com` and `microsoft.com`. The skeleton is a key for
+    comparing, never a text to show.
+    """
+    return ".".join(_skeleton(label) for label in display_domain(ascii_domain).split("."))
+
+
+@dataclass(frozen=True)
+class Suspicion:
+    """Why the letters of a domain deserve a second look, whatever else is registered."""
+
+    label: str  # the label as people read it
+    kind: str  # mixed_scripts | looks_latin | invisible | stacked_marks
+    scripts: tuple[str, ...]  # the scripts of its letters, by name
+
+
+_KINDS = {
+    "mixed-script-confusable": "mixed_scripts",
+    "mixed-script": "mixed_scripts",
+    "whole-script-confusable": "looks_latin",
+    "single-script-confusable": "looks_latin",
+    "hidden-characters": "invisible",
+    "combining-abuse": "stacked_marks",
+}
+
+
+@lru_cache(maxsize=1)
+def _script_names() -> dict[str, str]:
+    return {s["iso"]: s["name"].replace("_", " ") for s in load_ucd()["scripts"]}
+
+
+def suspicion(ascii_domain: str) -> Suspicion | None:
+    """Return what is odd about a domain's letters (TR39 mixed scripts and the like), if any.
+
+    All-Cyrillic or all-Greek domains are not suspicious in themselves; a label that mixes
+    scripts, or whose every letter can be read as a Latin one, is.
+    """
+    if not any(label.startswith("xn--") for label in ascii_domain.split(".")):
+        return None  # plain ASCII letters: nothing to confuse
+    for finding in detect(ascii_domain).findings:
+        kind = _KINDS.get(str(finding["type"]))
+        if kind is not None:
+            names = _script_names()
+            scripts = tuple(names.get(s, s) for s in finding["scripts"])
+            return Suspicion(str(finding["label"]), kind, scripts)
+    return None
+
+
+def describe(found: Suspicion) -> str:
+    """Say in words what is odd about a domain, for a reviewer or its registrant."""
+    label = found.label
+    if found.kind == "mixed_scripts":
+        return f"“{label}” mixes {' and '.join(found.scripts)} letters in one label"
+    if found.kind == "looks_latin":
+        return f"every letter of “{label}” can be mistaken for a plain Latin letter"
+    if found.kind == "invisible":
+        return f"“{label}” holds invisible characters"
+    return f"“{label}” stacks many accents on one letter"

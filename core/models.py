@@ -127,9 +127,14 @@ class Prospect(Base):
     __table_args__ = (
         trigram_index("ix_prospects_company_name_trgm", "company_name"),
         trigram_index("ix_prospects_domain_trgm", "domain"),
+        Index("ix_prospects_skeleton", "skeleton"),
     )
     id: Mapped[intpk]
     domain: Mapped[str] = mapped_column(String(253), unique=True)
+    # The domain's confusable skeleton (core.domains.skeleton): prospects that look alike
+    # share it, so finding a lookalike is one indexed lookup.
+    skeleton: Mapped[str] = mapped_column(String(1000))
+    # The first registration's name: shown to reviewers only (each deal keeps its own).
     company_name: Mapped[str200]
     created_at: Mapped[datetime]
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core import catalog, schema, services
+from core.domains import describe, suspicion
 from core.errors import NotFound
 from core.models import Contact, Partner
 from core.services import Actor
@@ -124,10 +125,10 @@ def deals_register(app: App, args: argparse.Namespace) -> int:
     who = _registrant(app, args.partner, args.by)
     with app.uow() as uow:
         result = services.register(uow, who, raw, now=app.now(), settings=app.settings)
-        view = services.deal_view(result.deal)
+        view = services.deal_view(result.deal, who)
     view["created"] = result.created
     word = "registered" if result.created else "already registered as"
-    conflict = f" (conflict with {view['conflict_with']})" if view["conflict_with"] else ""
+    conflict = f" (conflict with {view['conflict_with']})" if view.get("conflict_with") else ""
     return emit(args, view, f"{word} {view['number']}{conflict}")
 
 
@@ -144,7 +145,7 @@ def deals_list(app: App, args: argparse.Namespace) -> int:
 def deals_show(app: App, args: argparse.Namespace) -> int:
     who = actor(app, args.by)
     with app.uow() as uow:
-        view = services.deal_view(services.show(uow.session, who, args.number))
+        view = services.deal_view(services.show(uow.session, who, args.number), who)
     return emit(args, view, render.deal_text(view))
 
 
@@ -153,7 +154,7 @@ def _act(app: App, args: argparse.Namespace, fn: Callable[..., Any], **kw: Any) 
     with app.uow() as uow:
         result = fn(uow, who, args.number, now=app.now(), settings=app.settings, **kw)
         deal = result[0] if isinstance(result, tuple) else result
-        return services.deal_view(deal)
+        return services.deal_view(deal, who)
 
 
 def _done(args: argparse.Namespace, view: dict[str, Any], what: str) -> int:
@@ -234,19 +235,25 @@ def deals_quote(app: App, args: argparse.Namespace) -> int:
     )
 
 
+def _check_data(check: services.DomainCheck) -> dict[str, Any]:
+    """What a partner may learn about a domain, and what is odd about the letters typed."""
+    odd = suspicion(check.domain)
+    return {
+        "domain": check.domain,
+        "status": check.status,
+        "protected_until": check.protected_until.date().isoformat()
+        if check.protected_until
+        else None,
+        "your_deal": check.your_deal,
+        "warning": describe(odd) if odd else None,
+    }
+
+
 @command("deals check")
 def deals_check(app: App, args: argparse.Namespace) -> int:
     who = actor(app, args.by)
     with app.uow() as uow:
-        result = services.check_domain(uow.session, who, args.domain, app.now())
-    data = {
-        "domain": result.domain,
-        "status": result.status,
-        "protected_until": result.protected_until.date().isoformat()
-        if result.protected_until
-        else None,
-        "your_deal": result.your_deal,
-    }
+        data = _check_data(services.check_domain(uow.session, who, args.domain, app.now()))
     return emit(args, data, render.check_text(data))
 
 
@@ -254,10 +261,11 @@ def deals_check(app: App, args: argparse.Namespace) -> int:
 def deals_prospect(app: App, args: argparse.Namespace) -> int:
     who = actor(app, args.by)
     with app.uow() as uow:
-        page = services.prospect_page(uow.session, who, args.domain)
+        page = services.prospect_page(uow.session, who, args.domain, app.now())
         data = {
-            "company_name": page.prospect.company_name,
-            "domain": page.prospect.domain,
+            "company_name": page.company_name,
+            "domain": page.domain,
+            **_check_data(page.check),
             "deals": [render.deal_row(d) for d in page.deals],
             "quotes": [services.quote_view(q) for q in page.quotes],
         }

@@ -13,7 +13,7 @@ def deal_row(deal: Deal) -> dict[str, Any]:
         "number": deal.number,
         "stage": deal.stage,
         "partner": deal.partner.name,
-        "company_name": deal.prospect.company_name,
+        "company_name": deal.company_name,  # as this registration typed it
         "domain": deal.prospect.domain,
         "product": deal.product.code,
         "number_of_users": deal.number_of_users,
@@ -46,7 +46,7 @@ def deal_text(view: dict[str, Any]) -> str:
         progress_text(view["stage"], view["progress"]),
         f"partner: {view['partner']} ({view['contact_email']})",
     ]
-    if view["conflict_with"]:
+    if view.get("conflict_with"):  # reviewers only
         lines.append(f"conflict: {view['conflict_with']} is registered by another partner")
     if view["protection_expires_at"]:
         lines.append(f"protected until: {view['protection_expires_at'][:10]}")
@@ -72,18 +72,20 @@ def deal_text(view: dict[str, Any]) -> str:
 
 
 def check_text(data: dict[str, Any]) -> str:
+    """Free, already yours, or protected until a date; and a warning about odd letters."""
     status = data["status"]
-    if status == "new":
-        return f"{data['domain']}: free (no prospect yet)"
-    if status == "free":
-        return f"{data['domain']}: free"
     if status == "yours":
-        return f"{data['domain']}: you already registered it as {data['your_deal']}"
-    return f"{data['domain']}: protected by another partner until {data['protected_until']}"
+        text = f"{data['domain']}: already yours ({data['your_deal']})"
+    elif status == "protected":
+        text = f"{data['domain']}: protected by another partner until {data['protected_until']}"
+    else:
+        text = f"{data['domain']}: free"
+    return text + (f"\nwarning: {data['warning']}" if data.get("warning") else "")
 
 
 def prospect_text(data: dict[str, Any]) -> str:
-    lines = [f"{data['company_name']} ({data['domain']})", "", "registrations:"]
+    name = data["company_name"] or data["domain"]
+    lines = [f"{name} ({data['domain']})", check_text(data), "", "registrations:"]
     lines += [f"  {d['number']}  {d['stage']:16} {d['product']}" for d in data["deals"]] or [
         "  none"
     ]
@@ -107,6 +109,7 @@ def status_text(data: dict[str, Any]) -> str:
         f"outbox: {box['pending']} pending, {box['retrying']} retrying, {box['failed']} failed"
     )
     lines.append(f"inbound failed (to retry): {data['inbound_failed']}")
+    lines.append(f"inbound held (awaiting the sender's confirmation): {data['inbound_held']}")
     for name, run in sorted(data["jobs"].items()):
         error = f"  error: {run['last_error']}" if run["last_error"] else ""
         lines.append(f"job {name}: last {run['last_finished_at']}{error}")

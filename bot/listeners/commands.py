@@ -126,11 +126,8 @@ def _check(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
 
 def _prospect(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
     with bot.app.uow() as uow:
-        page = prospect_page(uow.session, actor, rest)
-        p = page.prospect
-        return p.company_name, blocks.prospect_blocks(
-            p.company_name, p.domain, page.deals, page.quotes
-        )
+        page = prospect_page(uow.session, actor, rest, bot.app.now())
+        return page.company_name or page.domain, blocks.prospect_blocks(page)
 
 
 def _extend(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:

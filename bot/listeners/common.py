@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from bot import modals
 from bot.delivery import deliver_slack_due
 from bot.identity import NOT_REGISTERED, Identities, NotRegistered
-from bot.kit import Block, section
+from bot.kit import Block, message, section
 from core.errors import DealError
 from core.services import Actor
 from dealreg.wiring import App
@@ -71,12 +71,8 @@ def ephemeral(respond: Callable[..., Any]) -> Reply:
     """A reply through the response URL that only the user sees."""
 
     def reply(text: str, blocks: list[Block] | None) -> None:
-        respond(
-            text=text,
-            blocks=blocks or [section(text)],
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        body = message(text, blocks or [section(text)])  # escaped: the text may echo input
+        respond(**body, response_type="ephemeral", replace_original=False)
 
     return reply
 
@@ -87,11 +83,11 @@ def to_user(client: WebClient, body: dict[str, Any]) -> Reply:
     channel = (body.get("channel") or {}).get("id")
 
     def reply(text: str, blocks: list[Block] | None) -> None:
-        blocks = blocks or [section(text)]
+        body = message(text, blocks or [section(text)])  # escaped: the text may echo input
         if channel:
-            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+            client.chat_postEphemeral(channel=channel, user=user, **body)
         else:
-            client.chat_postMessage(channel=user, text=text, blocks=blocks)
+            client.chat_postMessage(channel=user, **body)
 
     return reply
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, or_, select, union
 from sqlalchemy.orm import Session
 
 from core.domains import normalise_domain
@@ -15,6 +16,7 @@ from core.fields import FIELDS, progress
 from core.models import Deal, Prospect, Quote
 from core.pricing import round_money
 from core.services.common import Actor, load_deal
+from core.services.register import DomainCheck, check_domain
 
 
 def like_pattern(text: str) -> str:
@@ -53,10 +55,13 @@ def search(
     term = (text or "").strip()
     if term:
         pattern = like_pattern(term.lower())
-        by_prospect: list[ColumnElement[bool]] = [
-            Prospect.company_name.ilike(pattern, escape="\\"),
-            Prospect.domain.ilike(pattern, escape="\\"),
-        ]
+        name: ColumnElement[bool] = Prospect.company_name.ilike(pattern, escape="\\")
+        if actor.kind == "partner":
+            # The prospect's name is its first registration's, maybe another partner's: it
+            # narrows by its index, but a partner's deal matches by the name it typed itself,
+            # so a search cannot spell out a rival's name.
+            name = and_(name, Deal.company_name.ilike(pattern, escape="\\"))
+        by_prospect: list[ColumnElement[bool]] = [name, Prospect.domain.ilike(pattern, escape="\\")]
         with contextlib.suppress(DealError):  # not every search term is a domain
             by_prospect.append(Prospect.domain == normalise_domain(term))
         # One branch per table, each with its own newest `limit`: the number branch and
@@ -106,8 +111,22 @@ def quote_view(quote: Quote) -> dict[str, Any]:
     }
 
 
-def deal_view(deal: Deal) -> dict[str, Any]:
-    """The SPEC's JSON of one deal: fields, stage, partner, prospect, quotes, history."""
+def deal_view(deal: Deal, actor: Actor) -> dict[str, Any]:
+    """The SPEC's JSON of one deal: fields, stage, partner, prospect, quotes, history.
+
+    A partner's view holds only what its own registration says: the company name it typed,
+    and no trace of a conflicting registration (those are for reviewers).
+    """
+    view = _deal_view(deal)
+    if actor.kind == "partner":
+        view["prospect"]["company_name"] = deal.company_name
+        del view["conflict_with"]
+        for event in view["history"]:
+            event["details"] = {k: v for k, v in event["details"].items() if k != "conflict_with"}
+    return view
+
+
+def _deal_view(deal: Deal) -> dict[str, Any]:
     view: dict[str, Any] = {"number": deal.number, "stage": deal.stage}
     view.update(_fields(deal))
     view.update(
@@ -174,18 +193,31 @@ def _fields(deal: Deal) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ProspectPage:
-    prospect: Prospect
+    """A prospect as the actor may see it: its availability, and their deals and quotes."""
+
+    domain: str
+    company_name: str | None  # a partner sees the name its own newest registration typed
+    check: DomainCheck
     deals: list[Deal]
     quotes: list[Quote]
 
 
-def prospect_page(session: Session, actor: Actor, domain: str) -> ProspectPage:
-    """The prospect with the deals and quotes the actor may see."""
-    prospect = session.scalar(select(Prospect).where(Prospect.domain == normalise_domain(domain)))
-    if prospect is None:
+def prospect_page(session: Session, actor: Actor, domain: str, now: datetime) -> ProspectPage:
+    """The prospect with the deals and quotes the actor may see.
+
+    A partner with no registration of it sees the same page whether or not someone else
+    registered it: only whether it is free or protected, and until when.
+    """
+    check = check_domain(session, actor, domain, now)
+    prospect = session.scalar(select(Prospect).where(Prospect.domain == check.domain))
+    if prospect is None and actor.kind != "partner":
         raise NotFound(f"no prospect {domain}", field="domain")
+    if prospect is None:
+        return ProspectPage(check.domain, None, check, [], [])
     deals = [d for d in search(session, actor, None, limit=1000) if d.prospect_id == prospect.id]
     qstmt = select(Quote).where(Quote.prospect_id == prospect.id).order_by(Quote.id)
+    name: str | None = prospect.company_name
     if actor.kind == "partner":
         qstmt = qstmt.where(Quote.partner_id == actor.partner_id)
-    return ProspectPage(prospect, deals, list(session.scalars(qstmt)))
+        name = deals[0].company_name if deals else None  # newest first
+    return ProspectPage(check.domain, name, check, deals, list(session.scalars(qstmt)))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from core.config import Settings
 from core.models import Deal, Partner, Product, Prospect, Quote, QuoteLine
 from core.pricing import Priced, price_quote
+from core.services.protection import approved_before
 
 
 def margin_pct(partner: Partner, settings: Settings) -> Decimal:
@@ -89,8 +90,9 @@ def create_quote(
 def protecting_deal(
     session: Session, partner_id: int, prospect_id: int, now: datetime
 ) -> Deal | None:
-    """The partner's approved deal for the prospect whose protection has not lapsed."""
-    return session.scalar(
+    """The partner's approved deal for the prospect whose protection has not lapsed, unless
+    another partner's deal for it (or for a lookalike domain) was approved first."""
+    mine = session.scalars(
         select(Deal)
         .where(
             Deal.partner_id == partner_id,
@@ -99,5 +101,6 @@ def protecting_deal(
             Deal.protection_expires_at > now,
         )
         .order_by(Deal.protection_expires_at.desc())
-        .limit(1)
     )
+    # Two approvals of lookalikes can predate the check that now refuses the second one.
+    return next((d for d in mine if not approved_before(session, d, now)), None)

@@ -14,11 +14,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core.config import Settings
 from core.db import insert_loaded, table_of
-from core.domains import normalise_domain
+from core.domains import normalise_domain, skeleton
 from core.errors import Invalid
 from core.fields import FIELDS
 from core.locales import locale_for
-from core.models import ACTIVE_STAGES, Contact, Deal, Partner, Product, Prospect, deal_number
+from core.models import Contact, Deal, Partner, Product, Prospect, deal_number
+from core.services import protection
 from core.services.common import (
     Actor,
     Rows,
@@ -33,40 +34,35 @@ from core.validation import ProductRef, Registration, ValidationContext, validat
 
 @dataclass(frozen=True)
 class DomainCheck:
-    """What a partner learns about a domain: never the other partner's name."""
+    """All a partner may learn about a domain: free, already theirs, or protected until a
+    date by another partner (never who, under which name or which deal)."""
 
     domain: str
-    prospect_id: int | None
-    company_name: str | None
-    status: str  # new | free | yours | protected
+    status: str  # free | yours | protected
     protected_until: datetime | None = None
     your_deal: str | None = None
 
 
 def check_domain(session: Session, actor: Actor, text: str, now: datetime) -> DomainCheck:
-    """Normalise `text` and say whether the prospect exists and who (not named) protects it."""
+    """Normalise `text` and say whether it is free, the actor's, or protected by another
+    partner's approved deal on it or on a domain that looks like it."""
     domain = normalise_domain(text)
-    prospect = session.scalar(select(Prospect).where(Prospect.domain == domain))
-    if prospect is None:
-        return DomainCheck(domain, None, None, "new")
-    active = session.scalars(
-        select(Deal).where(Deal.prospect_id == prospect.id, Deal.stage.in_(ACTIVE_STAGES))
-    ).all()
-    own = [d for d in active if d.partner_id == actor.partner_id]
-    others = [
-        d
+    group = protection.lookalikes(session, [domain])
+    active = protection.active_deals(session, [p.id for p in group])
+    own = [d for d in active if d.partner_id == actor.partner_id and d.prospect.domain == domain]
+    if own:
+        return DomainCheck(domain, "yours", your_deal=own[0].number)
+    until = [
+        d.protection_expires_at
         for d in active
         if d.partner_id != actor.partner_id
         and d.stage == "approved"
         and d.protection_expires_at is not None
         and d.protection_expires_at > now
     ]
-    if own:
-        return DomainCheck(domain, prospect.id, prospect.company_name, "yours", None, own[0].number)
-    if others:
-        until = max(d.protection_expires_at for d in others if d.protection_expires_at)
-        return DomainCheck(domain, prospect.id, prospect.company_name, "protected", until)
-    return DomainCheck(domain, prospect.id, prospect.company_name, "free")
+    if until:
+        return DomainCheck(domain, "protected", protected_until=max(until))
+    return DomainCheck(domain, "free")
 
 
 def catalogue(session: Session) -> tuple[ProductRef, ...]:
@@ -208,9 +204,11 @@ def _register_all(
 ) -> list[Registered | Invalid]:
     session = uow.session
     items: list[_Item | Invalid] = [_read(session, r, now) for r in requests]
-    prospects = _prospects(session, {i.reg.domain for i in items if isinstance(i, _Item)})
-    # The active deals on these prospects, oldest first; each new deal joins the list.
-    active = _active(session, [p.id for p in prospects.values()])
+    # The prospects asked for and their lookalikes, and the active deals on them, oldest
+    # first; each new prospect and deal joins its list.
+    found = protection.lookalikes(session, {i.reg.domain for i in items if isinstance(i, _Item)})
+    prospects = {p.domain: p for p in found}
+    active = protection.active_deals(session, [p.id for p in found])
     new_prospects: list[Prospect] = []
     made: list[tuple[int, _Item]] = []  # the requests a new deal was made for
     for index, item in enumerate(items):
@@ -219,11 +217,16 @@ def _register_all(
         reg, partner = item.reg, item.contact.partner
         prospect = prospects.get(reg.domain)
         if prospect is None:
-            prospect = Prospect(domain=reg.domain, company_name=reg.company_name, created_at=now)
+            prospect = Prospect(
+                domain=reg.domain,
+                skeleton=skeleton(reg.domain),
+                company_name=reg.company_name,
+                created_at=now,
+            )
             prospects[reg.domain] = prospect
             new_prospects.append(prospect)
-        same = [d for d in active if d.prospect is prospect and d.product is item.product]
-        twin, item.rival = _twin_and_rival(same, partner.id, now)
+        near = [d for d in active if d.product is item.product and _alike(d.prospect, prospect)]
+        twin, item.rival = _twin_and_rival(near, prospect, partner.id, now)
         if twin is not None:
             key = item.request.options.source_key
             item.result = Registered(twin, key is not None and twin.source_key == key)
@@ -317,30 +320,17 @@ def _product(session: Session, products: tuple[ProductRef, ...], code: str) -> P
     return product
 
 
-def _prospects(session: Session, domains: set[str]) -> dict[str, Prospect]:
-    if not domains:
-        return {}
-    rows = session.scalars(select(Prospect).where(Prospect.domain.in_(domains)))
-    return {p.domain: p for p in rows}
-
-
-def _active(session: Session, prospect_ids: list[int]) -> list[Deal]:
-    if not prospect_ids:
-        return []
-    stmt = (
-        select(Deal)
-        .where(Deal.prospect_id.in_(prospect_ids), Deal.stage.in_(ACTIVE_STAGES))
-        .order_by(Deal.id)
-    )
-    return list(session.scalars(stmt))
+def _alike(one: Prospect, other: Prospect) -> bool:
+    return one is other or one.skeleton == other.skeleton
 
 
 def _twin_and_rival(
-    deals: list[Deal], partner_id: int, now: datetime
+    deals: list[Deal], prospect: Prospect, partner_id: int, now: datetime
 ) -> tuple[Deal | None, Deal | None]:
-    """Among a prospect's active deals on one product, oldest first: the partner's own
-    twin, and another partner's live rival (one approved first)."""
-    twin = next((d for d in deals if d.partner_id == partner_id), None)
+    """Among the active deals on one product for a prospect and its lookalikes, oldest
+    first: the partner's own twin (on the prospect itself), and another partner's live
+    rival on any of them (one approved first)."""
+    twin = next((d for d in deals if d.prospect is prospect and d.partner_id == partner_id), None)
     live = [
         d
         for d in deals

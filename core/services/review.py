@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
+from core.domains import display_both
 from core.errors import Conflict, FieldError, Invalid, NotAllowed
 from core.fields import REJECT_REASONS
-from core.models import Deal, Prospect, Quote
+from core.models import Deal, Quote
+from core.services import protection
 from core.services.common import (
     Actor,
     audit,
     load_deal,
     notify_partner,
     notify_slack,
+    require_role,
     transition,
 )
 from core.services.quotes import create_quote
@@ -27,17 +29,16 @@ def approve(
     uow: UnitOfWork, actor: Actor, number: str, *, now: datetime, settings: Settings
 ) -> tuple[Deal, Quote]:
     """Approve a registration: protection window, automatic quote with the reward margin."""
+    # First: the refusal below names the rival deal, which only reviewers may learn.
+    require_role(actor, "reviewer", "approve registrations")
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
-    # Serialise approvals of one prospect so two reviewers cannot approve rivals at once.
-    session.scalar(select(Prospect).where(Prospect.id == deal.prospect_id).with_for_update())
-    rival = _approved_rival(session, deal, now)
+    # Serialise approvals of one prospect and its lookalikes so two reviewers cannot
+    # approve rivals at once.
+    protection.lock(session, deal.prospect)
+    rival = protection.approved_rival(session, deal, now)
     if rival is not None and deal.stage == "opportunity":
-        raise Conflict(
-            f"cannot approve {deal.number}: {rival.number} is already approved for this "
-            f"prospect and product (protected until {rival.protection_expires_at:%Y-%m-%d})",
-            field="deal",
-        )
+        raise Conflict(_refusal(deal, rival), field="deal")
     transition(session, deal, "approve", actor, now)
     deal.approved_at = now
     deal.reviewed_by = actor.email
@@ -62,15 +63,18 @@ def approve(
     return deal, quote
 
 
-def _approved_rival(session: Session, deal: Deal, now: datetime) -> Deal | None:
-    return session.scalar(
-        select(Deal).where(
-            Deal.prospect_id == deal.prospect_id,
-            Deal.product_id == deal.product_id,
-            Deal.id != deal.id,
-            Deal.stage == "approved",
-            Deal.protection_expires_at > now,
+def _refusal(deal: Deal, rival: Deal) -> str:
+    """Why `deal` cannot be approved while `rival` is, for the reviewer."""
+    until = f"protected until {rival.protection_expires_at:%Y-%m-%d}"
+    if rival.prospect_id == deal.prospect_id:
+        return (
+            f"cannot approve {deal.number}: {rival.number} is already approved for this "
+            f"prospect and product ({until})"
         )
+    return (
+        f"cannot approve {deal.number}: its domain {display_both(deal.prospect.domain)} looks "
+        f"like {display_both(rival.prospect.domain)}, and {rival.number} is already approved "
+        f"for that prospect and this product ({until})"
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import ANN, BOB, DEMO_CATALOG, REVIEWER, form
+from tests.factories import ANN, BOB, DEMO_CATALOG, JANA, REVIEWER, form
 
 
 class Cli:
@@ -70,7 +70,9 @@ def test_register_dedupe_conflict_and_refused_rival_approval(cli: Cli) -> None:
         "deals", "register", "--partner", "Contoso Partners", "--by", BOB, "--file", bob
     )
     assert second["number"] != first["number"]
-    assert second["conflict_with"] == first["number"]
+    assert "conflict_with" not in second  # registered as Bob: conflicts are for reviewers
+    assert first["number"] not in json.dumps(second)
+    assert cli.json("deals", "show", second["number"])["conflict_with"] == first["number"]
 
     approved = cli.json("deals", "approve", first["number"], "--reviewer", REVIEWER)
     assert approved["stage"] == "approved"
@@ -187,3 +189,36 @@ def test_uninitialised_database_says_to_run_init(tmp_path: Path) -> None:
     result = cli("deals", "list")
     assert result.returncode == 1
     assert "run `dealreg init` first" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_partner_view_shows_no_rival_name_number_or_conflict(cli: Cli) -> None:
+    domain, secret = "nightingale-secret.com", "Project Nightingale Holdings"
+    ann = cli.write("ann.json", form(domain=domain, company_name=secret))
+    first = cli.json("deals", "register", "--partner", "Northwind IT", "--file", ann)["number"]
+    cli.ok("deals", "approve", first, "--reviewer", REVIEWER)
+    bob_form = form(
+        domain=domain, company_name="NS Corp", contact_phone="+1 415 555 0100",
+        partner_sales_lead_name="Bob Smith", partner_sales_lead_email=BOB,
+    )  # fmt: skip
+    bob = cli.write("bob.json", bob_form)
+    second = cli.json(
+        "deals", "register", "--partner", "Contoso Partners", "--by", BOB, "--file", bob
+    )["number"]
+
+    view = cli.json("deals", "show", second, "--as", BOB)
+    assert "conflict_with" not in view
+    assert view["prospect"] == {"company_name": "NS Corp", "domain": domain}
+    check = cli.ok("deals", "check", domain, "--by", JANA)
+    assert check.startswith(f"{domain}: protected by another partner until ")
+    prospect = cli.ok("deals", "prospect", domain, "--by", BOB)
+    assert prospect.startswith(f"NS Corp ({domain})") and "already yours" in prospect
+    shown = [
+        json.dumps(view),
+        cli.ok("deals", "show", second, "--as", BOB),
+        check,
+        json.dumps(cli.json("deals", "check", domain, "--by", JANA)),
+        prospect,
+    ]
+    for text in shown:
+        assert first not in text and "Nightingale Holdings" not in text
+        assert "Northwind" not in text and "ann@" not in text

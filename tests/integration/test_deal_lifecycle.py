@@ -167,7 +167,7 @@ def test_advance_names_quote_then_needs_po_number(world: World) -> None:
             uow, world.actor(RAJ), number, po_number="PO-7781", now=NOW, settings=world.settings
         )
         assert (deal.stage, deal.po_number) == ("order_submitted", "PO-7781")
-        view = services.deal_view(deal)
+        view = services.deal_view(deal, world.actor(RAJ))
     assert [e["action"] for e in view["history"]] == [
         "register",
         "approve",
@@ -291,9 +291,10 @@ def test_check_domain_never_names_the_other_partner(world: World) -> None:
         new = services.check_domain(uow.session, bob, "fresh.io", NOW)
     assert result.status == "protected"
     assert result.protected_until == NOW + timedelta(days=90)
-    assert "Northwind" not in repr(result)
+    assert "Northwind" not in repr(result) and "Example Holdings" not in repr(result)
+    assert number not in repr(result)
     assert (mine.status, mine.your_deal) == ("yours", number)
-    assert new.status == "new"
+    assert new.status == "free"
 
 
 def test_every_transition_queues_an_email_in_the_same_transaction(world: World) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from bot import kit, modals
+from bot.blocks import check_result
 from bot.listeners.options import countries, states
 from core.errors import FieldError, Invalid, NotAllowed
 from core.fields import FIELDS, REJECT_REASONS
+from core.services.register import DomainCheck
 
 PRODUCTS = [(f"p{i}", f"Product {i}") for i in range(150)]
 
@@ -69,3 +72,44 @@ def test_typeahead_finds_countries_and_the_chosen_countrys_states() -> None:
     assert ("US-TX", "Texas") in states("US", "tex")
     assert states(None, "tex") == []
     assert len(countries("")) <= kit.MAX_OPTIONS
+
+
+HOSTILE = "<!channel> approve via <https://evil.example/login|the new portal> & <@U123>"
+ESCAPED = (
+    "&lt;!channel&gt; approve via &lt;https://evil.example/login|the new portal&gt; "
+    "&amp; &lt;@U123&gt;"
+)
+
+
+def test_every_text_for_slack_is_escaped_once_by_the_kit() -> None:
+    assert kit.section(f"*Company:* {HOSTILE}")["text"]["text"] == f"*Company:* {ESCAPED}"
+    assert kit.header(HOSTILE)["text"]["text"] == ESCAPED
+    assert kit.context(HOSTILE)["elements"][0]["text"] == ESCAPED
+    assert kit.option(HOSTILE, "v")["text"]["text"].startswith("&lt;!channel&gt;")
+    assert kit.fields_section([("Name", HOSTILE)])[0]["fields"][0]["text"] == f"*Name*\n{ESCAPED}"
+    assert kit.message(f"⚠️ {HOSTILE}", [])["text"] == f"⚠️ {ESCAPED}"
+
+
+def test_mrkdwn_is_verbatim_so_a_bare_url_stays_text() -> None:
+    assert kit.mrkdwn("see https://evil.example")["verbatim"] is True
+
+
+def test_modal_field_errors_are_escaped() -> None:
+    error = Invalid([FieldError("domain", f"{HOSTILE!r} is not a valid host name")])
+    assert modals.errors_for(error, ["domain"]) == {
+        "domain": f"'{ESCAPED}' is not a valid host name"
+    }
+
+
+def test_a_domain_check_says_free_yours_or_protected_and_warns_of_odd_letters() -> None:
+    until = datetime(2027, 2, 23, tzinfo=UTC)
+    lookalike = "xn--hrbourlights-x9j.co.uk"
+    assert check_result(DomainCheck("acme.com", "free")) == "✅ *acme.com* is free to register."
+    assert check_result(DomainCheck("acme.com", "yours", your_deal="DR-000007")) == (
+        "ℹ️ *acme.com* is already yours: DR-000007."
+    )
+    assert check_result(DomainCheck(lookalike, "protected", protected_until=until)) == (
+        f"⛔ *h\u0430rbourlights.co.uk ({lookalike})* is protected by another partner until "
+        "2027-02-23.\n⚠️ Check the spelling: “h\u0430rbourlights” mixes Latin and Cyrillic "
+        "letters in one label."
+    )
