@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import subprocess
@@ -60,6 +61,15 @@ class Servers:
             if server is not None:
                 with contextlib.suppress(Exception):
                     server.cleanup()
+
+
+def previous() -> dict[str, Any]:
+    """The results of the last run, or nothing when there are none."""
+    try:
+        found = json.loads(RESULTS.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -136,6 +146,7 @@ def goals(results: dict[str, Any]) -> list[Goal]:
     intake = results.get("intake", {})
     ack = results.get("slack_ack", {})
     search = results.get("search", {})
+    size = results.get("parse_size", {})
     return [
         Goal("intake rate, SQLite", intake.get("rate_per_s"), 300, True, "msg/s"),
         Goal("intake rate / floor", intake.get("ratio"), 0.25, True, "x"),
@@ -144,6 +155,9 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         Goal("search p95, PostgreSQL", search.get("p95_ms"), 50, False, "ms"),
         Goal("search p95 ours/raw", search.get("ratio"), 1.5, False, "x"),
         Goal("worker peak RSS", results.get("worker_rss_mb"), 150, False, "MB"),
+        Goal("read 10 MB message, slowest shape", size.get("max_10mb_s"), 2, False, "s"),
+        Goal("read 1 MB encoded Subject", size.get("subject_1mb_s"), 0.5, False, "s"),
+        Goal("read time per byte, 10 MB / 100 KB", size.get("max_growth_ratio"), 1.5, False, "x"),
     ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import email
 import functools
@@ -17,108 +16,32 @@ from email.utils import getaddresses
 import idna
 from inscriptis import get_text
 
+from intake.headers import POLICY
+from intake.headers import decode_bytes as decode_bytes  # re-exported: callers decode here
+
 MAX_DEPTH = 8
 MAX_TEXT = 500_000
 # Parts past these are not read: a form is near the top, and each part costs time.
+MAX_HEADER_FIELDS = 1_000  # of the message's own header block
 MAX_PARTS = 2_000  # lines that may open a MIME part, in the raw bytes
 MAX_WALK_PARTS = 500  # parts visited for the readable text
-RICH_HTML_MAX = 200_000  # characters of HTML given to the layout-keeping converter
+MAX_HTML = 2_000_000  # characters of one HTML part read: its text is longer than MAX_TEXT
+RICH_HTML_MAX = 100_000  # characters of HTML given to the layout-keeping converter
 FORWARD_MARKER = "---------- Forwarded message ---------"
 
+_SURROGATE = re.compile("[\udc80-\udcff]")  # an 8-bit byte the parser could not decode
 _WS = re.compile(r"[\u00a0\u2007\u202f]")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _TAGS = re.compile(r"<[^<>]{0,2000}>")
 _HIDDEN_OPEN = re.compile(r"(?i)<(head|style|script)\b")
 _BREAK = re.compile(r"(?i)<\s*(?:br|/p|/div|/tr|/li|/h\d)\b[^<>]{0,2000}>")
 _CELL_END = re.compile(r"(?i)<\s*/t[dh]\s*>")
-_ASCII_ALIASES = {"us-ascii", "ascii", "ansi_x3.4-1968", "646", "unknown-8bit", "x-unknown"}
-# Mail labelled latin-1 is nearly always windows-1252 (the WHATWG encoding rule).
-_CHARSET_FIXUPS = {
-    "iso-8859-1": "windows-1252",
-    "latin1": "windows-1252",
-    "latin-1": "windows-1252",
-}
-
-
-class _CachedHeaders(policy.EmailPolicy):
-    """The default policy, reading every header in time linear in its length.
-
-    The stdlib's header parser is slow per character and worse than linear on long
-    unstructured values (a 400 KB encoded Subject took seconds), so it only sees short
-    values, each distinct one parsed once: the same From and Message-ID are read many
-    times per message. Longer values are decoded here in one pass; the MIME headers of
-    every part are read the compat32 way (a plain string), which the parser and our
-    walk over thousands of parts need to be cheap.
-    """
-
-    def header_fetch_parse(self, name: str, value: str) -> str:
-        if hasattr(value, "name"):
-            return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
-        if name.lower() in _MIME_FIELDS:
-            return _unfold(value)[:_STRUCTURED_MAX]
-        if len(value) <= _CACHED_HEADER_MAX:
-            return _parse_header(self, name, value)
-        if self.header_factory.registry.get(name.lower()) is None:
-            return decode_words(_unfold(value))
-        return _unfold(value)[:_STRUCTURED_MAX]
-
-
-_CACHED_HEADER_MAX = 2000  # longer values are decoded in one pass, and not kept
-# A structured value past this is cut: no address list or parameter we read is longer.
-_STRUCTURED_MAX = 4000
-_MIME_FIELDS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?\s]*)\?=")
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_header(pol: policy.EmailPolicy, name: str, value: str) -> str:
-    return policy.EmailPolicy.header_fetch_parse(pol, name, value)  # type: ignore[no-any-return]
-
-
-def _unfold(value: str) -> str:
-    return "".join(value.splitlines())
-
-
-def decode_words(text: str) -> str:
-    """Decode the RFC 2047 encoded words in a header value, in one pass."""
-    out: list[str] = []
-    run: list[bytes] = []  # adjacent words of one charset, decoded together (RFC 2047 6.2)
-    charset = ""
-    end = 0
-    for match in _ENCODED_WORD.finditer(text):
-        between = text[end : match.start()]
-        word_charset = match.group(1).split("*", 1)[0].lower()
-        if run and (between.strip() or word_charset != charset):
-            out.append(decode_bytes(b"".join(run), charset))
-            run = []
-        if not run:
-            out.append(between)
-        run.append(_word_bytes(match.group(2), match.group(3)))
-        charset, end = word_charset, match.end()
-    if run:
-        out.append(decode_bytes(b"".join(run), charset))
-    out.append(text[end:])
-    return "".join(out)
-
-
-def _word_bytes(encoding: str, data: str) -> bytes:
-    """Return the bytes of one encoded word's payload (B or Q encoding)."""
-    raw = data.encode("ascii", "replace")
-    try:
-        if encoding in "bB":
-            return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4))
-        return binascii.a2b_qp(raw, header=True)
-    except (binascii.Error, ValueError):
-        return raw
-
-
-_POLICY = _CachedHeaders()
 
 
 def load(raw: bytes) -> EmailMessage:
     """Parse raw bytes into a message, leniently: never raise."""
     data = _bounded(raw if isinstance(raw, bytes) else bytes(raw or b""))
-    for pol in (_POLICY, policy.compat32):
+    for pol in (POLICY, policy.compat32):
         try:
             msg = email.message_from_bytes(data, _class=EmailMessage, policy=pol)
         except Exception:
@@ -130,17 +53,41 @@ def load(raw: bytes) -> EmailMessage:
 
 
 def _bounded(data: bytes) -> bytes:
-    """Cut the bytes before the line that would open part MAX_PARTS + 1.
+    """Cut what the parser would spend most on and no form needs: the header fields past
+    MAX_HEADER_FIELDS, and the parts past MAX_PARTS.
 
-    The parser spends tens of microseconds on each part, so a message of a million empty
-    parts would stall the intake; the headers and the first parts are all that is read.
+    The parser spends microseconds on each header field and tens of them on each part,
+    and every header lookup walks all the fields: a message of a million empty parts or
+    header lines would stall the intake. Mail that any person writes has far fewer.
     """
+    head_end = _header_end(data)
+    head = data[:head_end]
+    if head.count(b"\n") > MAX_HEADER_FIELDS:
+        data = _first_fields(head) + data[head_end:]
     if data.count(b"\n--") <= MAX_PARTS:
         return data
     at = -1
     for _ in range(MAX_PARTS + 1):
         at = data.find(b"\n--", at + 1)
     return data[: at + 1]
+
+
+def _header_end(data: bytes) -> int:
+    """Return where the header block ends (its blank line), or the end of the data."""
+    ends = [i for i in (data.find(b"\n\n"), data.find(b"\n\r\n")) if i >= 0]
+    return min(ends) + 1 if ends else len(data)
+
+
+def _first_fields(head: bytes) -> bytes:
+    """Return the first MAX_HEADER_FIELDS header fields, with their folded lines."""
+    lines = head.split(b"\n")
+    fields = 0
+    for i, line in enumerate(lines):
+        if line[:1] not in (b" ", b"\t"):
+            fields += 1
+            if fields > MAX_HEADER_FIELDS:
+                return b"\n".join(lines[:i]) + b"\n"
+    return head
 
 
 def header(msg: Message, name: str) -> str:
@@ -160,7 +107,7 @@ def header_all(msg: Message, name: str) -> list[str]:
 
 def _unescape(text: str) -> str:
     """Decode the raw 8-bit bytes the parser kept as surrogates (UTF-8, else windows-1252)."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if _SURROGATE.search(text) is None:
         return text
     data = text.encode("utf-8", "surrogateescape")
     return decode_bytes(data, "")
@@ -369,7 +316,7 @@ def _leaf_text(part: Message, ctype: str, walk: _Walk) -> str:
         return _decoded(part)
     if ctype != "text/html":
         return ""
-    html = _decoded(part)
+    html = _strip_hidden(_decoded(part)[:MAX_HTML])
     if len(html) > walk.rich_html:
         return html_to_text_fast(html)
     walk.rich_html -= len(html)
@@ -439,7 +386,7 @@ def _decoded(part: Message) -> str:
         payload = part.get_payload(decode=True)
     except Exception:
         payload = None
-    if payload is None:
+    if not isinstance(payload, bytes):
         raw = part.get_payload()
         return raw if isinstance(raw, str) else ""
     try:
@@ -449,29 +396,11 @@ def _decoded(part: Message) -> str:
     return decode_bytes(payload, charset)
 
 
-def decode_bytes(data: bytes, charset: str) -> str:
-    """Decode bytes in a declared charset, falling back to UTF-8 and windows-1252."""
-    charset = charset.strip().strip('"').lower()
-    charset = _CHARSET_FIXUPS.get(charset, charset)
-    candidates = ["utf-8", "windows-1252"] if charset in _ASCII_ALIASES or not charset else []
-    if charset and charset not in _ASCII_ALIASES:
-        candidates = [charset, "utf-8"]
-    for name in candidates:
-        try:
-            return data.decode(name)
-        except (LookupError, UnicodeError, ValueError):
-            continue
-    try:
-        return data.decode(candidates[0], errors="replace")
-    except (LookupError, UnicodeError, ValueError):
-        return data.decode("utf-8", errors="replace")
-
-
 def html_to_text(html: str) -> str:
     """Convert HTML to text, keeping each table row on one line."""
     html = _strip_hidden(html)
     try:
-        return get_text(html)
+        return str(get_text(html))
     except Exception:
         return html_to_text_fast(html)
 
@@ -496,3 +425,22 @@ def _strip_hidden(html: str) -> str:
         out.append(" ")
     out.append(html[pos:])
     return "".join(out)
+
+
+def references(msg: Message) -> list[str]:
+    """Return the Message-IDs a message answers (In-Reply-To, then References)."""
+    refs = header_all(msg, "In-Reply-To") + header_all(msg, "References")
+    return re.findall(r"<[^<>\s]+>", " ".join(refs))
+
+
+_QUOTE_START = re.compile(r"^On .+ wrote:\s*$|^-{2,}\s*Original Message", re.IGNORECASE)
+
+
+def reply_text(msg: Message) -> str:
+    """Return the new text of a reply: what stands above the quoted original."""
+    lines = []
+    for line in body_text(msg).splitlines():
+        if line.startswith(">") or line.strip() == "--" or _QUOTE_START.match(line):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()[:3000] or "(no text)"

@@ -12,7 +12,7 @@ from email.message import Message
 from core.fields import FIELDS, FIELDS_BY_NAME
 from intake import labels
 from intake.classify import IGNORED_KINDS, Classification, classify
-from intake.messages import body_text, load
+from intake.messages import body_text, has_alternatives, load
 
 MAX_LINES = 5_000
 MAX_LINE = 2_000
@@ -29,6 +29,7 @@ _STOP = re.compile(
 _HEADER_BLOCK = re.compile(r"^(?:from|von|de)\s*:", re.IGNORECASE)
 _HEADER_NEXT = re.compile(r"^(?:sent|date|gesendet|datum|envoyé)\s*:", re.IGNORECASE)
 _QUOTE = re.compile(r"^\s*>\s?")
+_BLANK = re.compile(r"[\s._\-–—*\[\]()<>]+")  # "........", "[ ]", "____": left to fill
 _LINK = re.compile(r"\s*<(?:mailto:|https?://)[^<>\s]{0,500}>")
 
 
@@ -37,6 +38,7 @@ class ParsedForm:
     fields: dict[str, str] = field(default_factory=dict)
     unknown_labels: list[str] = field(default_factory=list)
     sections_seen: list[str] = field(default_factory=list)
+    labels_seen: frozenset[str] = frozenset()  # the fields whose labels were found, filled or not
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,45 @@ class IntakeResult:
     unknown_labels: list[str] = field(default_factory=list)
 
 
+# A registration attempt carries enough of the form: the end user's company and domain,
+# or three of its labels of which two ask about the deal (company or opportunity), which
+# contact and address labels alone do not: a signature, a ticket ("Priority:") or another
+# sender's form ("Address:", "Country:", "Email:") is no form, and the sender is sent the
+# blank form rather than a list of fields they never meant to fill.
+MIN_FORM_LABELS = 3
+MIN_DEAL_LABELS = 2
+_IDENTITY = frozenset({"company_name", "domain"})
+_DEAL_SECTIONS = frozenset({"company", "opportunity"})
+_DEAL_FIELDS = frozenset(
+    {f.name for f in FIELDS if f.section in _DEAL_SECTIONS}
+    | {"partner_sales_lead_name", "partner_sales_lead_email"}
+)
+
+
+def is_form(form: ParsedForm) -> bool:
+    """Return whether a parsed text carries enough of the form to be a registration."""
+    if form.fields.keys() >= _IDENTITY:
+        return True
+    deal = len(form.labels_seen & _DEAL_FIELDS)
+    return len(form.labels_seen) >= MIN_FORM_LABELS and deal >= MIN_DEAL_LABELS
+
+
+# Where the errors of a message that cannot be decoded come from: the standard library's
+# email package and the codecs, meeting MIME they were not written for.
+_DECODING_MODULES = ("email", "encodings", "codecs", "quopri", "base64", "binascii")
+
+
+def decoding_problem(exc: BaseException) -> bool:
+    """Whether an error was raised decoding the message itself, not by our own code."""
+    if isinstance(exc, UnicodeError | LookupError):
+        return True  # a charset or an encoding the message names and we cannot use
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
+    return module.split(".")[0] in _DECODING_MODULES
+
+
 def parse_message(
     raw: bytes,
     *,
@@ -59,20 +100,32 @@ def parse_message(
     try:
         if msg is None:
             msg = load(raw)
-        form = parse_form(body_text(msg))
-        if not form.fields:  # a plain part that says "view in HTML": try the HTML one
-            form = parse_form(body_text(msg, prefer="text/html"))
-        verdict = classify(msg, own_addresses=set(own_addresses), form_found=bool(form.fields))
-    except Exception:  # a last guard: a message we cannot read is answered, not crashed on
+        form = _read_form(msg)
+        verdict = classify(msg, own_addresses=set(own_addresses), form_found=is_form(form))
+    except Exception as exc:
+        if not decoding_problem(exc):
+            raise  # our bug: logged and retried by the caller, never told as the sender's
         verdict = Classification("registration", "unreadable message")
         form = ParsedForm()
     if verdict.kind in IGNORED_KINDS:
         return IntakeResult("ignored", {}, [], verdict.reason, verdict)
-    if form.fields:
+    if is_form(form):
         return IntakeResult("ok", form.fields, [], None, verdict, form.unknown_labels)
     reason = "form_request" if verdict.kind == "form_request" else "no_form"
+    if verdict.kind != "form_request":
+        verdict = Classification("form_request", "no registration form was found")
     error = {"field": None, "message": "No registration form was found in the message."}
     return IntakeResult("invalid", {}, [error], reason, verdict, form.unknown_labels)
+
+
+def _read_form(msg: Message) -> ParsedForm:
+    """Read the form from the plain text, else from the HTML alternative when there is one."""
+    form = parse_form(body_text(msg))
+    if not is_form(form) and has_alternatives(msg):  # a plain part that says "view in HTML"
+        html = parse_form(body_text(msg, prefer="text/html"))
+        if is_form(html):
+            return html
+    return form
 
 
 def parse_form(text: str) -> ParsedForm:
@@ -85,16 +138,21 @@ def parse_form(text: str) -> ParsedForm:
 
 
 def _parse_segments(lines: list[str], depth: int) -> ParsedForm:
-    """Parse each segment (new text, forwards, quotes) in order; keep the first form."""
+    """Parse each segment (new text, forwards, quotes) in order; keep the first form.
+
+    Without a form, the first segment with any field is kept, so that what was found can
+    be reported.
+    """
     first: ParsedForm | None = None
     for quoted, seg in _segments(lines):
         if quoted and depth < MAX_DEPTH:
             form = _parse_segments(seg, depth + 1)
         else:
             form = _parse_lines(seg)
-        if form.fields:
+        if is_form(form):
             return form
-        first = first or form
+        if first is None or (form.fields and not first.fields):
+            first = form
     return first or ParsedForm()
 
 
@@ -167,7 +225,7 @@ def _parse_lines(lines: list[str]) -> ParsedForm:
         elif st.current:
             (st.pending if st.pending else st.value).append(_clean_value(line))
     _finish(st, False)
-    return ParsedForm(_collect(st.found), st.unknown, st.sections)
+    return ParsedForm(_collect(st.found), st.unknown, st.sections, frozenset(st.found))
 
 
 def _in_longtext(st: _State) -> bool:
@@ -212,11 +270,11 @@ def _resolve(candidates: tuple[str, ...], st: _State) -> str:
 
 
 def _clean_value(value: str) -> str:
-    """Strip markup a mail client leaves around a typed value."""
+    """Strip markup a mail client leaves around a typed value, and blanks left to fill."""
     value = _LINK.sub("", value).strip()
     for mark in ("**", "__"):
         value = value.removeprefix(mark).removesuffix(mark).strip()
-    return value
+    return "" if _BLANK.fullmatch(value) else value
 
 
 def _collect(found: dict[str, list[str]]) -> dict[str, str]:

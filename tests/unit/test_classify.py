@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from intake.classify import classify
-from intake.messages import load, message_key, reply_headers, return_path, sender_address
+from intake.classify import Classification, classify
+from intake.messages import body_text, load, message_key, reply_headers, return_path, sender_address
+from intake.parser import is_form, parse_form
 
 OWN = {"deals@dealreg.localhost"}
-FORM = "Company Name: Acme\nProduct: Email Archive\n"
+FORM = "Company Name: Acme\nDomain: acme.example\nProduct: Email Archive\n"
 
 
 def _kind(headers: str, body: str = FORM) -> str:
     raw = ("From: Ann Lee <ann@northwind.example>\n" + headers + "\n" + body).encode()
-    return classify(load(raw), own_addresses=OWN).kind
+    return _classify(raw).kind
+
+
+def _classify(raw: bytes) -> Classification:
+    """Classify as the parser does: told whether the body holds a form."""
+    msg = load(raw)
+    return classify(msg, own_addresses=OWN, form_found=is_form(parse_form(body_text(msg))))
 
 
 def test_plain_form_from_a_person_is_a_registration():
@@ -58,7 +65,7 @@ def test_bounces_are_recognised(headers):
 @pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example", "postmaster@northwind.example"])
 def test_mail_from_daemons_is_a_bounce(sender):
     raw = f"From: {sender}\nSubject: hello\n\n{FORM}".encode()
-    assert classify(load(raw), own_addresses=OWN).kind == "bounce"
+    assert _classify(raw).kind == "bounce"
 
 
 @pytest.mark.parametrize(
@@ -77,12 +84,12 @@ def test_bulk_and_list_mail_is_recognised(headers):
 
 def test_noreply_sender_is_bulk():
     raw = f"From: no-reply@northwind.example\n\n{FORM}".encode()
-    assert classify(load(raw), own_addresses=OWN).kind == "bulk"
+    assert _classify(raw).kind == "bulk"
 
 
 def test_mail_from_our_own_address_is_own_whatever_the_case():
     raw = f"From: Deal Desk <Deals@DealReg.localhost>\n\n{FORM}".encode()
-    assert classify(load(raw), own_addresses=OWN).kind == "own"
+    assert _classify(raw).kind == "own"
 
 
 @pytest.mark.parametrize(
@@ -134,3 +141,185 @@ def test_reply_headers_thread_onto_the_message():
     raw = b"Message-ID: <b@h>\nReferences: <a@h>\n\nx"
     assert reply_headers(load(raw)) == ("<b@h>", "<a@h> <b@h>")
     assert reply_headers(load(b"Subject: x\n\nx")) == (None, None)
+
+
+def test_return_path_without_an_at_sign_is_not_the_null_path():
+    assert return_path(load(b"Return-Path: <nsb>\n\nx")) == "nsb"
+    assert return_path(load(b"Return-Path: <EMAIL_FROM>\n\nx")) == "email_from"
+    assert return_path(load(b"Return-Path: <<>>\n\nx")) == ""
+    assert _kind("Return-Path: <nsb>\nSubject: New deal\n") == "registration"
+
+
+# One sample per class of signal; intake.signals names the standard behind each.
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [
+        # Reports and receipts wherever their part sits in the MIME tree.
+        ("Content-Type: multipart/report; report-type=feedback-report; boundary=x\n", "report"),
+        ("Content-Type: multipart/report; report-type=tlsrpt; boundary=x\n", "report"),
+        ("TLS-Report-Domain: northwind.example\n", "report"),
+        (
+            "Content-Type: multipart/report; report-type=disposition-notification; boundary=x\n",
+            "auto_reply",
+        ),
+        ("Content-Type: message/delivery-status\n", "bounce"),
+        ("Content-Type: multipart/report; boundary=x\n", "bounce"),
+        ("X-Failed-Recipients: jo@fabrikam.example\n", "bounce"),
+        ("X-MS-Exchange-Message-Is-Ndr: \n", "registration"),
+        ("X-MS-Exchange-Message-Is-Ndr: True\n", "bounce"),
+        # Auto-replies by header.
+        ("Auto-Submitted: auto-replied (zimbra; vacation)\n", "auto_reply"),
+        ('Auto-Submitted: auto-replied; owner-email="a@icloud.example"\n', "auto_reply"),
+        ("X-Apple-Action: vacation\n", "auto_reply"),
+        ("X-POST-MessageClass: 9; Autoresponder\n", "auto_reply"),
+        ("X-Amazon-Auto-Reply: yes\n", "auto_reply"),
+        ("X-Mailer: vacation 1.2\n", "auto_reply"),
+        ("X-Auto-Response-Suppress: RN, NRN\n", "registration"),
+        ("X-Zendesk-From-Account-Id: 68b8aed\n", "auto_reply"),
+        ("X-RT-Loop-Prevention: help.example\n", "auto_reply"),
+        ("X-OTRS-Loop: yes\n", "auto_reply"),
+        ("X-Loop: partners@lists.example\n", "auto_reply"),
+        ("X-Bluebottle-Request: <1234>\n", "auto_reply"),
+        ("X-Delivery-Agent: TMDA/1.1.12 (Macallan)\n", "auto_reply"),
+        # Lists and list managers.
+        ("List-Subscribe: <mailto:partners-join@lists.example>\n", "bulk"),
+        ("List-Help: <mailto:partners-help@lists.example>\n", "bulk"),
+        ("Mailing-List: contact partners-help@lists.example; run by ezmlm\n", "bulk"),
+        ("X-MLServer: fml [fml 4.0.3 release]\n", "bulk"),
+        ("X-Mailing-List: partners@lists.example\n", "bulk"),
+        ("X-Mailman-Version: 2.1.39\n", "bulk"),
+        ("Feedback-ID: 1:campaign:esp:123\n", "bulk"),
+    ],
+)
+def test_each_class_of_signal_is_recognised(headers, kind):
+    assert _kind(headers) == kind
+
+
+def test_a_report_part_inside_a_multipart_is_recognised():
+    for ctype, kind in [
+        ("message/delivery-status", "bounce"),
+        ("message/feedback-report", "report"),
+        ("message/disposition-notification", "auto_reply"),
+    ]:
+        raw = (
+            "From: Ann Lee <ann@northwind.example>\n"
+            'Content-Type: multipart/mixed; boundary="b"\n\n'
+            f"--b\nContent-Type: text/plain\n\n{FORM}\n--b\nContent-Type: {ctype}\n\n"
+            "Action: failed\n\n--b--\n"
+        ).encode()
+        assert _classify(raw).kind == kind
+
+
+def test_a_report_inside_an_attached_message_is_that_message_s_kind_not_this_one_s():
+    raw = (
+        "From: Ann Lee <ann@northwind.example>\nSubject: FYI\n"
+        'Content-Type: multipart/mixed; boundary="b"\n\n'
+        f"--b\nContent-Type: text/plain\n\n{FORM}\n--b\nContent-Type: message/rfc822\n\n"
+        'From: x@y.example\nContent-Type: multipart/report; boundary="c"\n\n'
+        "--c\nContent-Type: message/delivery-status\n\nAction: failed\n\n--c--\n\n--b--\n"
+    ).encode()
+    assert _classify(raw).kind == "registration"
+
+
+def test_a_calendar_reply_is_an_auto_reply_but_an_invitation_is_not():
+    def kind(method: str) -> str:
+        raw = (
+            "From: Ann Lee <ann@northwind.example>\nSubject: Partner call\n"
+            'Content-Type: multipart/mixed; boundary="b"\n\n'
+            f"--b\nContent-Type: text/plain\n\n{FORM}\n--b\n"
+            f"Content-Type: text/calendar; method={method}\n\nMETHOD:{method}\n\n--b--\n"
+        ).encode()
+        return _classify(raw).kind
+
+    assert kind("REPLY") == "auto_reply"
+    assert kind("COUNTER") == "auto_reply"
+    assert kind("REQUEST") == "registration"
+
+
+@pytest.mark.parametrize(
+    ("sender", "kind"),
+    [
+        ("post_master@vtext.example", "bounce"),
+        ("Mail Delivery Subsystem <MAILER-DAEMON>", "bounce"),
+        ("<>", "bounce"),
+        ("abuse@163.example", "report"),
+        ("staff@hotmail.com", "report"),
+        ("noreply-dmarc-support@google.example", "report"),
+        ("newsalerts-noreply@news.example", "bulk"),
+        ("no_reply@crm.example", "bulk"),
+        ("partners-request@lists.example", "bulk"),
+        ("owner-partners@lists.example", "bulk"),
+        ("staff@northwind.example", "registration"),
+        ("norbert@northwind.example", "registration"),
+    ],
+)
+def test_role_and_null_senders_are_recognised(sender, kind):
+    raw = f"From: {sender}\nSubject: hello\n\n{FORM}".encode()
+    assert _classify(raw).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        ("Sender: partners-bounces@lists.example\n", "bulk"),
+        ("Return-Path: <bounce-md_30112948.55a02731@mandrill.example>\n", "bulk"),
+        ("Return-Path: <bounces+1137616-c1ad@em123.northwind.example>\n", "bulk"),
+        ("Return-Path: <bounces-main+x1y2@mail.example>\n", "bulk"),
+        ("Return-Path: <pm_bounces@pm.mtasv.net>\n", "bulk"),
+        ("Return-Path: <01000190abcd-1234@amazonses.com>\n", "bulk"),
+        ("Return-Path: <x7f3@bounce.news.example>\n", "bulk"),
+        ("Return-Path: <postmaster@mx.example>\n", "bounce"),
+        ("Return-Path: <prvs=46201db6f9=ann@northwind.example>\n", "registration"),
+    ],
+)
+def test_envelope_and_sender_addresses_of_machines_are_recognised(header, kind):
+    assert _kind(header + "Subject: New deal\n") == kind
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Automatic reply: Deal DR-000001",
+        "Automatische Antwort: Deal DR-000001",
+        "Réponse automatique : Deal DR-000001",
+        "Respuesta automática: Deal DR-000001",
+        "Risposta automatica: Deal DR-000001",
+        "Automatisch antwoord: Deal DR-000001",
+        "Automatiskt svar: Deal DR-000001",
+        "Automaattinen vastaus: Deal DR-000001",
+        "Odpowiedź automatyczna: Deal DR-000001",
+        "Automatická odpověď: Deal DR-000001",
+        "Automatikus válasz: Deal DR-000001",
+        "Αυτόματη απάντηση: Deal DR-000001",
+        "Автоматический ответ: Deal DR-000001",
+        "自動応答: Deal DR-000001",
+        "自动回复: Deal DR-000001",
+        "자동 회신: Deal DR-000001",
+        "Out of Office AutoReply: Deal DR-000001",
+        "AUTO: Ann Lee is out of the office (returning 05/01/2027)",
+        "Auto: Deal DR-000001",
+        "Re: Out of office",
+        "Recall: Deal registration",
+        "Return Receipt (displayed) - Deal registration",
+    ],
+)
+def test_auto_reply_subjects_in_the_languages_mail_clients_use_are_recognised(subject):
+    assert _kind(f"Subject: {subject}\n") == "auto_reply"
+
+
+@pytest.mark.parametrize(
+    ("subject", "kind"),
+    [
+        ("Mail delivery failed: returning message to sender", "bounce"),
+        ("Delivered: Deal DR-000001", "bounce"),
+        ("Unzustellbar: Deal DR-000001", "bounce"),
+        ("Warning: could not send message for past 4 hours", "bounce"),
+        ("complaint about message from 192.0.2.1", "report"),
+        ("Report Domain: northwind.example Submitter: google.com Report-ID: <1>", "report"),
+        ("Automobile fleet deal", "registration"),
+        ("Delivery of the hardware next week", "registration"),
+        ("Recalling our meeting", "registration"),
+    ],
+)
+def test_delivery_notice_and_report_subjects_are_recognised(subject, kind):
+    assert _kind(f"Subject: {subject}\n") == kind

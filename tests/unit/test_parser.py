@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from intake.messages import load, message_key, sender_address
+from intake import readahead
+from intake.headers import decode_words
+from intake.messages import header, load, message_key, sender_address
 from intake.parser import parse_form, parse_message
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -184,15 +187,106 @@ def test_repeated_label_keeps_the_first_value():
     assert _form("Product: a", "Product: b") == {"product": "a"}
 
 
-def test_message_without_form_is_invalid_with_an_error():
+def test_message_without_form_is_answered_with_the_blank_form():
     raw = b"From: ann@northwind.example\nSubject: hello\n\nJust saying hi.\n"
     result = parse_message(raw, own_addresses=set())
     assert result.status == "invalid"
     assert result.reason == "no_form"
+    assert result.classification.kind == "form_request"
+    assert result.fields == {}
     assert result.errors and result.errors[0]["field"] is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Call me back?\n\nRegards,\nAnn\nE-mail: ann@northwind.example\n",
+        "Priority: URGENT\nThe portal is down.\n",
+        "Web: www.northwind.example\nNews of the week.\n",
+        "Fill your details:\nAddress: ....\nCountry: ....\nEmail: a@b.example\n",
+        "Product: partner portal\nPriority: high\nIt is down.\n",
+    ],
+)
+def test_stray_labels_are_no_form_and_get_the_blank_form(body):
+    raw = f"From: ann@northwind.example\nSubject: hello\n\n{body}".encode()
+    result = parse_message(raw, own_addresses=set())
+    assert (result.status, result.classification.kind) == ("invalid", "form_request")
+    assert result.fields == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Company Name: Acme\nDomain: acme.example\n",
+        "Company Name: Acme\nProduct: Email Archive\nNumber of Users: 20\n",
+        "Company Name: Acme\nDomain:\nProduct:\nClose Date:\n",
+    ],
+)
+def test_enough_of_the_form_is_a_registration_even_with_blanks(body):
+    raw = f"From: ann@northwind.example\nSubject: New deal\n\n{body}".encode()
+    result = parse_message(raw, own_addresses=set())
+    assert (result.status, result.classification.kind) == ("ok", "registration")
+    assert result.fields["company_name"] == "Acme"
+
+
+def test_values_left_as_dots_or_underscores_are_blank():
+    assert _form("Company Name: ......", "Domain: ____", "Product: [ ]") == {}
+
+
+def test_a_form_below_a_stray_label_is_still_found():
+    text = "Priority: URGENT\n\n> Company Name: Acme\n> Domain: acme.example\n"
+    assert _form(text) == {"company_name": "Acme", "domain": "acme.example"}
 
 
 def test_auto_reply_is_ignored_even_with_a_form_in_it():
     raw = b"From: ann@northwind.example\nAuto-Submitted: auto-replied\n\nProduct: p\n"
     result = parse_message(raw, own_addresses=set())
     assert (result.status, result.fields) == ("ignored", {})
+
+
+def _timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def test_a_one_megabyte_encoded_subject_is_read_within_half_a_second():
+    word = b" =?utf-8?q?Die_hei=C3=9Fe_Zypernsonne_qu=C3=A4lte_Max?=\n"
+    raw = b"From: ann@northwind.example\nSubject:" + word * (1_000_000 // len(word))
+    raw += b"\n\nCompany Name: Acme\nDomain: acme.example\n"
+    read, elapsed = _timed(lambda: readahead.read(raw, headers_only=False, own_addresses=OWN))
+    assert read.subject.startswith("Die heiße Zypernsonne quälte Max")
+    assert read.parsed is not None and read.parsed.status == "ok"
+    assert elapsed < 0.5, f"{elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("shape", ["text", "html", "parts", "header lines"])
+def test_a_ten_megabyte_message_is_read_within_two_seconds(shape):
+    raw = _ten_megabytes(shape)
+    result, elapsed = _timed(lambda: parse_message(raw, own_addresses=OWN))
+    assert result.status in ("ok", "invalid")
+    assert elapsed < 2.0, f"{shape}: {elapsed:.2f} s"
+
+
+def _ten_megabytes(shape: str) -> bytes:
+    head = b"From: ann@northwind.example\nSubject: New deal\n"
+    size = 10_000_000
+    if shape == "text":
+        return head + b"\nCompany Name: Acme\n" + b"Lorem ipsum dolor sit amet.\n" * (size // 28)
+    if shape == "html":
+        row = b"<tr><td>Users</td><td>20</td></tr>\n"
+        return head + b"Content-Type: text/html\n\n<table>" + row * (size // len(row))
+    if shape == "parts":
+        part = b"--b\nContent-Type: text/plain\n\nhello\n"
+        body = part * (size // len(part)) + b"--b--\n"
+        return head + b'Content-Type: multipart/mixed; boundary="b"\n\n' + body
+    line = b"X-Filler: a header line that repeats\n"
+    return head + line * (size // len(line)) + b"\nCompany Name: Acme\n"
+
+
+def test_long_encoded_words_decode_like_short_ones():
+    short = "Subject: =?utf-8?q?R=C3=A9ponse?= =?utf-8?b?YXV0b21hdGlxdWU=?= ok\n\nx"
+    assert header(load(short.encode()), "Subject") == "Réponseautomatique ok"
+    assert decode_words("=?utf-8?q?R=C3=A9?= =?utf-8?q?ponse?= x") == "Réponse x"
+    assert decode_words("=?utf-8?b?w6k?=") == "é"  # missing padding
+    assert decode_words("a =?x-bogus?q?=C3=A9?= b") == "a é b"  # unknown charset: UTF-8

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from intake.classify import classify
 from intake.messages import (
     body_text,
     load,
@@ -20,6 +19,7 @@ from intake.messages import (
 )
 from intake.parser import parse_form, parse_message
 from intake.proof import ProofSettings, prove
+from intake.readahead import read
 
 OWN = {"deals@dealreg.localhost"}
 # Nothing answers on the discard port: a key lookup gives up within 0.2 s, and stays offline.
@@ -53,7 +53,8 @@ def _exercise(raw: bytes) -> None:
     reply_headers(msg)
     assert isinstance(body_text(msg), str)
     assert isinstance(body_text(msg, prefer="text/html"), str)
-    classify(msg, own_addresses=OWN)
+    for headers_only in (False, True):  # as the intake reads it, whole or too large
+        read(raw, headers_only=headers_only, own_addresses=frozenset(OWN))
     assert not prove(raw, sender_address(msg) or "a@b.example", PROOF).proven
 
 
