@@ -44,9 +44,9 @@ def bare_wsgi(slack: FakeSlack) -> Any:
 
 def ours_wsgi(slack: FakeSlack, tmp: Path, clicks: int) -> tuple[Any, list[str]]:
     """`dealreg bot`'s WSGI app, with `clicks` registrations waiting for review."""
-    from bot.app import create_wsgi
-    from core.services import register
+    from bot.app import create_wsgi, make_bot
     from dealreg.wiring import App
+    from tests.factories import register
 
     world = World(
         f"sqlite:///{tmp}/slack.db", tmp,
@@ -61,7 +61,7 @@ def ours_wsgi(slack: FakeSlack, tmp: Path, clicks: int) -> tuple[Any, list[str]]
                             settings=world.settings)  # fmt: skip
             numbers.append(done.deal.number or "")
     world.close()
-    return create_wsgi(App(world.settings)), numbers
+    return create_wsgi(make_bot(App(world.settings).runtime)), numbers
 
 
 def main(kind: str, clicks: int) -> None:

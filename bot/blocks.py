@@ -1,4 +1,5 @@
-"""Block Kit for reading deals: progress, details, quotes, search, checks, help (pure)."""
+"""Block Kit for reading deals: progress, details, quotes, search, checks, help, App Home
+(pure)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def field_value(deal: Deal, name: str) -> str:
     if value is None:
         return ""
     if name in _CHOICES:
-        return _CHOICES[name].get(value, value)
+        return _CHOICES[name].get(value, str(value))
     if name == "projected_value":
         return money(value, deal.currency)
     if name == "budget_approved":

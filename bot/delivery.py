@@ -1,48 +1,49 @@
-"""Deliver the Slack rows of the outbox, rendered from the deal as it is now."""
+"""Deliver the Slack rows of the outbox, rendered from the deal as it is now.
+
+The bot delivers right after a click and the worker every few seconds; either way a row
+shows the same. The review message is posted once and then updated in place; so is an
+extension request, whose channel and ts its row keeps once posted.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import messages
+from bot import notifications
+from core.config import Settings
 from core.models import Deal, OutboxMessage, Reviewer
 from core.outbox import DeliveryReport, deliver_each
+from core.ports import Runtime
 from core.services import quotes
-from dealreg.wiring import App
-
-log = logging.getLogger(__name__)
 
 REVIEW_CHANNEL_TEMPLATES = ("review_request", "review_update", "partner_answer")
+EXTENSION_DECISIONS = ("extension_granted", "extension_declined")
 
 
 def deliver_slack_due(
-    app: App, client: WebClient, now: datetime, worker_id: str, limit: int = 50
+    runtime: Runtime, client: WebClient, now: datetime, worker_id: str, limit: int = 50
 ) -> DeliveryReport:
     """Claim due Slack rows, post or update each message, and record the outcome."""
-
-    def send(row_id: int) -> None:
-        _send(app, client, row_id, worker_id)
-
     return deliver_each(
-        app.uow,
-        send,
+        runtime.uow,
+        partial(_send, runtime, client, worker_id),
         now,
         worker_id,
         kind="slack",
         limit=limit,
-        max_attempts=app.settings.outbox_max_attempts,
+        max_attempts=runtime.settings.outbox_max_attempts,
     )
 
 
-def _send(app: App, client: WebClient, row_id: int, worker_id: str) -> None:
-    with app.uow() as uow:
+def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> None:
+    with runtime.uow() as uow:
         row = uow.session.get(OutboxMessage, row_id)
         if row is None or row.claimed_by != worker_id or row.sent_at is not None:
             return
@@ -51,29 +52,37 @@ def _send(app: App, client: WebClient, row_id: int, worker_id: str) -> None:
             raise ValueError(f"slack outbox row {row_id} has no deal")
         payload: dict[str, Any] = json.loads(row.body_text or "{}")
         if row.template in REVIEW_CHANNEL_TEMPLATES:
-            _review(uow.session, client, app, deal, row.to_addr)
+            _review(uow.session, client, runtime.settings, deal, row.to_addr)
             if row.template == "partner_answer":
-                _thread(client, deal, messages.answer_in_thread(deal, str(payload.get("answer"))))
+                answer = notifications.answer_in_thread(deal, str(payload.get("answer")))
+                _thread(client, deal, answer)
+            if row.template == "review_update" and payload.get("event") in EXTENSION_DECISIONS:
+                _extension_decided(uow.session, client, deal, payload)
         elif row.template == "extension_request":
-            client.chat_postMessage(channel=row.to_addr, **messages.extension_request(deal))
+            body = notifications.extension_request(deal)
+            posted = client.chat_postMessage(channel=row.to_addr, **body)
+            row.headers = {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
         elif row.template == "reviewer_nudge":
-            _thread(client, deal, messages.nudge(deal), fallback=row.to_addr)
+            _thread(client, deal, notifications.nudge(deal), fallback=row.to_addr)
         elif row.template == "partner_dm":
-            _dm(client, row.to_addr, messages.partner_dm(deal, str(payload.get("event", ""))))
+            event = str(payload.get("event", ""))
+            _dm(client, row.to_addr, notifications.partner_dm(deal, event))
         else:
             raise ValueError(f"unknown slack template {row.template!r}")
         uow.commit()
 
 
-def _review(session: Session, client: WebClient, app: App, deal: Deal, channel: str) -> None:
+def _review(
+    session: Session, client: WebClient, settings: Settings, deal: Deal, channel: str
+) -> None:
     """Post the review message once, then update it in place."""
     priced = None
     if deal.stage == "opportunity":
         priced = quotes.preview(
-            deal.partner, deal.product, deal.number_of_users, app.settings, with_margin=True
+            deal.partner, deal.product, deal.number_of_users, settings, with_margin=True
         )
     names = {email: name for email, name in session.execute(select(Reviewer.email, Reviewer.name))}
-    body = messages.review_message(deal, priced, names)
+    body = notifications.review_message(deal, priced, names)
     if deal.slack_review_ts and deal.slack_review_channel:
         client.chat_update(channel=deal.slack_review_channel, ts=deal.slack_review_ts, **body)
         return
@@ -82,9 +91,28 @@ def _review(session: Session, client: WebClient, app: App, deal: Deal, channel: 
     deal.slack_review_ts = str(response["ts"])
 
 
+def _extension_decided(
+    session: Session, client: WebClient, deal: Deal, payload: dict[str, Any]
+) -> None:
+    """Replace the last posted extension request's buttons with the decision and who made it."""
+    requests = select(OutboxMessage).where(
+        OutboxMessage.deal_id == deal.id,
+        OutboxMessage.kind == "slack",
+        OutboxMessage.template == "extension_request",
+    )
+    for request in session.scalars(requests.order_by(OutboxMessage.id.desc())):
+        posted = request.headers or {}
+        if posted.get("ts"):
+            granted = payload["event"] == "extension_granted"
+            body = notifications.extension_decided(deal, granted, str(payload.get("by", "")))
+            client.chat_update(channel=posted["channel"], ts=posted["ts"], **body)
+            return
+
+
 def _thread(
     client: WebClient, deal: Deal, body: dict[str, Any], fallback: str | None = None
 ) -> None:
+    """Reply in the review message's thread; before it is posted, in `fallback` if given."""
     if deal.slack_review_ts and deal.slack_review_channel:
         client.chat_postMessage(
             channel=deal.slack_review_channel, thread_ts=deal.slack_review_ts, **body

@@ -60,10 +60,6 @@ class Identities:
             raise NotRegistered(slack_user_id)
         return found
 
-    def forget(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
     def _lookup(self, slack_user_id: str) -> Actor | None:
         with self._uow() as uow:
             try:

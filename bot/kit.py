@@ -1,8 +1,8 @@
 """Block Kit primitives that respect Slack's limits (pure: data in, dicts out).
 
 Every text bound for Slack (a text object, a message's notification text, a modal's field
-error) is escaped here, once: builders pass values as they are, user input included, and
-nothing a partner typed can become a mention, a channel ping or a link.
+error) is escaped once, by `escape`: builders pass values as they are, user input included,
+and nothing a partner typed can become a mention, a channel ping or a link.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ OPTION_TEXT = 75
 OPTION_VALUE = 150
 MAX_OPTIONS = 100
 LABEL_TEXT = 2000
-PLACEHOLDER_TEXT = 150
 MODAL_TITLE = 24
 MODAL_BLOCKS = 100
 MESSAGE_BLOCKS = 50

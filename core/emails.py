@@ -21,7 +21,9 @@ Template-specific keys (required unless marked optional):
                            original_subject (all optional)
     intake_already_registered   deal
     intake_form            country (optional)
-    intake_refused         reason: "oversize" | "unknown_sender"; max_bytes (optional)
+    intake_refused         reason: "oversize" | "unknown_sender" | "hold_lapsed"; max_bytes
+                           (optional)
+    intake_confirm         what, received_at, held_until, token: "did you send this?"
     expiry_reminder        deal; days_left, extensions_left (optional)
     deal_expired           deal
     order_started          deal, quote (the quote that became the order)

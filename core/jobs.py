@@ -79,16 +79,10 @@ def nudge(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[st
             return []
         slot = int(now.timestamp() // period.total_seconds())
         for reviewer in uow.session.scalars(select(Reviewer)):
-            outbox.enqueue(
-                uow.session,
-                template="reviewer_nudge",
-                to=reviewer.email,
-                context={"deals": waiting, "hours": settings.nudge_after_hours},
-                locale=locale_for(None),
-                now=now,
-                settings=settings,
-                dedupe_key=f"reviewer_nudge:{reviewer.id}:{slot}",
-            )
+            context = {"deals": waiting, "hours": settings.nudge_after_hours}
+            email = outbox.Email("reviewer_nudge", reviewer.email, context, locale_for(None))
+            key = f"reviewer_nudge:{reviewer.id}:{slot}"
+            outbox.enqueue(uow.session, email, now=now, settings=settings, dedupe_key=key)
         for deal in waiting:
             deal.last_nudged_at = now
             notify_slack(uow.session, deal, "reviewer_nudge", now=now, settings=settings)

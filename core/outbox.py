@@ -68,32 +68,38 @@ def _by_key(session: Session, dedupe_key: str) -> OutboxMessage | None:
     return session.scalars(query).first()
 
 
+@dataclass(frozen=True)
+class Email:
+    """One email to render and queue: its template and context, its reader, its thread."""
+
+    template: str
+    to: str
+    context: Mapping[str, Any]
+    locale: str
+    deal: Deal | None = None
+    in_reply_to: str | None = None
+    references: str | Sequence[str] | None = None
+    tz: str = "UTC"
+    # Given when a reply must be recognised by it (a confirmation request carries its
+    # secret token there); otherwise a new one is made.
+    message_id: str | None = None
+
+
 def enqueue(
     session: Session,
+    email: Email,
     *,
-    template: str,
-    to: str,
-    context: Mapping[str, Any],
-    locale: str,
     now: datetime,
     settings: Settings,
-    deal: Deal | None = None,
-    in_reply_to: str | None = None,
-    references: str | Sequence[str] | None = None,
     dedupe_key: str | None = None,
-    tz: str = "UTC",
-    message_id: str | None = None,
 ) -> OutboxMessage:
-    """Render an email and add it to the outbox in the caller's transaction."""
+    """Render an email and add it to the outbox in the caller's transaction; an email with
+    a `dedupe_key` already queued is returned as it stands."""
     if dedupe_key is not None and (existing := _by_key(session, dedupe_key)) is not None:
         return existing
-    if deal is not None and deal.id is None:
+    if email.deal is not None and email.deal.id is None:
         session.flush()
-    values = compose(
-        template=template, to=to, context=context, locale=locale, now=now, settings=settings,
-        deal=deal, in_reply_to=in_reply_to, references=references, dedupe_key=dedupe_key, tz=tz,
-        message_id=message_id,
-    )  # fmt: skip
+    values = compose(email, now=now, settings=settings, dedupe_key=dedupe_key)
     if dedupe_key is None:
         # A plain INSERT: the row is not needed in the session, and a flush costs more.
         [row_id] = insert_rows(session, [values])
@@ -127,43 +133,27 @@ def replies_since(session: Session, to: str, since: datetime, templates: Iterabl
 
 
 def compose(
-    *,
-    template: str,
-    to: str,
-    context: Mapping[str, Any],
-    locale: str,
-    now: datetime,
-    settings: Settings,
-    deal: Deal | None = None,
-    in_reply_to: str | None = None,
-    references: str | Sequence[str] | None = None,
-    dedupe_key: str | None = None,
-    tz: str = "UTC",
-    message_id: str | None = None,
+    email: Email, *, now: datetime, settings: Settings, dedupe_key: str | None = None
 ) -> dict[str, Any]:
-    """Render an email into the values of its outbox row (to insert with `insert_rows`).
-
-    `message_id` is given when a reply must be recognised by it (a confirmation request
-    carries its secret token there); otherwise a new one is made.
-    """
-    if "\n" in to or "\r" in to:
+    """Render an email into the values of its outbox row (to insert with `insert_rows`)."""
+    if "\n" in email.to or "\r" in email.to:
         raise ValueError("recipient must be a single line")
-    ctx = {"vendor_name": settings.vendor_name, "base_url": settings.base_url, **context}
-    if deal is not None:
-        ctx.setdefault("deal", deal)
-    rendered = render(template, ctx, locale=locale, tz=tz)
+    ctx = {"vendor_name": settings.vendor_name, "base_url": settings.base_url, **email.context}
+    if email.deal is not None:
+        ctx.setdefault("deal", email.deal)
+    rendered = render(email.template, ctx, locale=email.locale, tz=email.tz)
     domain = settings.intake_address.rpartition("@")[2] or "dealreg.localhost"
     return new_row(
         kind="email",
-        template=template,
-        to=to,
+        template=email.template,
+        to=email.to,
         subject=rendered.subject,
         body_text=rendered.text,
         body_html=rendered.html,
-        headers=_thread_headers(in_reply_to, references),
-        message_id=message_id or make_msgid(domain=domain),
+        headers=_thread_headers(email.in_reply_to, email.references),
+        message_id=email.message_id or make_msgid(domain=domain),
         now=now,
-        deal_id=deal.id if deal is not None else None,
+        deal_id=email.deal.id if email.deal is not None else None,
         dedupe_key=dedupe_key,
     )
 

@@ -1,12 +1,20 @@
-"""`dealreg bot [--port N]`: serve the Slack bot (port: --port, else $PORT, else 3000)."""
+"""`dealreg bot [--port N]`: serve the Slack bot (port: --port, else $PORT, else 3000).
+
+The one module of the command that reaches the Slack adapter. It imports `bot` inside the
+functions that use it, so a process that does not talk to Slack (`dealreg deals ...`, a
+worker without Slack settings) never loads slack_bolt, slack_sdk and waitress.
+"""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
+from datetime import datetime
 
-from dealreg.wiring import App
+from core.outbox import DeliveryReport
+from dealreg.wiring import App, configure_logging
 
 DEFAULT_PORT = 3000
 
@@ -19,16 +27,30 @@ def bot_port(port: int | None, environ: dict[str, str] | None = None) -> int:
     return int(value) if value else DEFAULT_PORT
 
 
-def run_bot(app: App, port: int | None) -> int:
-    """Serve the bot until interrupted; return the exit status."""
+def bot(app: App, args: argparse.Namespace) -> int:
+    """`dealreg bot`: serve the bot until interrupted; return the exit status."""
+    configure_logging()
     if not app.settings.slack_enabled:
         print(
             "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
             file=sys.stderr,
         )
         return 2
-    from bot.app import serve
-
     with contextlib.suppress(KeyboardInterrupt):
-        serve(app, bot_port(port))
+        serve_bot(app, bot_port(args.port))
     return 0
+
+
+def serve_bot(app: App, port: int) -> None:
+    """Serve the Slack bot on `port` until the process stops."""
+    from bot.app import serve  # here, not at the top: see the module's docstring
+
+    serve(app.runtime, port)
+
+
+def deliver_slack(app: App, now: datetime, worker_id: str) -> DeliveryReport:
+    """Post or update the due Slack messages of the outbox."""
+    from bot.app import make_client  # here, not at the top: see the module's docstring
+    from bot.delivery import deliver_slack_due
+
+    return deliver_slack_due(app.runtime, make_client(app.settings), now, worker_id)

@@ -1,11 +1,10 @@
-"""The `dealreg` command."""
+"""The `dealreg` command: its arguments, which function runs each subcommand, exit codes."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,46 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from core.catalog import CatalogError
 from core.config import Settings
 from core.errors import DealError, Invalid
-from dealreg import commands, intake_command  # noqa: F401  (registers its commands)
+from dealreg import (
+    admin_command,
+    bot_command,
+    deals_command,
+    intake_command,
+    job_runner,
+    worker,
+)
+from dealreg.output import CommandError
 from dealreg.wiring import App
 
-log = logging.getLogger("dealreg")
+Handler = Callable[[App, argparse.Namespace], int]
+
+# "COMMAND ACTION" (or "COMMAND") -> the function that runs it.
+HANDLERS: dict[str, Handler] = {
+    "init": admin_command.init,
+    "catalog load": admin_command.catalog_load,
+    "status": admin_command.status,
+    "run": worker.run,
+    "worker": worker.worker,
+    "bot": bot_command.bot,
+    "jobs run": job_runner.jobs_run,
+    "intake run": intake_command.intake_run,
+    "intake parse": intake_command.intake_parse,
+    "intake list": intake_command.intake_list,
+    "intake retry": intake_command.intake_retry,
+    "deals list": deals_command.deals_list,
+    "deals show": deals_command.deals_show,
+    "deals register": deals_command.deals_register,
+    "deals approve": deals_command.deals_approve,
+    "deals reject": deals_command.deals_reject,
+    "deals return": deals_command.deals_return,
+    "deals answer": deals_command.deals_answer,
+    "deals advance": deals_command.deals_advance,
+    "deals extend": deals_command.deals_extend,
+    "deals extension": deals_command.deals_extension,
+    "deals quote": deals_command.deals_quote,
+    "deals check": deals_command.deals_check,
+    "deals prospect": deals_command.deals_prospect,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     run = jobs.add_parser("run", help="run one job now")
-    run.add_argument("name", choices=commands.JOB_NAMES)
+    run.add_argument("name", choices=job_runner.JOB_NAMES)
     run.add_argument("--json", action="store_true")
     return p
 
@@ -115,7 +150,14 @@ def _deals_parser(sub: Any) -> None:
     pr.add_argument("domain")
 
 
+def dispatch(app: App, args: argparse.Namespace) -> int:
+    """Run the subcommand `args` name with `app`; return its exit status."""
+    key = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    return HANDLERS[key](app, args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `dealreg` with `argv`; return the exit status."""
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
@@ -126,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     app = App(settings)
     try:
-        return commands.dispatch(app, args)
+        return dispatch(app, args)
     except Invalid as exc:
         for e in exc.errors:
             print(f"dealreg: {e.field}: {e.message}", file=sys.stderr)
@@ -139,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    except commands.CommandError as exc:
+    except CommandError as exc:
         print(f"dealreg: {exc}", file=sys.stderr)
         return exc.code
     except (OperationalError, ProgrammingError) as exc:
@@ -153,7 +195,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

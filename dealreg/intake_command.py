@@ -1,4 +1,5 @@
-"""`dealreg intake ...`: parse one file, run the mailbox, list and retry stored messages."""
+"""`dealreg intake ...`: parse one file, run the mailbox, list and retry stored messages;
+and the intake's context, built once from the settings, for these and the worker."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from core.models import Partner, Product
 from core.services import identify, inbound
 from core.services.register import validation_context
 from core.validation import ProductRef, ValidationContext, validate_registration
-from dealreg.commands import CommandError, command, emit
+from dealreg.output import CommandError, emit
 from dealreg.wiring import App
 from intake import messages, parser
-from intake.handler import IntakeContext, handle, proof_settings
-from intake.pipeline import make_mailbox, run_forever, run_once
+from intake.act import IntakeContext, proof_settings
+from intake.pipeline import handle_stored, make_mailbox, run_forever, run_once
 
 UNSAFE = (
     "WARNING: INTAKE_REQUIRE_SENDER_PROOF is off: anyone who puts a partner contact's address "
@@ -37,6 +38,7 @@ def warn_if_unsafe(app: App) -> None:
 
 
 def intake_context(app: App) -> IntakeContext:
+    """What the intake is handed: units of work, settings, clock and our own addresses."""
     try:
         proof_settings(app.settings)  # a mistyped resolver stops the start, not each message
     except ValueError as exc:
@@ -47,8 +49,8 @@ def intake_context(app: App) -> IntakeContext:
     )
 
 
-@command("intake parse")
 def intake_parse(app: App, args: argparse.Namespace) -> int:
+    """Print what a message file parses and validates to, as JSON; write nothing."""
     try:
         raw = args.file.read_bytes()
     except OSError as exc:
@@ -99,8 +101,8 @@ def _context_for(app: App, sender: str | None) -> ValidationContext:
     return ValidationContext("GB", "GBP", products, now.date())
 
 
-@command("intake run")
 def intake_run(app: App, args: argparse.Namespace) -> int:
+    """Read the mailbox and handle what arrives: once, or until SIGTERM or Ctrl-C."""
     warn_if_unsafe(app)
     ctx = intake_context(app)
     mailbox = make_mailbox(ctx)
@@ -118,8 +120,8 @@ def intake_run(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
-@command("intake list")
 def intake_list(app: App, args: argparse.Namespace) -> int:
+    """List the received messages, optionally of one status."""
     with app.uow() as uow:
         rows = [
             {
@@ -141,10 +143,10 @@ def intake_list(app: App, args: argparse.Namespace) -> int:
     return emit(args, rows, text or "no messages")
 
 
-@command("intake retry")
 def intake_retry(app: App, args: argparse.Namespace) -> int:
+    """Run one stored message through the pipeline again."""
     with app.uow() as uow:
         inbound.reset(uow, args.id)
-    status = handle(intake_context(app), args.id)
+    status = handle_stored(intake_context(app), args.id)
     print(f"message {args.id}: {status}")
     return 0

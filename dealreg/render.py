@@ -1,4 +1,4 @@
-"""Plain-text views of deals for the terminal."""
+"""Plain-text views for the terminal: deals, domain checks, prospects, status."""
 
 from __future__ import annotations
 

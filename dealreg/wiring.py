@@ -1,4 +1,4 @@
-"""The composition root: settings, engine and units of work for every entry point."""
+"""The composition root: settings, engine, units of work and logs for every entry point."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.db import make_engine, make_session_factory
+from core.ports import Runtime
 from core.uow import UnitOfWork
 
 
@@ -25,7 +27,7 @@ class App:
         return make_engine(self.settings.database_url)
 
     @cached_property
-    def session_factory(self):  # type: ignore[no-untyped-def]
+    def session_factory(self) -> sessionmaker[Session]:
         return make_session_factory(self.engine)
 
     def uow(self) -> UnitOfWork:
@@ -34,6 +36,11 @@ class App:
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        """What the Slack bot and the email intake are handed: settings, units of work, clock."""
+        return Runtime(settings=self.settings, uow=self.uow, now=self.now)
 
 
 class KeyValueFormatter(logging.Formatter):

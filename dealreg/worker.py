@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import signal
@@ -11,8 +12,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dealreg.jobs import run_job
-from dealreg.wiring import App
+from core import jobs, schema
+from dealreg.bot_command import bot_port, serve_bot
+from dealreg.intake_command import intake_context, warn_if_unsafe
+from dealreg.job_runner import run_job
+from dealreg.wiring import App, configure_logging
+from intake.pipeline import make_mailbox, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +102,6 @@ def read_mailbox(app: App, stop: threading.Event, *, check_s: float = 10.0) -> N
     Another worker holding the lock makes this one wait and take over when it goes; a lost
     lock (its connection died) stops reading until the lock is taken again.
     """
-    from core import jobs
-    from dealreg.intake_command import intake_context
-    from intake.pipeline import make_mailbox, run_forever
 
     def poll_status(error: str | None) -> None:
         now = app.now()
@@ -137,10 +139,8 @@ def intake_thread(app: App, stop: threading.Event) -> threading.Thread:
     return thread
 
 
-def run_worker(app: App, *, with_bot: bool = False, port: int | None = None) -> int:
+def run_worker(app: App, *, with_bot: bool = False) -> int:
     """Run until SIGTERM or Ctrl-C; the job in hand finishes before exit."""
-    from dealreg.intake_command import warn_if_unsafe
-
     warn_if_unsafe(app)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -148,9 +148,7 @@ def run_worker(app: App, *, with_bot: bool = False, port: int | None = None) -> 
     sched.start()
     reader = intake_thread(app, stop)
     if with_bot and app.settings.slack_enabled:
-        from dealreg.bot_command import bot_port
-
-        threading.Thread(target=_bot, args=(app, bot_port(port)), daemon=True).start()
+        threading.Thread(target=serve_bot, args=(app, bot_port(None)), daemon=True).start()
     log.info("worker started: jobs %s, mailbox reader on", ", ".join(INTERVALS))
     try:
         while not stop.wait(1):
@@ -163,7 +161,14 @@ def run_worker(app: App, *, with_bot: bool = False, port: int | None = None) -> 
     return 0
 
 
-def _bot(app: App, port: int) -> None:
-    from bot.app import serve
+def worker(app: App, args: argparse.Namespace) -> int:
+    """`dealreg worker`: the scheduler and the mailbox reader."""
+    configure_logging()
+    return run_worker(app)
 
-    serve(app, port)
+
+def run(app: App, args: argparse.Namespace) -> int:
+    """`dealreg run`: migrate the database, then the worker and (if configured) the bot."""
+    configure_logging()
+    schema.upgrade(app.engine)
+    return run_worker(app, with_bot=True)

@@ -2,8 +2,8 @@
 
 No parsing and no database here. Both mailboxes offer the same interface:
 `uidvalidity()`, `fetch_new(after_uid)`, `move(uid, folder)`, `wait(timeout_s)`,
-`reconnect()` and `close()`. The caller keeps the watermark (the highest UID it has stored,
-keyed by UIDVALIDITY), handles each message, commits, and only then moves it.
+`reconnect()` and `close()`. The caller stores and handles each message, commits, and only
+then moves it out of the inbox, so whatever is still in the inbox is due.
 """
 
 from __future__ import annotations

@@ -7,29 +7,20 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
-from email.message import Message
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction
 
+from core.models import InboundEmail
 from core.services import inbound
 from core.services.inbound import ACCEPTED, FINAL
-from core.services.register import Validated
-from core.uow import UnitOfWork
-from intake import messages, parser, readahead
-from intake.handler import (
-    IntakeContext,
-    Known,
-    Pending,
-    handle,
-    refuse_oversize,
-    register_all,
-    route,
-    sender_proof,
-)
+from core.uow import SavepointUnitOfWork, UnitOfWork
+from intake import act, messages, readahead
+from intake.act import Incoming, IntakeContext, sender_proof
+from intake.decide import decide
 from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
 from intake.maildir import MaildirMailbox
 from intake.proof import Proof
@@ -51,7 +42,9 @@ BATCH = 25
 
 
 class Mailbox(Protocol):
-    def fetch_new(self, after_uid: int, *, max_bytes: int | None = None) -> object: ...
+    def fetch_new(
+        self, after_uid: int, *, max_bytes: int | None = None
+    ) -> Iterable[FetchedMessage]: ...
     def move(self, uid: int, folder: str) -> None: ...
     def move_many(self, uids: list[int], folder: str) -> None: ...
     def wait(self, timeout_s: float) -> bool: ...
@@ -102,7 +95,7 @@ def _run(ctx: IntakeContext, mailbox: Mailbox, ahead: ReadAhead | None) -> RunRe
     if ahead is not None:
         ahead.forget()
     # Handled messages are moved out, so whatever is still here is due (or failed before).
-    fetched = mailbox.fetch_new(0, max_bytes=ctx.settings.intake_max_bytes)  # type: ignore[attr-defined]
+    fetched = mailbox.fetch_new(0, max_bytes=ctx.settings.intake_max_bytes)
     batches = _read_ahead(ctx, _batches(fetched, BATCH), ahead)
     for batch, reads in batches:
         report.seen += len(batch)
@@ -133,14 +126,39 @@ def handle_released(ctx: IntakeContext, report: RunReport) -> None:
         ids = inbound.released(uow.session)
     for row_id in ids:
         try:
-            report.count(handle(ctx, row_id))
+            report.count(handle_stored(ctx, row_id))
         except Exception as exc:
             log.error(
                 "intake: stored message %s failed; it stays for a retry", row_id, exc_info=exc
             )
             report.failed += 1
-            with ctx.uow() as uow:
-                inbound.record_failure(uow, row_id, f"{type(exc).__name__}: {exc}")
+            _record_failure(ctx, row_id, exc)
+
+
+def handle_stored(ctx: IntakeContext, row_id: int) -> str:
+    """Decide and act on one stored message again (confirmed, or retried after a fix)."""
+    with ctx.uow() as uow:
+        row = uow.session.get_one(InboundEmail, row_id)
+        if row.status in FINAL:
+            return row.status
+        raw, method = row.raw, row.proof
+        read = readahead.read(raw, headers_only=False, own_addresses=ctx.own_addresses)
+        proof = Proof(True, method, "") if method else sender_proof(ctx.settings, raw, read.sender)
+        one = Incoming(row_id, replace(read, proof=proof))
+        fetched = FetchedMessage(uidvalidity=0, uid=0, raw=raw, size=len(raw))
+        done, failed = _act_all(ctx, uow, [(fetched, one, row.status)])
+    if failed:
+        raise failed[0][1]
+    return done[0].status
+
+
+def _record_failure(ctx: IntakeContext, row_id: int, exc: BaseException) -> None:
+    """Count a failure of ours against the message, for `dealreg status`; never raises."""
+    try:
+        with ctx.uow() as uow:
+            inbound.record_failure(uow, row_id, f"{type(exc).__name__}: {exc}")
+    except Exception:
+        log.warning("intake: could not record the failure of inbound %s", row_id)
 
 
 def _read_ahead(
@@ -204,26 +222,7 @@ class Settled:
     folder: str
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    fetched: FetchedMessage
-    raw: bytes
-    msg: Message
-    arrival: inbound.Arrival
-    parsed: parser.IntakeResult | None
-    proof: Proof
-    validated: Validated | None = None
-
-
 Failed = tuple[int, BaseException]
-
-
-def settle(ctx: IntakeContext, mailbox: Mailbox, fetched: FetchedMessage) -> Settled:
-    """Store and handle one message, committing its outcome; safe to repeat after a crash."""
-    done, failed = settle_batch(ctx, mailbox, [fetched])
-    if failed:
-        raise failed[0][1]
-    return done[0]
 
 
 def settle_batch(
@@ -232,45 +231,76 @@ def settle_batch(
     batch: list[FetchedMessage],
     reads: list[Read | None] | None = None,
 ) -> tuple[list[Settled], list[Failed]]:
-    """Store a batch in one transaction, then handle it in one more; safe to repeat.
+    """Store a batch in one transaction, then decide and act on it in one more; safe to
+    repeat.
 
-    Each message is handled in its own savepoint: one that fails leaves only itself
-    `received` for a retry. A crash before the commit loses the batch's outcomes together,
-    and the next run handles the stored messages again.
+    This transaction belongs to the pipeline: each message is acted on in a savepoint of
+    it, so one that fails leaves only itself `received` for a retry, and the batch's
+    registrations are made together in one more. A crash before the commit loses the
+    batch's outcomes together, and the next run handles the stored messages again.
     """
-    loaded: list[_Loaded] = []
+    loaded: list[tuple[FetchedMessage, Read]] = []
     failed: list[Failed] = []
     kind = "imap" if isinstance(mailbox, ImapMailbox) else "maildir"
     for fetched, read in zip(batch, reads or [None] * len(batch), strict=True):
         try:
-            loaded.append(_load(ctx, fetched, kind, read))
+            loaded.append((fetched, _read(ctx, fetched, read)))
         except Exception as exc:
             failed.append((fetched.uid, exc))
+            _keep_unread(ctx, fetched, kind, exc)
     if not loaded:
         return [], failed
+    arrivals = [_arrival(fetched, read, kind) for fetched, read in loaded]
     with ctx.uow() as uow:
         try:
-            stored = inbound.store_many(uow, [item.arrival for item in loaded], ctx.now())
-        except Exception as exc:
-            return [], failed + [(item.fetched.uid, exc) for item in loaded]
-        done, lost = _handle_all(ctx, uow, list(zip(loaded, stored, strict=True)))
+            stored = inbound.store_many(uow, arrivals, ctx.now())
+        except Exception as error:
+            return [], failed + [(fetched.uid, error) for fetched, _ in loaded]
+        items = [(f, Incoming(s.id, r), s.status) for (f, r), s in zip(loaded, stored, strict=True)]
+        done, lost = _act_all(ctx, uow, items)
+    rows = {fetched.uid: one.row_id for fetched, one, _ in items}
+    for uid, problem in lost:
+        if uid in rows and not _connection_lost(problem):
+            _record_failure(ctx, rows[uid], problem)
     for one in done:
         log.info("intake: uid=%s -> %s (%s)", one.uid, one.status, one.folder)
     return done, failed + lost
 
 
-def _load(ctx: IntakeContext, fetched: FetchedMessage, kind: str, read: Read | None) -> _Loaded:
+def _read(ctx: IntakeContext, fetched: FetchedMessage, read: Read | None) -> Read:
+    """What the message holds (read here unless read ahead), with how its sender is proven.
+
+    Both outside any transaction: the database is not held meanwhile, and proving the
+    sender may ask DNS for a DKIM key.
+    """
     raw, headers_only = _job(fetched)
-    msg = messages.load(raw)
-    own = ctx.own_addresses
     if read is None:
-        # Read the form now, outside any transaction: the database is not held meanwhile.
-        read = readahead.read(raw, headers_only=headers_only, own_addresses=own, msg=msg)
-    # Also outside the transaction: proving the sender may ask DNS for a DKIM key.
-    proof = sender_proof(ctx.settings, raw, read.sender)
-    arrival = inbound.Arrival(
+        read = readahead.read(raw, headers_only=headers_only, own_addresses=ctx.own_addresses)
+    return replace(read, proof=sender_proof(ctx.settings, raw, read.sender))
+
+
+def _keep_unread(ctx: IntakeContext, fetched: FetchedMessage, kind: str, exc: Exception) -> None:
+    """Keep a message that reading failed on (our bug), and count the failure against it.
+
+    It stays in the inbox to be read again; `dealreg status` shows it meanwhile.
+    """
+    raw = _job(fetched)[0]
+    key = messages.message_key(messages.load(raw), raw)
+    unread = Read(key=key, message_id=None, sender=None, subject="", parsed=None)
+    try:
+        with ctx.uow() as uow:
+            [stored] = inbound.store_many(uow, [_arrival(fetched, unread, kind)], ctx.now())
+    except Exception:
+        log.warning("intake: could not keep unread message uid=%s", fetched.uid)
+        return
+    _record_failure(ctx, stored.id, exc)
+
+
+def _arrival(fetched: FetchedMessage, read: Read, kind: str) -> inbound.Arrival:
+    proof = read.proof
+    return inbound.Arrival(
         key=read.key,
-        raw=raw,
+        raw=_job(fetched)[0],
         message_id=read.message_id,
         sender=read.sender,
         subject=read.subject,
@@ -278,76 +308,87 @@ def _load(ctx: IntakeContext, fetched: FetchedMessage, kind: str, read: Read | N
         uidvalidity=getattr(fetched, "uidvalidity", None),
         uid=fetched.uid,
         size=fetched.size,
-        proof=proof.method if proof.proven else None,
+        proof=proof.method if proof is not None and proof.proven else None,
     )
-    validated = None
-    if read.registration is not None and read.context is not None:
-        validated = Validated(read.registration, read.context)
-    return _Loaded(fetched, raw, msg, arrival, read.parsed, proof, validated)
 
 
-def _handle_all(
-    ctx: IntakeContext, uow: UnitOfWork, items: list[tuple[_Loaded, inbound.Stored]]
+Item = tuple[FetchedMessage, Incoming, str]  # the message, what to act on, its stored status
+
+
+def _act_all(
+    ctx: IntakeContext, uow: UnitOfWork, items: list[Item]
 ) -> tuple[list[Settled], list[Failed]]:
-    """Handle stored messages in the unit of work's transaction and commit: each outcome in
-    its own savepoint, the batch's registrations together in one more."""
+    """Decide and act on stored messages in the unit of work's transaction, and commit."""
     session = uow.session
-    within = ctx.within(session)
     done: list[Settled] = []
     failed: list[Failed] = []
     try:
         batch = session.get_transaction() or session.begin()
-        pending: list[tuple[_Loaded, inbound.Stored, Pending]] = []
-        for item, stored in items:
-            status: str | Pending = stored.status
+        registrations: list[tuple[FetchedMessage, Incoming]] = []
+        for fetched, one, status in items:
             if status not in FINAL:
-                status, exc = _attempt(batch, partial(_outcome, within, item, stored))
+                outcome, exc = _attempt(batch, partial(_decide_and_act, ctx, session, one))
                 if exc is not None:
-                    failed.append((item.fetched.uid, exc))
+                    failed.append((fetched.uid, exc))
                     continue
-                if isinstance(status, Pending):
-                    pending.append((item, stored, status))
+                if outcome is None:
+                    registrations.append((fetched, one))
                     continue
-            done.append(_settled(item, stored, str(status)))
-        done += _register(within, batch, pending, failed)
+                status = outcome
+            done.append(_settled(fetched, one, status))
+        done += _register(ctx, batch, registrations, failed)
         uow.commit()
     except Exception as exc:
         # The transaction is lost: only what was final before it can still be moved.
-        finished = {s.id for _, s in items if s.status in FINAL}
+        finished = {one.row_id for _, one, status in items if status in FINAL}
         listed = {uid for uid, _ in failed}
         failed += [
-            (i.fetched.uid, exc)
-            for i, s in items
-            if s.id not in finished and i.fetched.uid not in listed
+            (f.uid, exc)
+            for f, one, _ in items
+            if one.row_id not in finished and f.uid not in listed
         ]
         done = [d for d in done if d.row_id in finished]
     return done, failed
 
 
+def _decide_and_act(ctx: IntakeContext, session: Session, one: Incoming) -> str | None:
+    """Act on one message; None for a registration, which is made with the batch's others."""
+    decision = decide(one.read, act.facts(ctx, session, one.read))
+    if decision.action == "register":
+        return None
+    return act.carry_out(ctx, session, one, decision)
+
+
 def _register(
     ctx: IntakeContext,
     batch: SessionTransaction,
-    pending: list[tuple[_Loaded, inbound.Stored, Pending]],
+    registrations: list[tuple[FetchedMessage, Incoming]],
     failed: list[Failed],
 ) -> list[Settled]:
     """The batch's registrations, made together: one lookup and one INSERT for them all.
 
     Should that fail, each is made alone, so that only the message at fault is left over.
     """
-    if not pending:
+    if not registrations:
         return []
-    together = [p for _, _, p in pending]
-    statuses, exc = _attempt(batch, partial(register_all, ctx, together))
-    if exc is None:
-        return [_settled(i, s, st) for (i, s, _), st in zip(pending, statuses, strict=True)]
+    session = batch.session
+    together = [one for _, one in registrations]
+    statuses, exc = _attempt(batch, partial(_register_in, ctx, session, together))
+    if statuses is not None:
+        return [_settled(f, one, st) for (f, one), st in zip(registrations, statuses, strict=True)]
     done = []
-    for item, stored, one in pending:
-        status, exc = _attempt(batch, partial(register_all, ctx, [one]))
-        if exc is not None:
-            failed.append((item.fetched.uid, exc))
+    for fetched, one in registrations:
+        alone, exc = _attempt(batch, partial(_register_in, ctx, session, [one]))
+        if alone is None:
+            failed.append((fetched.uid, exc or RuntimeError("registration failed")))
         else:
-            done.append(_settled(item, stored, status[0]))
+            done.append(_settled(fetched, one, alone[0]))
     return done
+
+
+def _register_in(ctx: IntakeContext, session: Session, batch: list[Incoming]) -> list[str]:
+    with SavepointUnitOfWork(session) as uow:
+        return act.register_all(ctx, uow, batch)
 
 
 _T = TypeVar("_T")
@@ -374,26 +415,15 @@ def _attempt(
         return None, exc
 
 
-def _settled(item: _Loaded, stored: inbound.Stored, status: str) -> Settled:
+def _settled(fetched: FetchedMessage, one: Incoming, status: str) -> Settled:
     folder = "Processed" if status in ACCEPTED else "Rejected"
-    return Settled(stored.id, item.fetched.uid, status, folder)
+    return Settled(one.row_id, fetched.uid, status, folder)
 
 
 def _connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and (
         exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
     )
-
-
-def _outcome(ctx: IntakeContext, item: _Loaded, stored: inbound.Stored) -> str | Pending:
-    if item.fetched.too_large:
-        return refuse_oversize(ctx, stored.id, item.raw, item.fetched.size)
-    fresh = (item.raw, item.arrival.key) if stored.new else None
-    known = Known(item.arrival.sender, item.arrival.message_id or "", item.proof)
-    return route(
-        ctx, stored.id, msg=item.msg, stored=fresh, parsed=item.parsed,
-        validated=item.validated, known=known,
-    )  # fmt: skip
 
 
 def move_settled(ctx: IntakeContext, mailbox: Mailbox, settled: list[Settled]) -> None:
@@ -405,13 +435,6 @@ def move_settled(ctx: IntakeContext, mailbox: Mailbox, settled: list[Settled]) -
         mailbox.move_many([s.uid for s in batch], folder)
         with ctx.uow() as uow:
             inbound.mark_moved_many(uow, [s.row_id for s in batch], folder)
-
-
-def process(ctx: IntakeContext, mailbox: Mailbox, fetched: FetchedMessage) -> str:
-    """Store, handle and move one message; safe to repeat after a crash at any point."""
-    done = settle(ctx, mailbox, fetched)
-    move_settled(ctx, mailbox, [done])
-    return done.status
 
 
 def _wait(mailbox: Mailbox, wait_s: float, stop: threading.Event, slice_s: float = 2.0) -> None:

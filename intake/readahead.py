@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import re
 import signal
 import threading
 import time
@@ -22,7 +23,8 @@ from multiprocessing.process import BaseProcess
 
 from core.errors import Invalid
 from core.validation import Registration, ValidationContext, validate_registration
-from intake import messages, parser
+from intake import classify, messages, parser
+from intake.proof import Proof
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +35,48 @@ RETRY_AFTER_S = 300.0
 
 @dataclass(frozen=True)
 class Read:
-    """What reading one message found; `registration` is set when its form validated."""
+    """Everything reading one message found: what the intake stores, decides and answers by.
+
+    `registration` is set when its form validated in `context`; `proof` (how its sender is
+    proven) is added by the intake process, which may ask DNS for it.
+    """
 
     key: str
     message_id: str | None
     sender: str | None
     subject: str
-    parsed: parser.IntakeResult | None
+    parsed: parser.IntakeResult | None  # None: only the headers were read (too large)
+    automatic: bool = False  # mail never to be answered (auto-reply, bounce, list, ours)
+    from_count: int = 1
+    references: tuple[str, ...] = ()  # the Message-IDs it answers
+    reply_headers: tuple[str | None, str | None] = (None, None)  # for our reply to it
+    reply_text: str = ""  # its new text, above any quoted original
     registration: Registration | None = None
     context: ValidationContext | None = None
+    proof: Proof | None = None
+
+    @property
+    def subject_line(self) -> str:
+        return self.subject.strip()[:200]
+
+    @property
+    def confirm_tokens(self) -> list[str]:
+        """The tokens of our confirmation requests that this message answers."""
+        return [m.group(1) for ref in self.references if (m := _CONFIRM_ID.match(ref))]
+
+    @property
+    def confirms(self) -> bool:
+        return bool(self.confirm_tokens)
+
+
+# The Message-ID of a confirmation request carries its token (see `confirmation_id`).
+_CONFIRM_ID = re.compile(r"^<confirm\.([A-Za-z0-9_-]{20,64})@[^<>\s]+>$")
+
+
+def confirmation_id(token: str, intake_address: str) -> str:
+    """The Message-ID of the confirmation request for a held message: it carries the token."""
+    domain = intake_address.rpartition("@")[2] or "dealreg.localhost"
+    return f"<confirm.{token}@{domain}>"
 
 
 Contexts = dict[str, ValidationContext]
@@ -58,7 +93,7 @@ def read(
     """Read one message (pure): its identity and form, and the form validated if possible.
 
     `contexts` holds the validation context of each sender already known as a partner
-    contact; a registration from anyone else is validated later, by the service.
+    contact; a registration from anyone else is validated later, in the intake process.
     """
     if msg is None:
         msg = messages.load(raw)
@@ -66,10 +101,13 @@ def read(
     parsed = None
     if not headers_only:
         parsed = parser.parse_message(raw, own_addresses=own_addresses, msg=msg)
+        kind = parsed.classification.kind
+    else:
+        kind = classify.classify(msg, own_addresses=set(own_addresses), form_found=False).kind
     context = (contexts or {}).get(sender) if sender else None
     registration = None
-    if context is not None and parsed is not None and _registration(parsed):
-        # An invalid form is answered from the service's own validation, with every error.
+    if context is not None and parsed is not None and is_registration(parsed):
+        # An invalid form is answered from the intake's own validation, with every error.
         with contextlib.suppress(Invalid):
             registration = validate_registration(parsed.fields, context)
     return Read(
@@ -78,12 +116,18 @@ def read(
         sender=sender,
         subject=messages.header(msg, "Subject"),
         parsed=parsed,
+        automatic=kind in classify.IGNORED_KINDS,
+        from_count=messages.from_count(msg),
+        references=tuple(messages.references(msg)),
+        reply_headers=messages.reply_headers(msg),
+        reply_text=messages.reply_text(msg) if parsed is not None else "",
         registration=registration,
         context=context if registration is not None else None,
     )
 
 
-def _registration(parsed: parser.IntakeResult) -> bool:
+def is_registration(parsed: parser.IntakeResult) -> bool:
+    """Whether a parsed message is a registration form to validate and make."""
     return (
         parsed.status == "ok"
         and parsed.classification.kind == "registration"

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core import catalog, schema
+from core import catalog, schema, services
 from core.config import Settings
 from core.db import make_engine, make_session_factory
-from core.services import Actor, identify
+from core.services import Actor, Registered, identify
 from core.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,3 +115,20 @@ def registration_email(
     msg["Date"] = "Wed, 25 Nov 2026 09:00:00 +0000"
     msg.set_content("\n".join(lines))
     return bytes(msg)
+
+
+def register(
+    uow: UnitOfWork,
+    actor: Actor,
+    raw: dict[str, Any],
+    *,
+    now: datetime,
+    settings: Settings,
+    thread_message_id: str | None = None,
+    source_key: str | None = None,
+) -> Registered:
+    """Validate and make one registration as a partner's channel does (raises Invalid)."""
+    values = services.validate(uow.session, actor, raw, now)
+    request = services.Request(actor, values, thread_message_id, source_key)
+    [done] = services.register(uow, [request], now=now, settings=settings)
+    return done

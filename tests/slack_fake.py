@@ -21,6 +21,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float
+    answer: dict[str, Any] | None = None  # what Slack answered; None when rate limited
 
 
 class FakeSlack:
@@ -66,21 +67,45 @@ class FakeSlack:
         timeout: float = 10.0,
     ) -> dict[str, Any]:
         """Wait for a call to `method` whose params satisfy `match`; return its params."""
+        return self._wait(method, match, timeout).params
+
+    def answered(
+        self,
+        method: str,
+        match: Callable[[dict[str, Any]], bool] = lambda p: True,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Wait for a call as `wait_for` does; return what Slack answered (a message's ts)."""
+        answer = self._wait(method, match, timeout, answered=True).answer
+        assert answer is not None
+        return answer
+
+    def _wait(
+        self,
+        method: str,
+        match: Callable[[dict[str, Any]], bool],
+        timeout: float,
+        *,
+        answered: bool = False,
+    ) -> Call:
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
                 for call in self.calls:
-                    if call.method == method and match(call.params):
-                        return call.params
+                    ready = call.answer is not None or not answered
+                    if call.method == method and match(call.params) and ready:
+                        return call
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = [c.method for c in self.calls]
                     raise AssertionError(f"no matching {method} call; calls: {seen}")
                 self._lock.wait(left)
 
-    def _record(self, method: str, params: dict[str, Any]) -> None:
+    def _record(
+        self, method: str, params: dict[str, Any], answer: dict[str, Any] | None = None
+    ) -> None:
         with self._lock:
-            self.calls.append(Call(method, params, time.monotonic()))
+            self.calls.append(Call(method, params, time.monotonic(), answer))
             self._lock.notify_all()
 
     def answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -151,12 +176,14 @@ class FakeSlack:
                     self._send(200, {"ok": True}, {})
                     return
                 method = path.removeprefix("/api/")
-                fake._record(method, params)
                 retry_after = fake._limited.pop(method, None)
                 if retry_after is not None:
+                    fake._record(method, params)
                     body = {"ok": False, "error": "ratelimited"}
                     self._send(429, body, {"Retry-After": str(retry_after)})
                     return
-                self._send(200, fake.answer(method, params), {})
+                answer = fake.answer(method, params)
+                fake._record(method, params, answer)
+                self._send(200, answer, {})
 
         return Handler

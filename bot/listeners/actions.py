@@ -1,126 +1,129 @@
-"""Buttons and in-modal actions: review, extensions, answers, domain verification."""
+"""Buttons and in-modal actions: review, extensions, answers, domain verification.
+
+Who may press a button is the core's to say: a refused click is told why, and changes nothing.
+A click that changes a deal shows through the outbox, as the worker would show it: the bot
+delivers the Slack messages the service queued at once, and they update the clicked message.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import slack_bolt
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot import messages, modals
+from bot import modals
+from bot.context import Bot, bot_of
 from bot.kit import Block
 from bot.listeners.commands import advance_view, registration_view
-from bot.listeners.common import Bot, guarded, open_then, to_user
+from bot.listeners.replies import guarded, open_then, to_user
 from core.errors import DealError, NotAllowed
 from core.models import Partner, Product
-from core.services import approve, check_domain, decide_extension, show
-
-REVIEWERS_ONLY = "Only the deal desk's reviewers can {what}; nothing was changed."
+from core.services import DomainCheck, approve, check_domain, decide_extension, show
 
 
-def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
+def register(app: slack_bolt.App) -> None:
     """Listen to the review, extension, answer and modal buttons."""
-
-    @bolt_app.action("deal_approve")
-    def on_approve(ack: Any, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        number = body["actions"][0]["value"]
-
-        def work() -> None:
-            actor = _reviewer(bot, body, "approve registrations")
-            with bot.app.uow() as uow:
-                approve(uow, actor, number, now=bot.app.now(), settings=bot.app.settings)
-
-        guarded(to_user(client, body), work)
-        bot.deliver()
-
-    @bolt_app.action("deal_reject")
-    @bolt_app.action("deal_return")
-    def on_reject_or_return(ack: Any, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        action = body["actions"][0]
-        number = action["value"]
-        build = modals.reject if action["action_id"] == "deal_reject" else modals.return_
-
-        def work() -> None:
-            _reviewer(bot, body, "review registrations")
-            client.views_open(trigger_id=body["trigger_id"], view=build(number))
-
-        guarded(to_user(client, body), work)
-
-    @bolt_app.action("deal_extension_grant")
-    @bolt_app.action("deal_extension_decline")
-    def on_extension(ack: Any, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        action = body["actions"][0]
-        grant = action["action_id"] == "deal_extension_grant"
-
-        def work() -> None:
-            actor = _reviewer(bot, body, "decide extensions")
-            with bot.app.uow() as uow:
-                deal = decide_extension(
-                    uow,
-                    actor,
-                    action["value"],
-                    grant=grant,
-                    now=bot.app.now(),
-                    settings=bot.app.settings,
-                )
-                done = messages.extension_decided(deal, grant, actor.name)
-            client.chat_update(channel=body["channel"]["id"], ts=body["message"]["ts"], **done)
-
-        guarded(to_user(client, body), work)
-        bot.deliver()
-
-    @bolt_app.action("deal_answer")
-    def on_answer(ack: Any, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user, number = body["user"]["id"], body["actions"][0]["value"]
-        open_then(client, body["trigger_id"], lambda: _answer_view(bot, user, number))
-
-    @bolt_app.action("deal_advance")
-    def on_advance(ack: Any, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user, number = body["user"]["id"], body["actions"][0]["value"]
-        open_then(client, body["trigger_id"], lambda: advance_view(bot, user, number))
-
-    @bolt_app.action("deal_register_open")
-    def on_register_open(ack: Any, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user = body["user"]["id"]
-        open_then(client, body["trigger_id"], lambda: registration_view(bot, user))
-
-    @bolt_app.action("domain")
-    @bolt_app.action("country")
-    def on_refresh(ack: Any, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        view = body["view"]
-        guarded(
-            to_user(client, body),
-            lambda: client.views_update(
-                view_id=view["id"], hash=view.get("hash"), view=_refreshed(bot, body)
-            ),
-        )
+    app.action("deal_approve")(on_approve)
+    app.action("deal_reject")(on_reject_or_return)
+    app.action("deal_return")(on_reject_or_return)
+    app.action("deal_extension_grant")(on_extension)
+    app.action("deal_extension_decline")(on_extension)
+    app.action("deal_answer")(on_answer)
+    app.action("deal_advance")(on_advance)
+    app.action("deal_register_open")(on_register_open)
+    app.action("domain")(on_refresh)
+    app.action("country")(on_refresh)
 
 
-def _reviewer(bot: Bot, body: dict[str, Any], what: str) -> Any:
+def on_approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    ack()
+    bot = bot_of(context)
+    guarded(to_user(client, body), partial(_approve, bot, body))
+    bot.deliver()
+
+
+def on_reject_or_return(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """Open the modal that asks for the reason or the question; its submission decides."""
+    ack()
+    guarded(to_user(client, body), partial(_open_review, client, body))
+
+
+def on_extension(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    ack()
+    bot = bot_of(context)
+    guarded(to_user(client, body), partial(_decide_extension, bot, body))
+    bot.deliver()
+
+
+def on_answer(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    ack()
+    user, number = body["user"]["id"], body["actions"][0]["value"]
+    open_then(client, body["trigger_id"], partial(_answer_view, bot_of(context), user, number))
+
+
+def on_advance(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    ack()
+    user, number = body["user"]["id"], body["actions"][0]["value"]
+    open_then(client, body["trigger_id"], partial(advance_view, bot_of(context), user, number))
+
+
+def on_register_open(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    ack()
+    user = body["user"]["id"]
+    open_then(client, body["trigger_id"], partial(registration_view, bot_of(context), user))
+
+
+def on_refresh(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Rebuild the registration modal when the domain is entered or the country picked."""
+    ack()
+    guarded(to_user(client, body), partial(_refresh, bot_of(context), client, body))
+
+
+def _approve(bot: Bot, body: dict[str, Any]) -> None:
+    actor, number = bot.actor(body["user"]["id"]), body["actions"][0]["value"]
+    runtime = bot.runtime
+    with runtime.uow() as uow:
+        approve(uow, actor, number, now=runtime.now(), settings=runtime.settings)
+
+
+def _open_review(client: WebClient, body: dict[str, Any]) -> None:
+    action = body["actions"][0]
+    build = modals.reject if action["action_id"] == "deal_reject" else modals.return_
+    client.views_open(trigger_id=body["trigger_id"], view=build(action["value"]))
+
+
+def _decide_extension(bot: Bot, body: dict[str, Any]) -> None:
     actor = bot.actor(body["user"]["id"])
-    if not actor.is_reviewer:
-        raise NotAllowed(REVIEWERS_ONLY.format(what=what), field="actor")
-    return actor
+    action = body["actions"][0]
+    grant = action["action_id"] == "deal_extension_grant"
+    runtime = bot.runtime
+    with runtime.uow() as uow:
+        decide_extension(
+            uow, actor, action["value"], grant=grant, now=runtime.now(), settings=runtime.settings
+        )
 
 
 def _answer_view(bot: Bot, user_id: str, number: str) -> Block:
     actor = bot.actor(user_id)
-    with bot.app.uow() as uow:
+    with bot.runtime.uow() as uow:
         deal = show(uow.session, actor, number)
         if not deal.returned_question:
             return modals.notice("Answer", f"{deal.number} has no open question.")
         return modals.answer(deal)
 
 
+def _refresh(bot: Bot, client: WebClient, body: dict[str, Any]) -> None:
+    view = body["view"]
+    client.views_update(view_id=view["id"], hash=view.get("hash"), view=_refreshed(bot, body))
+
+
 def _refreshed(bot: Bot, body: dict[str, Any]) -> Block:
-    """Rebuild the registration modal with the domain check and the country's labels."""
+    """The registration modal again, with the domain check and the country's labels."""
     actor = bot.actor(body["user"]["id"])
     if actor.partner_id is None:  # only partners open the modal; a forged click is refused
         raise NotAllowed("only partner contacts can register deals", field="actor")
@@ -131,11 +134,11 @@ def _refreshed(bot: Bot, body: dict[str, Any]) -> Block:
             values[action["action_id"]] = value
     meta = modals.metadata(body["view"])
     country = values.get("country") or meta.get("country")
-    with bot.app.uow() as uow:
-        check: Any = None
+    with bot.runtime.uow() as uow:
+        check: DomainCheck | str | None = None
         if values.get("domain"):
             try:
-                check = check_domain(uow.session, actor, values["domain"], bot.app.now())
+                check = check_domain(uow.session, actor, values["domain"], bot.runtime.now())
             except DealError as exc:
                 check = f"Domain {exc.message}"
         partner = uow.session.get_one(Partner, actor.partner_id)

@@ -1,16 +1,20 @@
-"""`/deal VERB ...`: acknowledge at once, then do the work and answer ephemerally."""
+"""`/deal VERB ...`: acknowledge at once, then open a modal or do the work and answer
+ephemerally."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import slack_bolt
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import blocks, modals
+from bot.context import Bot, bot_of
 from bot.kit import Block, section
-from bot.listeners.common import Bot, Reply, ephemeral, guarded, open_then
+from bot.listeners.replies import Reply, ephemeral, guarded, open_then
 from core.errors import FieldError, Invalid
 from core.models import Partner, Product
 from core.services import (
@@ -26,24 +30,28 @@ from core.services import (
 Verb = Callable[[Bot, Actor, str], tuple[str, list[Block]]]
 
 
-def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
+def register(app: slack_bolt.App) -> None:
     """Listen to the `/deal` slash command."""
+    app.command("/deal")(on_deal)
 
-    @bolt_app.command("/deal")
-    def deal(ack: Any, body: dict[str, Any], respond: Any, client: WebClient) -> None:
-        ack()  # first, whatever the database is doing
-        verb, _, rest = (body.get("text") or "").strip().partition(" ")
-        verb = verb.lower()
-        if verb == "register":
-            open_then(client, body["trigger_id"], lambda: registration_view(bot, body["user_id"]))
-            return
-        if verb == "advance":
-            user, number = body["user_id"], rest.strip()
-            open_then(client, body["trigger_id"], lambda: advance_view(bot, user, number))
-            return
-        reply = ephemeral(respond)
-        guarded(reply, lambda: _run(bot, body["user_id"], verb, rest.strip(), reply))
-        bot.deliver()
+
+def on_deal(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    ack()  # first, whatever the database is doing
+    bot = bot_of(context)
+    user = body["user_id"]
+    verb, _, rest = (body.get("text") or "").strip().partition(" ")
+    verb, rest = verb.lower(), rest.strip()
+    if verb == "register":
+        open_then(client, body["trigger_id"], partial(registration_view, bot, user))
+        return
+    if verb == "advance":
+        open_then(client, body["trigger_id"], partial(advance_view, bot, user, rest))
+        return
+    reply = ephemeral(respond)
+    guarded(reply, partial(_run, bot, user, verb, rest, reply))
+    bot.deliver()
 
 
 def _run(bot: Bot, user_id: str, verb: str, rest: str, reply: Reply) -> None:
@@ -61,7 +69,7 @@ def registration_view(bot: Bot, user_id: str) -> Block:
     actor = bot.actor(user_id)
     if actor.partner_id is None:
         return modals.notice("Register a deal", "Only partner contacts register deals.")
-    with bot.app.uow() as uow:
+    with bot.runtime.uow() as uow:
         partner = uow.session.get_one(Partner, actor.partner_id)
         products = uow.session.query(Product).order_by(Product.name).all()
         choices = [(p.code, p.name) for p in products]
@@ -75,7 +83,7 @@ def advance_view(bot: Bot, user_id: str, number: str) -> Block:
     if not number:
         raise Invalid([FieldError("deal", "name the deal: /deal advance DR-000123")])
     actor = bot.actor(user_id)
-    with bot.app.uow() as uow:
+    with bot.runtime.uow() as uow:
         deal = show(uow.session, actor, number)
         if deal.stage not in ("approved", "order_started"):
             stage = blocks.progress_line(deal.stage)
@@ -84,20 +92,20 @@ def advance_view(bot: Bot, user_id: str, number: str) -> Block:
 
 
 def _search(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.app.uow() as uow:
+    with bot.runtime.uow() as uow:
         found = search(uow.session, actor, rest, limit=40)
         return f"{len(found)} deal(s)", blocks.search_results(rest, found)
 
 
 def _show(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.app.uow() as uow:
+    with bot.runtime.uow() as uow:
         deal = show(uow.session, actor, rest)
         return deal.number or "", blocks.deal_details(deal)
 
 
 def _quote(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
     number, *more = rest.split()
-    with bot.app.uow() as uow:
+    with bot.runtime.uow() as uow:
         deal = show(uow.session, actor, number)
         domain, product, users = deal.prospect.domain, deal.product.code, deal.number_of_users
     for word in more:
@@ -105,34 +113,36 @@ def _quote(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
             users = int(word.replace(",", ""))
         else:
             product = word
-    with bot.app.uow() as uow:
+    runtime = bot.runtime
+    with runtime.uow() as uow:
         quote = add_quote(
             uow,
             actor,
             domain,
             product_code=product,
             users=users,
-            now=bot.app.now(),
-            settings=bot.app.settings,
+            now=runtime.now(),
+            settings=runtime.settings,
         )
         return f"Quote {quote.number}", blocks.quote_blocks(quote)
 
 
 def _check(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.app.uow() as uow:
-        text = blocks.check_result(check_domain(uow.session, actor, rest, bot.app.now()))
+    with bot.runtime.uow() as uow:
+        text = blocks.check_result(check_domain(uow.session, actor, rest, bot.runtime.now()))
     return text, [section(text)]
 
 
 def _prospect(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.app.uow() as uow:
-        page = prospect_page(uow.session, actor, rest, bot.app.now())
+    with bot.runtime.uow() as uow:
+        page = prospect_page(uow.session, actor, rest, bot.runtime.now())
         return page.company_name or page.domain, blocks.prospect_blocks(page)
 
 
 def _extend(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.app.uow() as uow:
-        deal = request_extension(uow, actor, rest, now=bot.app.now(), settings=bot.app.settings)
+    runtime = bot.runtime
+    with runtime.uow() as uow:
+        deal = request_extension(uow, actor, rest, now=runtime.now(), settings=runtime.settings)
         text = f"⏳ Asked the deal desk to extend the protection of {deal.number}."
     return text, [section(text)]
 

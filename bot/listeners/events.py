@@ -5,29 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 import slack_bolt
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
+from bot.context import Bot, bot_of
 from bot.identity import NOT_REGISTERED, NotRegistered
 from bot.kit import Block, section
-from bot.listeners.common import Bot, apology
+from bot.listeners.replies import apology
 from core.services import search
 
 
-def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
+def register(app: slack_bolt.App) -> None:
     """Publish the App Home whenever the user opens it."""
+    app.event("app_home_opened")(on_home_opened)
 
-    @bolt_app.event("app_home_opened")
-    def on_home(event: dict[str, Any], client: WebClient) -> None:
-        user = event["user"]
-        client.views_publish(user_id=user, view=home(bot, user))
+
+def on_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    user = event["user"]
+    client.views_publish(user_id=user, view=home(bot_of(context), user))
 
 
 def home(bot: Bot, user_id: str) -> Block:
     """The user's deals with next steps; a reviewer sees the queue awaiting review."""
     try:
         actor = bot.actor(user_id)
-        with bot.app.uow() as uow:
+        with bot.runtime.uow() as uow:
             if actor.is_reviewer:
                 queue = search(uow.session, actor, stage="opportunity", limit=30)
                 return blocks.home_view(actor.name, [], queue)

@@ -6,25 +6,28 @@ from typing import Any
 
 import pycountry
 import slack_bolt
+from slack_bolt import Ack
 
 from bot import kit
-from bot.listeners.common import Bot
 from core.validation import states_for
 
 
-def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
+def register(app: slack_bolt.App) -> None:
     """Answer the country and state typeahead."""
+    app.options("country")(on_country)
+    app.options("state")(on_state)
 
-    @bolt_app.options("country")
-    def on_country(ack: Any, body: dict[str, Any]) -> None:
-        ack(options=kit.options(countries(_text(body.get("value")))))
 
-    @bolt_app.options("state")
-    def on_state(ack: Any, body: dict[str, Any]) -> None:
-        country = _dig(body, "view", "state", "values", "country", "country", "selected_option")
-        code = _dig(country, "value") if isinstance(country, dict) else None
-        ack(options=kit.options(states(code if isinstance(code, str) else None,
-                                        _text(body.get("value")))))  # fmt: skip
+def on_country(ack: Ack, body: dict[str, Any]) -> None:
+    ack(options=kit.options(countries(_text(body.get("value")))))
+
+
+def on_state(ack: Ack, body: dict[str, Any]) -> None:
+    """States of the country chosen in the same modal, if one is."""
+    country = _dig(body, "view", "state", "values", "country", "country", "selected_option")
+    code = _dig(country, "value")
+    typed = _text(body.get("value"))
+    ack(options=kit.options(states(code if isinstance(code, str) else None, typed)))
 
 
 def _text(value: Any) -> str:
@@ -64,7 +67,8 @@ def states(country: str | None, typed: str) -> list[tuple[str, str]]:
         return []
     country = country.upper()
     top = states_for(country)
-    subs = pycountry.subdivisions.get(country_code=country) or []
+    # pycountry leaves the subdivisions' get() unannotated.
+    subs = pycountry.subdivisions.get(country_code=country) or []  # type: ignore[no-untyped-call]
     lower = sorted(((s.code, s.name) for s in subs if s.parent_code), key=lambda p: p[1])
     pairs = [p for p in top + lower if _matches(typed, p[1], p[0])]
     return pairs[: kit.MAX_OPTIONS]

@@ -5,40 +5,48 @@ from __future__ import annotations
 from typing import Any
 
 import slack_bolt
+from slack_bolt import Ack, BoltContext
 
 from bot import modals
+from bot.context import Bot, bot_of
 from bot.kit import Block
-from bot.listeners.common import Bot, submit
-from core.errors import NotAllowed
+from bot.listeners.replies import submit
 from core.services import advance, answer, reject, return_for_info
-from core.services import register as register_deal
+from core.services.register import Request, validate
+from core.services.register import register as register_deals
 
 
-def register(bolt_app: slack_bolt.App, bot: Bot) -> None:
+def register(app: slack_bolt.App) -> None:
     """Listen to every modal submission."""
+    app.view(modals.REGISTER)(on_register)
+    app.view("deal_reject")(on_reject)
+    app.view("deal_return")(on_return)
+    app.view("deal_answer")(on_answer)
+    app.view("deal_advance")(on_advance)
 
-    @bolt_app.view(modals.REGISTER)
-    def on_register(ack: Any, body: dict[str, Any]) -> None:
-        submit(bot, ack, body, lambda: _register(bot, body))
 
-    @bolt_app.view("deal_reject")
-    def on_reject(ack: Any, body: dict[str, Any]) -> None:
-        submit(bot, ack, body, lambda: _review(bot, body, "reject"))
+def on_register(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    submit(bot_of(context), ack, body, _register)
 
-    @bolt_app.view("deal_return")
-    def on_return(ack: Any, body: dict[str, Any]) -> None:
-        submit(bot, ack, body, lambda: _review(bot, body, "return"))
 
-    @bolt_app.view("deal_answer")
-    def on_answer(ack: Any, body: dict[str, Any]) -> None:
-        submit(bot, ack, body, lambda: _answer(bot, body))
+def on_reject(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    submit(bot_of(context), ack, body, _reject)
 
-    @bolt_app.view("deal_advance")
-    def on_advance(ack: Any, body: dict[str, Any]) -> None:
-        submit(bot, ack, body, lambda: _advance(bot, body))
+
+def on_return(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    submit(bot_of(context), ack, body, _return)
+
+
+def on_answer(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    submit(bot_of(context), ack, body, _answer)
+
+
+def on_advance(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    submit(bot_of(context), ack, body, _advance)
 
 
 def _values(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The deal number the modal was opened for, and what was typed into it."""
     view = body["view"]
     return str(modals.metadata(view).get("deal", "")), modals.state_values(view.get("state") or {})
 
@@ -46,41 +54,53 @@ def _values(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def _register(bot: Bot, body: dict[str, Any]) -> Block:
     actor = bot.actor(body["user"]["id"])
     form = modals.registration_form(modals.state_values(body["view"].get("state") or {}))
-    with bot.app.uow() as uow:
-        done = register_deal(uow, actor, form, now=bot.app.now(), settings=bot.app.settings)
+    runtime = bot.runtime
+    with runtime.uow() as uow:
+        now = runtime.now()
+        values = validate(uow.session, actor, form, now)
+        [done] = register_deals(uow, [Request(actor, values)], now=now, settings=runtime.settings)
         return modals.registered(done.deal.number or "", done.deal.stage, done.created)
 
 
-def _review(bot: Bot, body: dict[str, Any], what: str) -> None:
+def _reject(bot: Bot, body: dict[str, Any]) -> None:
     actor = bot.actor(body["user"]["id"])
-    if not actor.is_reviewer:
-        raise NotAllowed("only the deal desk's reviewers can do that", field="actor")
     number, values = _values(body)
-    app = bot.app
-    with app.uow() as uow:
-        if what == "reject":
-            reason, note = values.get("reason", ""), values.get("note")
-            reject(
-                uow, actor, number, reason=reason, note=note, now=app.now(), settings=app.settings
-            )
-        else:
-            question = values.get("question", "")
-            return_for_info(
-                uow, actor, number, question=question, now=app.now(), settings=app.settings
-            )
+    runtime = bot.runtime
+    with runtime.uow() as uow:
+        reject(
+            uow,
+            actor,
+            number,
+            reason=values.get("reason", ""),
+            note=values.get("note"),
+            now=runtime.now(),
+            settings=runtime.settings,
+        )
+
+
+def _return(bot: Bot, body: dict[str, Any]) -> None:
+    actor = bot.actor(body["user"]["id"])
+    number, values = _values(body)
+    runtime = bot.runtime
+    with runtime.uow() as uow:
+        question = values.get("question", "")
+        return_for_info(
+            uow, actor, number, question=question, now=runtime.now(), settings=runtime.settings
+        )
 
 
 def _answer(bot: Bot, body: dict[str, Any]) -> Block:
     actor = bot.actor(body["user"]["id"])
     number, values = _values(body)
-    with bot.app.uow() as uow:
+    runtime = bot.runtime
+    with runtime.uow() as uow:
         deal = answer(
             uow,
             actor,
             number,
             text=values.get("answer", ""),
-            now=bot.app.now(),
-            settings=bot.app.settings,
+            now=runtime.now(),
+            settings=runtime.settings,
         )
         return modals.notice("Answer sent", f"✅ Sent your answer for {deal.number}.")
 
@@ -88,14 +108,15 @@ def _answer(bot: Bot, body: dict[str, Any]) -> Block:
 def _advance(bot: Bot, body: dict[str, Any]) -> Block:
     actor = bot.actor(body["user"]["id"])
     number, values = _values(body)
-    with bot.app.uow() as uow:
+    runtime = bot.runtime
+    with runtime.uow() as uow:
         deal = advance(
             uow,
             actor,
             number,
             quote_number=values.get("quote"),
             po_number=values.get("po_number"),
-            now=bot.app.now(),
-            settings=bot.app.settings,
+            now=runtime.now(),
+            settings=runtime.settings,
         )
         return modals.registered_stage(deal.number or "", deal.stage)

@@ -4,7 +4,14 @@ from core.services.common import SYSTEM, Actor, identify
 from core.services.lifecycle import expire_lapsed
 from core.services.orders import add_quote, advance
 from core.services.queries import deal_view, prospect_page, quote_view, search, show
-from core.services.register import DomainCheck, Registered, check_domain, register
+from core.services.register import (
+    DomainCheck,
+    Registered,
+    Request,
+    check_domain,
+    register,
+    validate,
+)
 from core.services.review import (
     answer,
     approve,
@@ -19,6 +26,7 @@ __all__ = [
     "Actor",
     "DomainCheck",
     "Registered",
+    "Request",
     "add_quote",
     "advance",
     "answer",
@@ -36,4 +44,5 @@ __all__ = [
     "return_for_info",
     "search",
     "show",
+    "validate",
 ]

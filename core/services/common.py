@@ -298,19 +298,17 @@ def notify_partner(
         **(extra or {}),
     }
     refs = references or ([deal.thread_message_id] if deal.thread_message_id else None)
-    mail: dict[str, Any] = {
-        "template": template,
-        "to": deal.contact.email,
-        "context": context,
-        "locale": locale_for(partner.country, partner.locale),
-        "deal": deal,
-        "in_reply_to": in_reply_to or deal.thread_message_id,
-        "references": refs,
-        "now": now,
-        "settings": settings,
-    }
+    email = outbox.Email(
+        template=template,
+        to=deal.contact.email,
+        context=context,
+        locale=locale_for(partner.country, partner.locale),
+        deal=deal,
+        in_reply_to=in_reply_to or deal.thread_message_id,
+        references=refs,
+    )
     if rows is not None:
         assert dedupe_key is None, "collected rows are not checked for duplicates"
-        rows.outbox.append(outbox.compose(**mail))
+        rows.outbox.append(outbox.compose(email, now=now, settings=settings))
     else:
-        outbox.enqueue(session, dedupe_key=dedupe_key, **mail)
+        outbox.enqueue(session, email, now=now, settings=settings, dedupe_key=dedupe_key)

@@ -1,4 +1,4 @@
-"""What happens over time: expiry of lapsed registrations, reminders, reviewer nudges."""
+"""What happens to a deal over time: its registration or its protection lapses."""
 
 from __future__ import annotations
 

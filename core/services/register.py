@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.config import Settings
 from core.db import insert_loaded, table_of
 from core.domains import normalise_domain, skeleton
-from core.errors import Invalid
+from core.errors import FieldError, Invalid
 from core.fields import FIELDS
 from core.locales import locale_for
 from core.models import Contact, Deal, Partner, Product, Prospect, deal_number
@@ -94,88 +94,43 @@ class Registered:
     created: bool
 
 
-@dataclass(frozen=True)
-class Validated:
-    """A registration validated ahead of the call, with the context it was validated in.
+def validate(session: Session, actor: Actor, raw: Mapping[str, Any], now: datetime) -> Registration:
+    """Validate a partner's raw values against their partner's defaults and the catalogue.
 
-    Used only while that context still holds (same partner defaults, catalogue and day);
-    otherwise the raw values are validated again.
+    Raises `Invalid` listing every bad field at once.
     """
-
-    registration: Registration
-    context: ValidationContext
-
-
-@dataclass(frozen=True)
-class Options:
-    """How a registration arrived, beyond its fields."""
-
-    thread_message_id: str | None = None
-    # The inbound message key it came from: a replayed email finds its own deal.
-    source_key: str | None = None
-    # The catalogue as the caller already holds it (the intake loads it once per run).
-    products: tuple[ProductRef, ...] | None = None
-    # The raw values already validated (the intake reads and validates ahead).
-    validated: Validated | None = None
-
-
-def register(
-    uow: UnitOfWork,
-    actor: Actor,
-    raw: Mapping[str, Any],
-    *,
-    now: datetime,
-    settings: Settings,
-    thread_message_id: str | None = None,
-    source_key: str | None = None,
-    options: Options | None = None,
-) -> Registered:
-    """Validate and store a registration; the same partner's active twin is returned instead.
-
-    A replay of the inbound message that created a deal (same `source_key`) finds that
-    deal with `created` true again, so the caller can finish its own bookkeeping.
-    """
-    opts = options or Options(thread_message_id, source_key)
-    [result] = register_many(uow, [Request(actor, raw, opts)], now=now, settings=settings)
-    if isinstance(result, Invalid):
-        raise result
-    return result
+    require_role(actor, "partner", "register deals")
+    contact = session.get_one(Contact, actor.contact_id)  # with partner and tier
+    return validate_registration(raw, validation_context(session, contact.partner, now))
 
 
 @dataclass(frozen=True)
 class Request:
-    """One registration among several: who sends it, its raw values, how it arrived."""
+    """One registration to make: who sends it, its validated values, where it came from."""
 
     actor: Actor
-    raw: Mapping[str, Any]
-    options: Options = Options()
+    registration: Registration
+    # Our emails about the deal thread onto the message it came in (email registrations).
+    thread_message_id: str | None = None
+    # The inbound message key it came from: a replayed email finds its own deal.
+    source_key: str | None = None
 
 
-# Called in the registrations' own transaction with each new deal and the index of its
-# request (e.g. to close the inbound emails that asked for them, atomically).
-OnCreated = Callable[[Session, list[tuple[int, Deal]]], None]
+def register(
+    uow: UnitOfWork, requests: Sequence[Request], *, now: datetime, settings: Settings
+) -> list[Registered]:
+    """Store registrations in one transaction, each with the outcome it would have alone.
 
-
-def register_many(
-    uow: UnitOfWork,
-    requests: Sequence[Request],
-    *,
-    now: datetime,
-    settings: Settings,
-    on_created: OnCreated | None = None,
-) -> list[Registered | Invalid]:
-    """Register several deals in one transaction, with the outcome each would have alone.
-
-    They are taken in order: a later one finds an earlier one as its twin or its rival
-    just as if the earlier had been committed first. A request whose values are invalid
-    gets its `Invalid` in its place, and the others go ahead. All are committed together
-    (or, on any error, none): a caller that needs them apart registers them one by one.
+    They are taken in order: a later one finds an earlier one as its twin (the same
+    partner's active deal, returned instead of a new one) or its rival (another partner's,
+    a conflict) just as if the earlier had been committed first. A replay of the inbound
+    message that created a deal (same `source_key`) finds that deal with `created` true.
     """
     for request in requests:
         require_role(request.actor, "partner", "register deals")
     for attempt in range(3):
         try:
-            return _register_all(uow, requests, now, settings, on_created)
+            return _register_all(uow, requests, now, settings)
         except IntegrityError:
             # A concurrent registration of the same prospect or deal won the race:
             # start again and find what it stored.
@@ -189,32 +144,25 @@ def register_many(
 class _Item:
     request: Request
     contact: Contact
-    reg: Registration
     product: Product
     result: Registered | None = None
     rival: Deal | None = None
 
 
 def _register_all(
-    uow: UnitOfWork,
-    requests: Sequence[Request],
-    now: datetime,
-    settings: Settings,
-    on_created: OnCreated | None,
-) -> list[Registered | Invalid]:
+    uow: UnitOfWork, requests: Sequence[Request], now: datetime, settings: Settings
+) -> list[Registered]:
     session = uow.session
-    items: list[_Item | Invalid] = [_read(session, r, now) for r in requests]
+    items = _items(session, requests)
     # The prospects asked for and their lookalikes, and the active deals on them, oldest
     # first; each new prospect and deal joins its list.
-    found = protection.lookalikes(session, {i.reg.domain for i in items if isinstance(i, _Item)})
+    found = protection.lookalikes(session, {r.registration.domain for r in requests})
     prospects = {p.domain: p for p in found}
     active = protection.active_deals(session, [p.id for p in found])
     new_prospects: list[Prospect] = []
-    made: list[tuple[int, _Item]] = []  # the requests a new deal was made for
-    for index, item in enumerate(items):
-        if isinstance(item, Invalid):
-            continue
-        reg, partner = item.reg, item.contact.partner
+    made: list[_Item] = []  # the requests a new deal was made for
+    for item in items:
+        reg, partner = item.request.registration, item.contact.partner
         prospect = prospects.get(reg.domain)
         if prospect is None:
             prospect = Prospect(
@@ -228,51 +176,42 @@ def _register_all(
         near = [d for d in active if d.product is item.product and _alike(d.prospect, prospect)]
         twin, item.rival = _twin_and_rival(near, prospect, partner.id, now)
         if twin is not None:
-            key = item.request.options.source_key
+            key = item.request.source_key
             item.result = Registered(twin, key is not None and twin.source_key == key)
             continue
-        opts = item.request.options
-        deal = _new_deal(
-            reg, item.request.actor, partner, prospect, item.product, now, opts.thread_message_id
-        )
-        deal.contact = item.contact
-        deal.source_key = opts.source_key
-        deal.conflict_with = item.rival
+        deal = _new_deal(item, prospect, now)
         active.append(deal)
         item.result = Registered(deal, True)
-        made.append((index, item))
-    new_deals = [item.result.deal for _, item in made if item.result is not None]
-    _insert(session, new_prospects, new_deals)
+        made.append(item)
+    _insert(session, new_prospects, [item.result.deal for item in made if item.result])
     rows = Rows()
-    for _, item in made:
+    for item in made:
         _announce(session, item, now, settings, rows)
     rows.insert(session)
-    if on_created is not None and new_deals:
-        on_created(session, [(i, deal) for (i, _), deal in zip(made, new_deals, strict=True)])
     uow.commit()
-    return [i if isinstance(i, Invalid) else i.result for i in items]  # type: ignore[misc]
+    return [item.result for item in items if item.result is not None]
 
 
-def _read(session: Session, request: Request, now: datetime) -> _Item | Invalid:
-    """The request's contact, its values validated (or `Invalid`) and its product."""
-    contact = session.get_one(Contact, request.actor.contact_id)  # with partner and tier
-    context = validation_context(session, contact.partner, now, request.options.products)
-    ahead = request.options.validated
-    try:
-        if ahead is not None and ahead.context == context:
-            reg = ahead.registration
-        else:
-            reg = validate_registration(request.raw, context)
-    except Invalid as exc:
-        return exc
-    return _Item(request, contact, reg, _product(session, context.products, reg.product))
+def _items(session: Session, requests: Sequence[Request]) -> list[_Item]:
+    """Each request with its contact (with partner and tier) and its product."""
+    codes = {r.registration.product for r in requests}
+    stmt = select(Product).where(Product.code.in_(codes)).options(lazyload(Product.prices))
+    products = {p.code: p for p in session.scalars(stmt)}
+    items = []
+    for request in requests:
+        product = products.get(request.registration.product)
+        if product is None:  # taken out of the catalogue since the values were validated
+            raise Invalid([FieldError("product", "is no longer in the catalogue")])
+        contact = session.get_one(Contact, request.actor.contact_id)
+        items.append(_Item(request, contact, product))
+    return items
 
 
 def _announce(session: Session, item: _Item, now: datetime, settings: Settings, rows: Rows) -> None:
     """Audit a new deal and queue its confirmation and its review request (into `rows`)."""
     assert item.result is not None
     deal, actor = item.result.deal, item.request.actor
-    details: dict[str, Any] = {"registration": item.reg.to_json()}
+    details: dict[str, Any] = {"registration": item.request.registration.to_json()}
     if item.rival is not None:
         details["conflict_with"] = item.rival.number
     audit(session, deal, actor, now, "register", None, "opportunity", details, rows=rows)
@@ -306,20 +245,6 @@ def _insert(session: Session, prospects: list[Prospect], deals: list[Deal]) -> N
             set_committed_value(deal, "conflict_with_id", rival_id)
 
 
-def _product(session: Session, products: tuple[ProductRef, ...], code: str) -> Product:
-    """The catalogue row of a validated product code (by id, from the session if held)."""
-    ref = next((p for p in products if p.code == code), None)
-    product = (
-        session.get(Product, ref.id, options=[lazyload(Product.prices)])
-        if ref is not None and ref.id is not None
-        else session.scalar(
-            select(Product).where(Product.code == code).options(lazyload(Product.prices))
-        )
-    )
-    assert product is not None  # validated against the catalogue
-    return product
-
-
 def _alike(one: Prospect, other: Prospect) -> bool:
     return one is other or one.skeleton == other.skeleton
 
@@ -346,29 +271,25 @@ def _twin_and_rival(
 _FIELDS = [f.name for f in FIELDS if f.name not in ("domain", "product")] + ["currency"]
 
 
-def _new_deal(
-    reg: Registration,
-    actor: Actor,
-    partner: Partner,
-    prospect: Prospect,
-    product: Product,
-    now: datetime,
-    thread_message_id: str | None,
-) -> Deal:
-    assert actor.contact_id is not None
+def _new_deal(item: _Item, prospect: Prospect, now: datetime) -> Deal:
+    request, partner = item.request, item.contact.partner
+    assert request.actor.contact_id is not None
     return Deal(
         stage="opportunity",
-        channel=actor.channel,
+        channel=request.actor.channel,
         partner=partner,
         partner_id=partner.id,
-        contact_id=actor.contact_id,
+        contact=item.contact,
+        contact_id=request.actor.contact_id,
         prospect=prospect,
         prospect_id=prospect.id,
-        product=product,
-        product_id=product.id,
+        product=item.product,
+        product_id=item.product.id,
+        conflict_with=item.rival,
         created_at=now,
         updated_at=now,
         extensions_granted=0,
-        thread_message_id=thread_message_id,
-        **{name: getattr(reg, name) for name in _FIELDS},
+        thread_message_id=request.thread_message_id,
+        source_key=request.source_key,
+        **{name: getattr(request.registration, name) for name in _FIELDS},
     )

@@ -30,7 +30,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -65,6 +65,7 @@ from core.validation.amounts import (
     parse_money,
 )
 from core.validation.contact import normalise_email, normalise_phone
+from core.validation.context import ProductRef, ValidationContext, _Env
 from core.validation.places import (
     COUNTRY_SYNONYMS,
     STATE_OPTIONAL,
@@ -74,24 +75,6 @@ from core.validation.places import (
     _state_required,
     states_for,
 )
-
-
-@dataclass(frozen=True)
-class ProductRef:
-    code: str
-    name: str
-    aliases: tuple[str, ...] = ()
-    # The catalogue row, when the reference was read from the database.
-    id: int | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class ValidationContext:
-    partner_country: str
-    partner_currency: str
-    products: tuple[ProductRef, ...]
-    today: date
-    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,15 +121,6 @@ class Registration:
 
 
 # -- the registration -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Env:
-    ctx: ValidationContext
-    locale: str
-    month_first: bool
-    country: str | None  # the end user's country, when valid
-    currency: Any  # a separate `currency` value, as given
 
 
 def _env(raw: Mapping[str, Any], ctx: ValidationContext) -> _Env:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from core.fields import FieldSpec
 
 if TYPE_CHECKING:
-    from core.validation import ProductRef
+    from core.validation.context import ProductRef
 
 
 class _Bad(ValueError):

@@ -16,7 +16,7 @@ from dateutil.parser import parserinfo
 from core.validation._common import _Bad, _is_blank, _show, _single_line
 
 if TYPE_CHECKING:
-    from core.validation import _Env
+    from core.validation.context import _Env
 
 
 # -- numbers and money ----------------------------------------------------------------------------

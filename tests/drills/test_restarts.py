@@ -22,7 +22,7 @@ from sqlalchemy import select
 from core.models import InboundEmail, OutboxMessage
 from core.services.inbound import FINAL
 from dealreg.intake_command import intake_context
-from dealreg.jobs import run_job
+from dealreg.job_runner import run_job
 from dealreg.wiring import App
 from intake.pipeline import make_mailbox, run_forever
 from tests.drills.helpers import (

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import waitress
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import create_app, create_wsgi, make_client
+from bot.app import create_wsgi, make_bot, make_client
 from bot.delivery import deliver_slack_due
 from dealreg.wiring import App
 from tests.factories import World
@@ -51,8 +51,7 @@ class BotHarness:
     def __init__(self, world: World, slack: FakeSlack) -> None:
         self.slack = slack
         self.app = App(world.settings)
-        self.bolt = create_app(self.app)
-        self.wsgi = create_wsgi(self.app, self.bolt)
+        self.wsgi = create_wsgi(make_bot(self.app.runtime))
         self.server = waitress.create_server(self.wsgi, host="127.0.0.1", port=0, threads=8)
         self.base = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self._closing = False
@@ -75,7 +74,8 @@ class BotHarness:
 
     def deliver(self) -> Any:
         """Run the worker's Slack delivery once."""
-        return deliver_slack_due(self.app, make_client(self.app), self.app.now(), "test-worker")
+        client = make_client(self.app.settings)
+        return deliver_slack_due(self.app.runtime, client, self.app.now(), "test-worker")
 
     # -- HTTP -------------------------------------------------------------------------------
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from core.models import Deal
-from core.services import approve, register
-from tests.factories import ANN, REVIEWER, World, form
+from sqlalchemy import select
+
+from core.models import Deal, OutboxMessage
+from core.services import approve, decide_extension, request_extension
+from tests.factories import ANN, REVIEWER, World, form, register
 from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack
 
@@ -30,6 +33,20 @@ def registered(world: World, bot: BotHarness) -> str:
 def stage(world: World, number: str) -> str:
     with world.uow() as uow:
         return uow.session.query(Deal).filter_by(number=number).one().stage
+
+
+def delivered(world: World, template: str, timeout: float = 10.0) -> None:
+    """Wait until an outbox row of `template` has been delivered."""
+    sent = select(OutboxMessage.id).where(
+        OutboxMessage.template == template, OutboxMessage.sent_at.is_not(None)
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with world.uow() as uow:
+            if uow.session.scalar(sent) is not None:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no {template} row delivered")
 
 
 def updated(slack: FakeSlack, words: str) -> dict[str, Any]:
@@ -60,7 +77,8 @@ def test_a_partner_pressing_approve_changes_nothing_and_is_told_why(
     number = registered(sqlite_world, bot)
     bot.click("U01ANN", "deal_approve", number)
     told = slack.wait_for("chat.postEphemeral")
-    assert told["user"] == "U01ANN" and "Only the deal desk's reviewers" in told["text"]
+    assert told["user"] == "U01ANN"
+    assert "only reviewers can approve registrations; nothing was changed" in told["text"]
     assert stage(sqlite_world, number) == "opportunity"
     assert slack.calls_to("chat.update") == []
 
@@ -145,9 +163,36 @@ def test_extension_request_is_posted_with_grant_and_decline_buttons(
     ask = slack.wait_for("chat.postMessage", lambda p: "Extension request" in p["text"])
     ids = [e["action_id"] for b in ask["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert ids == ["deal_extension_grant", "deal_extension_decline"]
-    bot.click("U0REVIEW", "deal_extension_grant", number, message={"ts": "1800000000.000009"})
-    granted = slack.wait_for("chat.update", lambda p: p["ts"] == "1800000000.000009")
-    assert "granted" in granted["text"]
+    posted = slack.answered("chat.postMessage", lambda p: "Extension request" in p["text"])
+    delivered(sqlite_world, "extension_request")  # the bot knows where it posted it
+    bot.click("U0REVIEW", "deal_extension_grant", number, message={"ts": posted["ts"]})
+    granted = slack.wait_for("chat.update", lambda p: p["ts"] == posted["ts"])
+    assert granted["channel"] == posted["channel"] and "granted" in granted["text"]
+    assert "Deal Desk" in texts(granted["blocks"])  # who granted it
+    assert not [b for b in granted["blocks"] if b["type"] == "actions"]
+
+
+def test_an_extension_decided_elsewhere_updates_the_request_when_the_worker_delivers(
+    bot: BotHarness, sqlite_world: World, slack: FakeSlack
+) -> None:
+    number = registered(sqlite_world, bot)
+    reviewer, settings = sqlite_world.actor(REVIEWER), bot.app.settings
+    with sqlite_world.uow() as uow:
+        approve(uow, reviewer, number, now=datetime.now(UTC), settings=settings)
+    with sqlite_world.uow() as uow:
+        request_extension(
+            uow, sqlite_world.actor(ANN), number, now=datetime.now(UTC), settings=settings
+        )
+    bot.deliver()
+    posted = slack.answered("chat.postMessage", lambda p: "Extension request" in p["text"])
+    with sqlite_world.uow() as uow:
+        decide_extension(
+            uow, reviewer, number, grant=False, now=datetime.now(UTC), settings=settings
+        )
+    bot.deliver()
+    declined = slack.wait_for("chat.update", lambda p: p["ts"] == posted["ts"])
+    assert declined["channel"] == posted["channel"] and "declined" in declined["text"]
+    assert not [b for b in declined["blocks"] if b["type"] == "actions"]
 
 
 def test_quote_and_show_answer_the_partner(

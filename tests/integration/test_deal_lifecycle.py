@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,13 +10,14 @@ from sqlalchemy import func, select
 
 from core import services
 from core.errors import Conflict, Invalid, NotAllowed, NotFound
-from core.models import Contact, Deal, DealEvent, OutboxMessage, Quote
+from core.models import Deal, DealEvent, OutboxMessage, Quote
+from tests import factories
 from tests.factories import ANN, BOB, JANA, NOW, RAJ, REVIEWER, World, form
 
 
 def register(world: World, email: str, **changes: object) -> services.Registered:
     with world.uow() as uow:
-        return services.register(
+        return factories.register(
             uow, world.actor(email), form(**changes), now=NOW, settings=world.settings
         )
 
@@ -348,53 +348,19 @@ def test_extension_is_capped_by_setting(world: World) -> None:
         services.request_extension(uow, world.actor(ANN), number, now=NOW, settings=world.settings)
 
 
-def _ahead(world: World, email: str, **changes: object) -> services.Registered:
-    """Register with the form validated ahead (as the intake's reader does), then changed."""
-    from core.services.register import Options, Validated, catalogue, validation_context
-    from core.validation import validate_registration
-
-    actor = world.actor(email)
-    with world.uow() as uow:
-        partner = uow.session.get_one(Contact, actor.contact_id).partner
-        context = validation_context(uow.session, partner, NOW, catalogue(uow.session))
-        if changes.pop("other_day", False):
-            context = replace(context, today=context.today + timedelta(days=1))
-        ahead = validate_registration(form(company_name="Read Ahead Ltd"), context)
-        options = Options(validated=Validated(ahead, context), products=catalogue(uow.session))
-        return services.register(
-            uow, actor, form(**changes), now=NOW, settings=world.settings, options=options
-        )
-
-
-def test_a_registration_validated_ahead_in_the_same_context_is_used_as_is(world: World) -> None:
-    deal = _ahead(world, ANN).deal
-    assert deal.company_name == "Read Ahead Ltd"  # not the raw form's "Example Holdings Ltd"
-
-
-def test_a_registration_validated_ahead_in_another_context_is_validated_again(
-    world: World,
-) -> None:
-    deal = _ahead(world, ANN, other_day=True).deal
-    assert deal.company_name == "Example Holdings Ltd"
-
-
 def test_a_rolled_back_registration_leaves_nothing_that_blocks_the_next(world: World) -> None:
-    from core.services.register import Request, register_many
     from core.uow import SavepointUnitOfWork
-
-    def fail(session: object, created: object) -> None:
-        raise RuntimeError("after the deal's insert")
 
     actor = world.actor(ANN)
     with world.uow() as outer:
         session = outer.session
-        with SavepointUnitOfWork(session) as uow, pytest.raises(RuntimeError):
-            register_many(
-                uow, [Request(actor, form())], now=NOW, settings=world.settings, on_created=fail
-            )
+        undone = session.begin_nested()
+        with SavepointUnitOfWork(session) as uow:
+            factories.register(uow, actor, form(), now=NOW, settings=world.settings)
+        undone.rollback()  # the batch's savepoint for this message is abandoned
         # SQLite hands the rolled-back ids out again; the session must not trip on them.
         with SavepointUnitOfWork(session) as uow:
-            done = services.register(uow, actor, form(), now=NOW, settings=world.settings)
+            done = factories.register(uow, actor, form(), now=NOW, settings=world.settings)
         outer.commit()
     assert done.created
     with world.uow() as uow:
@@ -403,9 +369,9 @@ def test_a_rolled_back_registration_leaves_nothing_that_blocks_the_next(world: W
         assert deals[0].prospect.domain == "example.co.uk"
 
 
-def _requests(world: World) -> list[object]:
-    """A batch with every case: new, own twin, rival (new and stored), invalid, replay."""
-    from core.services.register import Options, Request
+def _requests(world: World) -> list[services.Request]:
+    """A batch with every case: new, own twin, rival (new and stored), replay."""
+    from core.services.register import Request, validate
 
     ann, raj, bob, jana = (world.actor(e) for e in (ANN, RAJ, BOB, JANA))
     us = {
@@ -420,26 +386,25 @@ def _requests(world: World) -> list[object]:
         "country": "DE", "state": "BE", "postcode": "10115", "projected_value": "40.000",
         "contact_phone": "+49 30 1234567", "end_user_phone": "+49 30 901820",
     }  # fmt: skip
-    return [
-        Request(ann, form(domain="alpha.com")),
-        Request(bob, form(domain="stored.com", **us)),  # a rival of the deal stored first
-        Request(raj, form(domain="www.alpha.com")),  # Ann's twin: same partner, same prospect
-        Request(jana, form(domain="alpha.com", **de)),  # a rival of Ann's, new in the batch
-        Request(ann, form(domain="beta.com", product="Quantum Firewall")),  # invalid
-        Request(ann, form(domain="gamma.com"), Options(source_key="<once@partner>")),
-        Request(ann, form(domain="gamma.com"), Options(source_key="<once@partner>")),  # replay
-        Request(jana, form(domain="alpha.com", product="Email Archive", **de)),  # other product
+    raws = [
+        (ann, form(domain="alpha.com"), None),
+        (bob, form(domain="stored.com", **us), None),  # a rival of the deal stored first
+        (raj, form(domain="www.alpha.com"), None),  # Ann's twin: same partner, same prospect
+        (jana, form(domain="alpha.com", **de), None),  # a rival of Ann's, new in the batch
+        (ann, form(domain="gamma.com"), "<once@partner>"),
+        (ann, form(domain="gamma.com"), "<once@partner>"),  # a replay
+        (jana, form(domain="alpha.com", product="Email Archive", **de), None),  # other product
     ]
+    with world.uow() as uow:
+        return [
+            Request(actor, validate(uow.session, actor, raw, NOW), source_key=key)
+            for actor, raw, key in raws
+        ]
 
 
-def _outcomes(world: World, results: list[object]) -> list[object]:
-    from core.errors import Invalid
-
+def _outcomes(world: World, results: list[services.Registered]) -> list[object]:
     out: list[object] = []
     for r in results:
-        if isinstance(r, Invalid):
-            out.append(("invalid", [e.field for e in r.errors]))
-            continue
         with world.uow() as uow:
             d = uow.session.scalars(select(Deal).where(Deal.number == r.deal.number)).one()
             events = [e.action for e in d.events]
@@ -454,30 +419,18 @@ def _outcomes(world: World, results: list[object]) -> list[object]:
 def test_registering_together_gives_each_the_outcome_it_would_have_alone(
     world: World, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from core.errors import Invalid
-    from core.services.register import register_many
-
     register(world, ANN, domain="stored.com")
     with world.uow() as uow:  # all in one transaction
-        requests = _requests(world)
-        together = register_many(uow, requests, now=NOW, settings=world.settings)  # type: ignore[arg-type]
+        together = services.register(uow, _requests(world), now=NOW, settings=world.settings)
 
     tmp = tmp_path_factory.mktemp("alone")
     alone_world = World(f"sqlite:///{tmp}/db.sqlite", tmp)
     try:
         register(alone_world, ANN, domain="stored.com")
-        alone: list[object] = []
+        alone: list[services.Registered] = []
         for request in _requests(alone_world):
             with alone_world.uow() as uow:
-                try:
-                    alone.append(
-                        services.register(
-                            uow, request.actor, request.raw, now=NOW,  # type: ignore[attr-defined]
-                            settings=alone_world.settings, options=request.options,  # type: ignore[attr-defined]
-                        )
-                    )  # fmt: skip
-                except Invalid as exc:
-                    alone.append(exc)
+                alone += services.register(uow, [request], now=NOW, settings=alone_world.settings)
         expected = _outcomes(alone_world, alone)
     finally:
         alone_world.close()
@@ -489,6 +442,5 @@ def test_registering_together_gives_each_the_outcome_it_would_have_alone(
     assert alpha_rival[4] == got[0][1]  # Jana's deal conflicts with Ann's, new in the batch
     assert got[1][4] is not None  # Bob's conflicts with the stored deal
     assert got[2][0] is False and got[2][1] == got[0][1]  # Raj gets Ann's deal back
-    assert got[6][0] is True and got[6][1] == got[5][1]  # the replay finds its own deal
-    assert got[6][5:] == (["register"], ["registration_received"])  # and announces nothing
-    assert got[4] == ("invalid", ["product"])
+    assert got[5][0] is True and got[5][1] == got[4][1]  # the replay finds its own deal
+    assert got[5][5:] == (["register"], ["registration_received"])  # and announces nothing

@@ -9,6 +9,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -67,7 +68,7 @@ def forged(index: int, **changes: Any) -> bytes:
     msg = message_from_bytes(registration_email(index, **changes), policy=policy.default)
     msg["Reply-To"] = "attacker@evil.example"
     msg["Sender"] = "attacker@evil.example"
-    return b"Return-Path: <bounce@evil.example>\r\n" + bytes(msg)
+    return b"Return-Path: <attacker@evil.example>\r\n" + bytes(msg)
 
 
 def vouched(raw: bytes, results: str) -> bytes:
@@ -315,3 +316,31 @@ def test_signatures_that_do_not_prove_the_sender_hold_the_message(
     assert rows(world, Deal) == []
     reasons = [r.reason or "" for r in rows(world, InboundEmail)]
     assert all(r.startswith("held until its sender confirms it") for r in reasons)
+
+
+def test_a_bug_of_ours_in_reading_is_logged_kept_for_retry_and_never_told_to_the_sender(
+    world: World, imap_account: ImapAccount, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from intake import parser
+
+    def broken(msg: object) -> object:
+        raise TypeError("a bug in reading the form")
+
+    app = proving_app(world, imap_account.imap_url, intake_require_sender_proof=False)
+    monkeypatch.setattr(parser, "_read_form", broken)
+    report = deliver(app, imap_account, registration_email(90))
+    assert (report.failed, report.handled) == (1, {})
+    assert "a bug in reading the form" in caplog.text and "Traceback" in caplog.text
+    [row] = rows(world, InboundEmail)
+    assert (row.status, row.attempts) == ("received", 1)
+    assert "TypeError" in (row.reason or "")
+    assert rows(world, OutboxMessage) == []  # no "no form" reply for our own bug
+    assert jobs.status(app.uow, app.now())["inbound_failed"] == 1
+    assert len(imap_account.messages("INBOX")) == 1  # it waits in the inbox
+
+    monkeypatch.undo()  # the fix is deployed: the next run registers it
+    again = deliver(app, imap_account)
+    assert again.handled == {"registered": 1}
+    assert len(rows(world, InboundEmail)) == 1
+    assert imap_account.messages("INBOX") == {}

@@ -55,20 +55,29 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 def add_emails(
-    uow_factory: UowFactory, settings: Settings, count: int = 1, **kwargs: Any
+    uow_factory: UowFactory,
+    settings: Settings,
+    count: int = 1,
+    dedupe_key: str | None = None,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
 ) -> list[OutboxMessage]:
     """Queue `count` emails in one committed transaction, as a service would."""
     with uow_factory() as uow:
         rows = [
             outbox.enqueue(
                 uow.session,
-                template="intake_form",
-                to=f"ann{i}@northwind.example",
-                context={"country": "GB"},
-                locale="en_GB",
+                outbox.Email(
+                    "intake_form",
+                    f"ann{i}@northwind.example",
+                    {"country": "GB"},
+                    "en_GB",
+                    in_reply_to=in_reply_to,
+                    references=references,
+                ),
                 now=T0,
                 settings=settings,
-                **kwargs,
+                dedupe_key=dedupe_key,
             )
             for i in range(count)
         ]
@@ -237,10 +246,7 @@ def test_same_dedupe_key_is_queued_once(uow_factory: UowFactory, settings: Setti
         twice = [
             outbox.enqueue(
                 uow.session,
-                template="intake_form",
-                to="ann@northwind.example",
-                context={},
-                locale="en_GB",
+                outbox.Email("intake_form", "ann@northwind.example", {}, "en_GB"),
                 now=T0,
                 settings=settings,
                 dedupe_key="form:1",

@@ -18,7 +18,8 @@ from core.db import make_engine
 from core.errors import Conflict, NotAllowed
 from core.models import Deal, OutboxMessage, Prospect
 from core.schema import alembic_config
-from core.services.register import Request, register_many
+from core.services.register import Request, validate
+from tests import factories
 from tests.factories import ANN, BOB, JANA, NOW, REVIEWER, World, form
 from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import FakeSlack
@@ -42,7 +43,7 @@ DE = {
 
 def register(world: World, email: str, **changes: Any) -> Deal:
     with world.uow() as uow:
-        done = services.register(
+        done = factories.register(
             uow, world.actor(email), form(**changes), now=NOW, settings=world.settings
         )
         return done.deal
@@ -103,15 +104,13 @@ def test_the_original_cannot_be_approved_while_a_lookalike_is(world: World) -> N
 
 def test_lookalikes_in_one_batch_conflict_as_if_registered_one_by_one(world: World) -> None:
     ann, bob, jana = (world.actor(e) for e in (ANN, BOB, JANA))
-    requests = [
-        Request(ann, form(domain=HARBOUR)),
-        Request(bob, form(domain=LOOKALIKE, **US)),
-        Request(jana, form(domain=f"mail.{LOOKALIKE}", **DE)),
-    ]
+    raws = [(ann, form(domain=HARBOUR)), (bob, form(domain=LOOKALIKE, **US))]
+    raws.append((jana, form(domain=f"mail.{LOOKALIKE}", **DE)))
     with world.uow() as uow:
-        got = register_many(uow, requests, now=NOW, settings=world.settings)
-        numbers = [r.deal.number for r in got]  # type: ignore[union-attr]
-        rivals = [r.deal.conflict_with for r in got]  # type: ignore[union-attr]
+        requests = [Request(a, validate(uow.session, a, raw, NOW)) for a, raw in raws]
+        got = services.register(uow, requests, now=NOW, settings=world.settings)
+        numbers = [r.deal.number for r in got]
+        rivals = [r.deal.conflict_with for r in got]
     assert rivals[0] is None
     assert rivals[1] is not None and rivals[1].number == numbers[0]
     assert rivals[2] is not None and rivals[2].number == numbers[0]
@@ -261,7 +260,7 @@ def test_a_partner_asking_to_approve_is_refused_before_any_rival_is_named(world:
 
 def slack_register(world: World, email: str, settings: Any, **changes: Any) -> str:
     with world.uow() as uow:
-        done = services.register(
+        done = factories.register(
             uow, world.actor(email, "slack"), form(**changes), now=datetime.now(UTC),
             settings=settings,
         )  # fmt: skip

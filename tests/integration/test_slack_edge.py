@@ -22,8 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import func, select
 
 from core.models import Contact, Partner, Quote
-from core.services import register
-from tests.factories import ANN, World, form
+from tests.factories import ANN, World, form, register
 from tests.integration.bot_harness import SECRET, BotHarness, Response
 from tests.slack_fake import FakeSlack
 

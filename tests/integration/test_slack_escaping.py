@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 
 from core.fields import FIELDS
-from core.services import register
 from tests import factories
-from tests.factories import ANN, World
+from tests.factories import ANN, World, register
 from tests.integration import test_bot, test_bot_review, test_rivals
 from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import FakeSlack

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from core import jobs, services
 from core.models import Deal, DealEvent, OutboxMessage
-from tests.factories import ANN, BOB, NOW, REVIEWER, World, form
+from tests.factories import ANN, BOB, NOW, REVIEWER, World, form, register
 
 
 def registered(world: World, n: int, who: str = ANN, prefix: str = "p") -> list[str]:
@@ -22,7 +22,7 @@ def registered(world: World, n: int, who: str = ANN, prefix: str = "p") -> list[
     numbers = []
     for i in range(n):
         with world.uow() as uow:
-            deal = services.register(
+            deal = register(
                 uow, actor, form(domain=f"{prefix}{i}.com", company_name=f"{prefix}{i}"), now=NOW,
                 settings=world.settings,
             ).deal  # fmt: skip

@@ -1,51 +1,30 @@
-"""What every listener shares: the bot's context, error replies, modals opened in time."""
+"""How listeners answer: the user's mistakes told, ours apologised for, modals opened in time."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, TimeoutError
-from dataclasses import dataclass
+from concurrent.futures import TimeoutError
 from typing import Any
 
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot import modals
-from bot.delivery import deliver_slack_due
-from bot.identity import NOT_REGISTERED, Identities, NotRegistered
+from bot.context import Bot
+from bot.identity import NOT_REGISTERED, NotRegistered
 from bot.kit import Block, message, section
-from core.errors import DealError
-from core.services import Actor
-from dealreg.wiring import App
+from core.errors import DealError, NotAllowed
 
 log = logging.getLogger("bot")
 
 Reply = Callable[[str, list[Block] | None], None]
+# What a modal submission does: the result view, or None to close the modal.
+Submission = Callable[[Bot, dict[str, Any]], Block | None]
 
 # A view submission must be answered within 3 seconds; past this, answer and finish later.
 SUBMIT_BUDGET = 2.0
-
-
-@dataclass
-class Bot:
-    """The bot's shared parts: the product, the Slack client, identities, a worker pool."""
-
-    app: App
-    client: WebClient
-    identities: Identities
-    worker_id: str
-    pool: Executor
-
-    def actor(self, user_id: str) -> Actor:
-        return self.identities.actor(user_id)
-
-    def deliver(self) -> None:
-        """Deliver the Slack messages this request queued, so a click shows at once."""
-        try:
-            deliver_slack_due(self.app, self.client, self.app.now(), self.worker_id)
-        except Exception:
-            log.exception("slack delivery failed; the worker will retry")
 
 
 def apology() -> str:
@@ -55,19 +34,26 @@ def apology() -> str:
     return f"Sorry, something went wrong on our side. Please try again (reference {ref})."
 
 
-def guarded(reply: Reply, work: Callable[[], None]) -> None:
+def told(error: DealError) -> str:
+    """The user's mistake as the bot says it; a refusal of who they are changed nothing."""
+    if isinstance(error, NotAllowed) and error.field == "actor":
+        return f"⚠️ {error.message}; nothing was changed."
+    return f"⚠️ {error.message}"
+
+
+def guarded(reply: Reply, work: Callable[[], object]) -> None:
     """Run `work`, telling the user about their mistakes and apologising for ours."""
     try:
         work()
     except NotRegistered:
         reply(NOT_REGISTERED, None)
     except DealError as exc:
-        reply(f"⚠️ {exc.message}", None)
+        reply(told(exc), None)
     except Exception:
         reply(apology(), None)
 
 
-def ephemeral(respond: Callable[..., Any]) -> Reply:
+def ephemeral(respond: Respond) -> Reply:
     """A reply through the response URL that only the user sees."""
 
     def reply(text: str, blocks: list[Block] | None) -> None:
@@ -101,18 +87,13 @@ def open_then(client: WebClient, trigger_id: str, build: Callable[[], Block]) ->
     except NotRegistered:
         final = modals.notice("Not registered", NOT_REGISTERED)
     except DealError as exc:
-        final = modals.notice("Cannot do that", f"⚠️ {exc.message}")
+        final = modals.notice("Cannot do that", told(exc))
     except Exception:
         final = modals.notice("Sorry", apology())
     client.views_update(view_id=view["id"], hash=view.get("hash"), view=final)
 
 
-def submit(
-    bot: Bot,
-    ack: Callable[..., Any],
-    body: dict[str, Any],
-    work: Callable[[], Block | None],
-) -> None:
+def submit(bot: Bot, ack: Ack, body: dict[str, Any], work: Submission) -> None:
     """Run a view submission: field errors inline, else the result view or close.
 
     When the database is slow the submission is acknowledged with a "working" view and
@@ -120,7 +101,7 @@ def submit(
     """
     view = body["view"]
     blocks = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
-    future = bot.pool.submit(_outcome, work, blocks)
+    future = bot.pool.submit(_outcome, bot, body, work, blocks)
     try:
         kind, value = future.result(timeout=SUBMIT_BUDGET)
     except TimeoutError:
@@ -136,9 +117,11 @@ def submit(
     bot.deliver()
 
 
-def _outcome(work: Callable[[], Block | None], blocks: list[str]) -> tuple[str, Any]:
+def _outcome(
+    bot: Bot, body: dict[str, Any], work: Submission, blocks: list[str]
+) -> tuple[str, Any]:
     try:
-        return "view", work()
+        return "view", work(bot, body)
     except NotRegistered:
         return "view", modals.notice("Not registered", NOT_REGISTERED)
     except DealError as exc:

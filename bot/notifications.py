@@ -1,4 +1,4 @@
-"""Block Kit for the review channel and partner DMs (pure: deals in, messages out)."""
+"""Block Kit for what the bot posts: the review channel's messages and partner DMs (pure)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,44 @@
+"""`dealreg init`, `dealreg catalog load`, `dealreg status`: the database and its contents."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core import catalog, jobs, schema
+from dealreg import render
+from dealreg.output import CommandError, emit
+from dealreg.wiring import App
+
+
+def init(app: App, args: argparse.Namespace) -> int:
+    """Create or migrate the database (and a SQLite file's directory)."""
+    if app.settings.database_url.startswith("sqlite:///"):
+        path = Path(app.settings.database_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+    schema.upgrade(app.engine)
+    print(f"database ready at revision {schema.current(app.engine)}")
+    return 0
+
+
+def catalog_load(app: App, args: argparse.Namespace) -> int:
+    """Load products, tiers, partners and reviewers from a TOML file (upsert)."""
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
+    with app.uow() as uow:
+        report = catalog.load(uow.session, text)
+        uow.commit()
+    data = {"added": report.added, "changed": report.changed, "unchanged": report.unchanged}
+    lines = [f"added {a}" for a in report.added] + [f"changed {c}" for c in report.changed]
+    lines.append(
+        f"{len(report.added)} added, {len(report.changed)} changed, {report.unchanged} unchanged"
+    )
+    return emit(args, data, "\n".join(lines))
+
+
+def status(app: App, args: argparse.Namespace) -> int:
+    """Deals per stage, the queues, failures and the last run of each job."""
+    data = jobs.status(app.uow, app.now())
+    return emit(args, data, render.status_text(data))

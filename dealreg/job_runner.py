@@ -1,0 +1,77 @@
+"""Run a scheduled job by name, once (`dealreg jobs run NAME`) or for the scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import traceback
+from datetime import datetime
+from typing import Any
+
+from core import jobs, outbox
+from core.mailer import make_mailer
+from dealreg import bot_command
+from dealreg.intake_command import intake_context
+from dealreg.output import emit
+from dealreg.wiring import App
+from intake.pipeline import make_mailbox, run_once
+
+JOB_NAMES = ("outbox", "expire", "remind", "nudge", "poll")
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(app: App, name: str) -> dict[str, Any]:
+    """Run the named job once, now, and record its outcome for `dealreg status`."""
+    started = app.now()
+    try:
+        result = _run(app, name)
+    except Exception as exc:
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        jobs.record_run(app.uow, name, started, app.now(), error)
+        raise
+    jobs.record_run(app.uow, name, started, app.now(), None)
+    return result
+
+
+def jobs_run(app: App, args: argparse.Namespace) -> int:
+    """`dealreg jobs run NAME`: run one job now and print what it did."""
+    result = run_job(app, args.name)
+    return emit(args, result, f"{args.name}: {json.dumps(result, default=str)}")
+
+
+def _run(app: App, name: str) -> dict[str, Any]:
+    now = app.now()
+    if name == "outbox":
+        return _deliver(app, now)
+    if name == "expire":
+        return {
+            "expired": jobs.expire(app.uow, now, app.settings),
+            "lapsed": jobs.lapse_held(app.uow, now),
+        }
+    if name == "remind":
+        return {"reminded": jobs.remind(app.uow, now, app.settings)}
+    if name == "nudge":
+        return {"nudged": jobs.nudge(app.uow, now, app.settings)}
+    if name == "poll":
+        ctx = intake_context(app)
+        mailbox = make_mailbox(ctx)
+        try:
+            run = run_once(ctx, mailbox)
+        finally:
+            mailbox.close()
+        return {"seen": run.seen, "failed": run.failed, "handled": run.handled}
+    raise ValueError(f"unknown job {name!r}")
+
+
+def _deliver(app: App, now: datetime) -> dict[str, Any]:
+    """Send the due emails, and the due Slack messages when Slack is configured."""
+    sent = outbox.deliver_due(
+        app.uow, make_mailer(app.settings), now, WORKER_ID, settings=app.settings
+    )
+    result: dict[str, Any] = {"sent": sent.sent, "failed": sent.failed, "retrying": sent.retrying}
+    if app.settings.slack_enabled:
+        slack = bot_command.deliver_slack(app, now, WORKER_ID)
+        result["slack"] = {"sent": slack.sent, "failed": slack.failed}
+    return result

@@ -1,0 +1,136 @@
+"""What to do with one inbound message: every routing rule of the intake, pure.
+
+The pipeline reads a message (`readahead.Read`), looks up what the database knows about
+its sender and its thread (`Facts`), and asks `decide` for a `Decision`; `intake.act` then
+carries it out. Nothing here touches the database, the clock or the network, so each rule
+is tested on its own (tests/unit/test_decide.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from intake.readahead import Read
+
+# A reply to an approval email that asks for more time.
+_EXTEND = re.compile(r"\bextend|\bextension\b", re.IGNORECASE)
+# Replies to these emails of ours act on their deal: an answer, or an extension request.
+_ACTING_THREADS = ("deal_returned", "expiry_reminder")
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Our email that a message answers: its template and the number of its deal."""
+
+    template: str
+    deal: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """A message held for confirmation that a reply names by its token."""
+
+    row_id: int
+    sender: str | None
+    live: bool  # still held and not lapsed
+    status: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the database knows about a message, looked up before deciding."""
+
+    partner_contact: bool  # the sender is one of a partner's contacts
+    proven: bool  # the sender is proven (DKIM, our server's word, a confirmation, or off)
+    thread: Thread | None = None
+    held: Held | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One thing to do: the inbound status to record, and the action that goes with it.
+
+    `action` is one of: close (record only), reply (queue `template` with `context`),
+    hold (keep it, ask the sender to confirm), release (a confirmation: queue the held
+    message again), register, answer (a returned registration), extend.
+    """
+
+    action: str
+    status: str
+    reason: str
+    template: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    deal: str | None = None  # the deal an answer or extension is about
+
+
+def decide(read: Read, facts: Facts) -> Decision:
+    """Route one message: ignore, refuse, answer, hold, confirm, register or act on a deal."""
+    parsed = read.parsed
+    if parsed is None:
+        return _too_large(read, facts)
+    if parsed.status == "ignored":
+        return Decision("close", "ignored", parsed.reason or parsed.classification.kind)
+    if read.from_count != 1:
+        # No reply: with several authors, or none, there is no one sender to answer.
+        return Decision("close", "refused", "From must name exactly one address")
+    if not facts.partner_contact:
+        # No reply: the sender may be forged, and answering strangers makes backscatter.
+        return Decision("close", "refused", f"unknown sender {read.sender}")
+    if read.confirms:
+        return _confirmation(read, facts.held)
+    threaded = _in_thread(read, facts)
+    if threaded is not None:
+        return threaded
+    if parsed.classification.kind == "form_request":
+        return Decision("reply", "answered", "intake_form", "intake_form")
+    if parsed.status == "invalid":
+        context = {"errors": parsed.errors, "original_subject": read.subject_line}
+        return Decision("reply", "invalid", "intake_errors", "intake_errors", context)
+    if not facts.proven:
+        return _hold("a deal registration", read)
+    return Decision("register", "registered", "a registration")
+
+
+def _too_large(read: Read, facts: Facts) -> Decision:
+    """A message too large to read: its partner sender is told so, once; no one else."""
+    if read.automatic or not facts.partner_contact or read.from_count != 1:
+        return Decision("close", "refused", "oversize, not answered")
+    return Decision("reply", "refused", "oversize", "intake_refused", {"reason": "oversize"})
+
+
+def _confirmation(read: Read, held: Held | None) -> Decision:
+    """A reply to one of our confirmation requests releases the message it holds."""
+    if held is None or held.sender != read.sender:
+        # A guessed token, or a reply from someone else: the forger learns nothing.
+        return Decision("close", "refused", "confirms no message held for it")
+    if held.live:
+        return Decision("release", "answered", f"confirms inbound {held.row_id}")
+    if held.status != "lapsed":
+        return Decision("close", "answered", f"confirmed inbound {held.row_id} again")
+    reason = f"confirms inbound {held.row_id}, which lapsed"
+    return Decision("reply", "refused", reason, "intake_refused", {"reason": "hold_lapsed"})
+
+
+def _in_thread(read: Read, facts: Facts) -> Decision | None:
+    """A reply to our returned-registration or reminder email answers it or asks to extend."""
+    thread = facts.thread
+    if thread is None or (read.parsed and read.parsed.fields.get("company_name")):
+        return None
+    extend = thread.template == "expiry_reminder" or (
+        thread.template == "deal_approved" and _EXTEND.search(read.reply_text)
+    )
+    if thread.template not in _ACTING_THREADS and not extend:
+        return None
+    if not facts.proven:
+        return _hold(f"a reply about {thread.deal}", read)
+    action = "answer" if thread.template == "deal_returned" else "extend"
+    reason = f"{thread.template} reply for {thread.deal}"
+    return Decision(action, "answered", reason, deal=thread.deal)
+
+
+def _hold(what: str, read: Read) -> Decision:
+    why = read.proof.reason if read.proof is not None else "not proven"
+    reason = f"held until its sender confirms it: {why}"[:2000]
+    return Decision("hold", "held", reason, "intake_confirm", {"what": what})
