@@ -277,10 +277,10 @@ def _partner_country(session: Session, actor: Actor | None) -> str | None:
 def values_of(ctx: IntakeContext, session: Session, one: Incoming) -> Registration:
     """A registration's values: as validated ahead while that context still holds, else
     validated now (raises Invalid)."""
-    read, actor = one.read, ctx.actors[one.read.sender or ""]
-    assert actor is not None and actor.partner_id is not None and read.parsed is not None
-    partner = session.get_one(Partner, actor.partner_id)
-    context = validation_context(session, partner, ctx.now(), _products(ctx, session))
+    read = one.read
+    assert read.parsed is not None
+    # The sender's context as this run looked it up (`actor_for`), which the reader used.
+    context = ctx.contexts[read.sender or ""]
     if read.registration is not None and read.context == context:
         return read.registration
     return validate_registration(read.parsed.fields, context)

@@ -23,7 +23,7 @@ from intake.act import Incoming, IntakeContext, sender_proof
 from intake.decide import decide
 from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
 from intake.maildir import MaildirMailbox
-from intake.proof import Proof
+from intake.proof import Proof, ProofSettings
 from intake.readahead import Job, Read, ReadAhead
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def run_once(ctx: IntakeContext, mailbox: Mailbox, ahead: ReadAhead | None = Non
     """
     own = ahead is None and ctx.settings.intake_read_ahead
     if own:
-        ahead = ReadAhead(ctx.own_addresses)
+        ahead = ReadAhead(ctx.own_addresses, _child_proof(ctx))
     try:
         return _run(ctx, mailbox, ahead)
     finally:
@@ -276,7 +276,14 @@ def _read(ctx: IntakeContext, fetched: FetchedMessage, read: Read | None) -> Rea
     raw, headers_only = _job(fetched)
     if read is None:
         read = readahead.read(raw, headers_only=headers_only, own_addresses=ctx.own_addresses)
+    if read.proof is not None:
+        return read  # proven, or not, by the reader
     return replace(read, proof=sender_proof(ctx.settings, raw, read.sender))
+
+
+def _child_proof(ctx: IntakeContext) -> ProofSettings | None:
+    """What the reader process needs to prove senders too (nothing when the check is off)."""
+    return act.proof_settings(ctx.settings) if ctx.settings.intake_require_sender_proof else None
 
 
 def _keep_unread(ctx: IntakeContext, fetched: FetchedMessage, kind: str, exc: Exception) -> None:
@@ -455,7 +462,9 @@ def run_forever(
     on_poll: object = None,
 ) -> None:
     """Handle mail as it arrives (IDLE where the server has it), reconnecting with back-off."""
-    ahead = ReadAhead(ctx.own_addresses) if ctx.settings.intake_read_ahead else None
+    ahead = (
+        ReadAhead(ctx.own_addresses, _child_proof(ctx)) if ctx.settings.intake_read_ahead else None
+    )
     try:
         _poll(ctx, mailbox, stop, wait_s, on_poll, ahead)
     finally:

@@ -24,7 +24,7 @@ from multiprocessing.process import BaseProcess
 from core.errors import Invalid
 from core.validation import Registration, ValidationContext, validate_registration
 from intake import classify, messages, parser
-from intake.proof import Proof
+from intake.proof import Proof, ProofSettings, prove
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,10 @@ def read(
     own_addresses: frozenset[str],
     contexts: Contexts | None = None,
     msg: Message | None = None,
+    proof: ProofSettings | None = None,
 ) -> Read:
-    """Read one message (pure): its identity and form, and the form validated if possible.
+    """Read one message: its identity and form, the form validated if possible, and, given
+    `proof`, how its sender is proven (the only step that may ask DNS, for a DKIM key).
 
     `contexts` holds the validation context of each sender already known as a partner
     contact; a registration from anyone else is validated later, in the intake process.
@@ -123,6 +125,7 @@ def read(
         reply_text=messages.reply_text(msg) if parsed is not None else "",
         registration=registration,
         context=context if registration is not None else None,
+        proof=prove(raw, sender, proof) if proof is not None and sender else None,
     )
 
 
@@ -140,14 +143,20 @@ Job = tuple[bytes, bool]
 
 
 def read_all(
-    jobs: list[Job], own_addresses: frozenset[str], contexts: Contexts
+    jobs: list[Job], own_addresses: frozenset[str], contexts: Contexts, proof: ProofSettings | None
 ) -> list[Read | None]:
     """Read a batch; a message that could not be read is None (the caller reads it again)."""
     out: list[Read | None] = []
     for raw, headers_only in jobs:
         try:
             out.append(
-                read(raw, headers_only=headers_only, own_addresses=own_addresses, contexts=contexts)
+                read(
+                    raw,
+                    headers_only=headers_only,
+                    own_addresses=own_addresses,
+                    contexts=contexts,
+                    proof=proof,
+                )
             )
         except Exception:
             log.exception("intake: reading a message failed")
@@ -155,7 +164,7 @@ def read_all(
     return out
 
 
-def _serve(conn: Connection, own_addresses: frozenset[str]) -> None:
+def _serve(conn: Connection, own_addresses: frozenset[str], proof: ProofSettings | None) -> None:
     """The child's loop: read each batch sent, until the parent closes the pipe or dies."""
     # Ctrl-C in a terminal reaches the whole process group: the parent decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -168,7 +177,7 @@ def _serve(conn: Connection, own_addresses: frozenset[str]) -> None:
         if reset:
             contexts.clear()
         contexts.update(known)
-        reads = read_all(jobs, own_addresses, contexts)
+        reads = read_all(jobs, own_addresses, contexts, proof)
         try:
             conn.send(reads)
         except OSError:
@@ -178,8 +187,9 @@ def _serve(conn: Connection, own_addresses: frozenset[str]) -> None:
 class ReadAhead:
     """A child process that reads the batch after the one being stored."""
 
-    def __init__(self, own_addresses: frozenset[str]) -> None:
+    def __init__(self, own_addresses: frozenset[str], proof: ProofSettings | None = None) -> None:
         self.own_addresses = own_addresses
+        self.proof = proof  # the sender proof's settings, when it is on
         self._conn: Connection | None = None
         self._proc: BaseProcess | None = None
         self._lock = threading.Lock()
@@ -213,7 +223,7 @@ class ReadAhead:
                 ctx.set_forkserver_preload(["intake.readahead"])
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(
-                    target=_serve, args=(child, self.own_addresses), daemon=True,
+                    target=_serve, args=(child, self.own_addresses, self.proof), daemon=True,
                     name="dealreg-intake-reader",
                 )  # fmt: skip
                 proc.start()
