@@ -186,7 +186,7 @@ def _act_on_deal(
                 request_extension(uow, actor, decision.deal, now=now, settings=ctx.settings)
     except DealError as exc:
         errors = [{"field": exc.field, "message": exc.message}]
-        failed = Decision("reply", "invalid", decision.reason, "intake_errors", {"errors": errors})
+        failed = Decision("reply", "invalid", "intake_errors", "intake_errors", {"errors": errors})
         return reply(ctx, session, one, actor, failed, now)
     row = session.get_one(InboundEmail, one.row_id)
     finish(session, row, decision.status, now, reason=decision.reason)
