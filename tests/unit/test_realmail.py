@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from intake import readahead
+from intake.decide import Facts, decide
 from tests.factories import ROOT
 from tests.servers import unavailable
 
@@ -57,6 +58,9 @@ def test_real_message_is_ignored_or_never_misread(name: str) -> None:
     if parsed.status == "invalid":
         # No form: the blank form goes back, never a list of fields it did not fill.
         assert parsed.classification.kind == "form_request", parsed.classification
+    # Even from a partner contact, proven: never registered, never a list of errors.
+    decision = decide(read, Facts(partner_contact=True, proven=True))
+    assert decision.action != "register" and decision.template != "intake_errors", decision
 
 
 def test_every_category_of_the_corpus_is_covered() -> None:
