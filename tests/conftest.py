@@ -7,6 +7,7 @@ Fixtures:
 - `dovecot` (session): a running `DovecotServer` (host, port, user, password, imap_url,
   append, restart, stop, add_user).
 - `imap_account`: a fresh Dovecot user with an empty mailbox (`ImapAccount`).
+- `slack`: a local fake of Slack's Web API (tests/slack_fake.py) that records every call.
 - `smtp_server`: an `SmtpServer` (tests/integration/smtp_server.py) recording `received`
   messages; `stop()`/`start()` on the same port simulate an outage.
 
@@ -43,6 +44,7 @@ from tests.servers import (  # noqa: E402
     start_dovecot,
     start_postgres,
 )
+from tests.slack_fake import FakeSlack  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.integration.smtp_server import SmtpServer
@@ -90,6 +92,14 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
         yield w
     finally:
         w.close()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A local fake of Slack's Web API that records every call."""
+    fake = FakeSlack()
+    yield fake
+    fake.close()
 
 
 @pytest.fixture(scope="session")

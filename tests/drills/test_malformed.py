@@ -132,13 +132,6 @@ def _count(world: World, model: type) -> int:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
 def bot(tmp_path: Path, slack: FakeSlack) -> Iterator[BotHarness]:
     world = slack_world(f"sqlite:///{tmp_path / 'bot.db'}", tmp_path, slack)
     harness = BotHarness(world, slack)

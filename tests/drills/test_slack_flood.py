@@ -69,13 +69,6 @@ def healthy(port: int) -> bool:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
 def bot(tmp_path: Path, slack: FakeSlack) -> Iterator[BotProcess]:
     """`dealreg bot` in its own process, on SQLite, its Web API pointed at the fake Slack."""
     world = slack_world(f"sqlite:///{tmp_path / 'bot.db'}", tmp_path, slack)

@@ -11,14 +11,6 @@ from tests.slack_fake import FakeSlack
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    """A local fake of Slack's Web API that records every call."""
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
 def slack_db_world(db_url: str, tmp_path: Path, slack: FakeSlack) -> Iterator[World]:
     """A world with Slack configured against the fake, on SQLite and on PostgreSQL."""
     w = slack_world(db_url, tmp_path, slack)
