@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from core import outbox
 from core.config import Settings
-from core.db import table_of
 from core.errors import DealError, Invalid
 from core.locales import locale_for
 from core.models import Deal, InboundEmail, Partner
@@ -33,7 +31,7 @@ from core.services.inbound import finish, held_for, hold, release, thread_deal
 from core.services.register import Registered, Request, catalogue, register, validation_context
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
-from intake.decide import Decision, Facts, Held, Thread
+from intake.decide import Decision, Facts
 from intake.proof import Proof, ProofSettings, prove
 from intake.readahead import Read, confirmation_id
 
@@ -66,14 +64,6 @@ class IntakeContext:
         self.actors.clear()
         self.contexts.clear()
         self.products = None
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A stored message to act on: its inbound row and what reading it found."""
-
-    row_id: int
-    read: Read
 
 
 def sender_proof(settings: Settings, raw: bytes, sender: str | None) -> Proof:
@@ -131,76 +121,73 @@ def facts(ctx: IntakeContext, session: Session, read: Read) -> Facts:
     proven = read.proof is not None and read.proof.proven
     if not contact or read.parsed is None:
         return Facts(contact, proven)
-    held = None
-    if read.confirms:
-        row = held_for(session, read.confirm_tokens)
-        if row is not None:
-            until = row.held_until
-            live = row.status == "held" and until is not None and until > ctx.now()
-            held = Held(row.id, row.sender, live, row.status)
-    thread = None
+    held = held_for(session, read.confirm_tokens) if read.confirms else None
+    until = held.held_until if held is not None else None
+    live = held is not None and held.status == "held" and until is not None and until > ctx.now()
     ours = thread_deal(session, list(read.references)) if read.references else None
-    if ours is not None and ours.deal_id is not None:
-        thread = Thread(ours.template, session.get_one(Deal, ours.deal_id).number or "")
-    return Facts(contact, proven, thread, held)
+    if ours is None or ours.deal_id is None:
+        return Facts(contact, proven, held=held, held_live=live)
+    deal = session.get_one(Deal, ours.deal_id).number
+    return Facts(contact, proven, ours.template, deal, held, live)
 
 
-def carry_out(ctx: IntakeContext, session: Session, one: Incoming, decision: Decision) -> str:
-    """Do what a decision other than `register` says; return the status recorded."""
+def carry_out(
+    ctx: IntakeContext, session: Session, row: InboundEmail, read: Read, decision: Decision
+) -> None:
+    """Do what a decision other than `register` says, and record its outcome on `row`."""
     now = ctx.now()
-    actor = ctx.actors.get(one.read.sender or "")
-    row = session.get_one(InboundEmail, one.row_id)
+    actor = ctx.actors.get(read.sender or "")
     if decision.action == "reply":
-        assert decision.template is not None
-        return reply(ctx, session, one, actor, decision, now)
-    if decision.action == "hold":
-        return _hold(ctx, session, one, actor, decision, now)
-    if decision.action == "release":
-        held = held_for(session, one.read.confirm_tokens)
-        assert held is not None
-        release(session, held, one.row_id, now)
-        log.info("intake: inbound %s confirmed by its sender", held.id)
+        reply(ctx, session, row, read, actor, decision, now)
+    elif decision.action == "hold":
+        _hold(ctx, session, row, read, actor, decision, now)
     elif decision.action in ("answer", "extend"):
-        return _act_on_deal(ctx, session, one, actor, decision, now)
-    finish(session, row, decision.status, now, reason=decision.reason)
-    return decision.status
+        _act_on_deal(ctx, session, row, read, actor, decision, now)
+    else:
+        if decision.action == "release":
+            held = held_for(session, read.confirm_tokens)
+            assert held is not None
+            release(session, held, row.id, now)
+            log.info("intake: inbound %s confirmed by its sender", held.id)
+        finish(session, row, decision.status, now, reason=decision.reason)
 
 
 def _act_on_deal(
     ctx: IntakeContext,
     session: Session,
-    one: Incoming,
+    row: InboundEmail,
+    read: Read,
     actor: Actor | None,
     decision: Decision,
     now: datetime,
-) -> str:
+) -> None:
     """Answer a returned registration, or ask to extend, for the deal a reply is about."""
     assert actor is not None and decision.deal is not None
     uow = SavepointUnitOfWork(session)
     try:
         with uow:
             if decision.action == "answer":
-                text = one.read.reply_text
+                text = read.reply_text
                 answer(uow, actor, decision.deal, text=text, now=now, settings=ctx.settings)
             else:
                 request_extension(uow, actor, decision.deal, now=now, settings=ctx.settings)
     except DealError as exc:
         errors = [{"field": exc.field, "message": exc.message}]
         failed = Decision("reply", "invalid", "intake_errors", "intake_errors", {"errors": errors})
-        return reply(ctx, session, one, actor, failed, now)
-    row = session.get_one(InboundEmail, one.row_id)
+        reply(ctx, session, row, read, actor, failed, now)
+        return
     finish(session, row, decision.status, now, reason=decision.reason)
-    return decision.status
 
 
 def _hold(
     ctx: IntakeContext,
     session: Session,
-    one: Incoming,
+    row: InboundEmail,
+    read: Read,
     actor: Actor | None,
     decision: Decision,
     now: datetime,
-) -> str:
+) -> None:
     """Keep a message from an unproven sender, and ask the contact whether they sent it.
 
     The token goes only to the contact's own address, so a forger never sees it.
@@ -210,42 +197,40 @@ def _hold(
     context = {**decision.context, "received_at": now, "held_until": until, "token": token}
     asked = Decision(decision.action, decision.status, decision.reason, decision.template, context)
     message_id = confirmation_id(token, ctx.settings.intake_address)
-    reply(ctx, session, one, actor, asked, now, message_id=message_id)
-    row = session.get_one(InboundEmail, one.row_id)
+    reply(ctx, session, row, read, actor, asked, now, message_id=message_id)
     hold(session, row, token, until, now, row.reason or decision.reason)
-    return "held"
 
 
 def reply(
     ctx: IntakeContext,
     session: Session,
-    one: Incoming,
+    row: InboundEmail,
+    read: Read,
     actor: Actor | None,
     decision: Decision,
     now: datetime,
     *,
     deal_id: int | None = None,
     message_id: str | None = None,
-) -> str:
+) -> None:
     """Queue one threaded reply and record the outcome, in the caller's transaction.
 
     Past the loop guard's limit of automatic replies to one address per hour, the outcome
     is recorded and the reply is not sent.
     """
     assert decision.template is not None
-    row = session.get_one(InboundEmail, one.row_id)
     context = decision.context
     detail = "; ".join(
         f"{e.get('field') or 'form'}: {e.get('message')}" for e in context.get("errors", [])
     )
     reason = decision.reason if decision.reason != decision.template or not detail else detail
-    to = one.read.sender or ""
+    to = read.sender or ""
     if decision.template in LOOP_GUARDED and _over_limit(session, ctx.settings, to, now):
         log.warning("intake: reply limit reached for %s; inbound %s not answered", to, row.id)
         note = f"not answered: {ctx.settings.intake_replies_per_hour} replies in the last hour"
         finish(session, row, decision.status, now, reason=f"{reason} ({note})", deal_id=deal_id)
-        return decision.status
-    in_reply_to, references = one.read.reply_headers
+        return
+    in_reply_to, references = read.reply_headers
     country = _partner_country(session, actor)
     email = outbox.Email(
         template=decision.template,
@@ -256,10 +241,9 @@ def reply(
         references=references,
         message_id=message_id,
     )
-    key = f"intake-reply:{one.row_id}"
+    key = f"intake-reply:{row.id}"
     outbox.enqueue(session, email, now=now, settings=ctx.settings, dedupe_key=key)
     finish(session, row, decision.status, now, reason=reason, deal_id=deal_id)
-    return decision.status
 
 
 def _over_limit(session: Session, settings: Settings, to: str, now: datetime) -> bool:
@@ -274,10 +258,9 @@ def _partner_country(session: Session, actor: Actor | None) -> str | None:
     return session.get_one(Partner, actor.partner_id).country
 
 
-def values_of(ctx: IntakeContext, session: Session, one: Incoming) -> Registration:
+def values_of(ctx: IntakeContext, read: Read) -> Registration:
     """A registration's values: as validated ahead while that context still holds, else
     validated now (raises Invalid)."""
-    read = one.read
     assert read.parsed is not None
     # The sender's context as this run looked it up (`actor_for`), which the reader used.
     context = ctx.contexts[read.sender or ""]
@@ -286,74 +269,68 @@ def values_of(ctx: IntakeContext, session: Session, one: Incoming) -> Registrati
     return validate_registration(read.parsed.fields, context)
 
 
-def register_all(ctx: IntakeContext, uow: UnitOfWork, batch: list[Incoming]) -> list[str]:
-    """Make a batch's registrations in one transaction and answer each; their statuses.
+def register_all(
+    ctx: IntakeContext, uow: UnitOfWork, batch: list[tuple[InboundEmail, Read]]
+) -> None:
+    """Make a batch's registrations in one transaction, answer each and record its outcome.
 
     Each message's record is closed in the transaction of the deal it made; an invalid
     form or a duplicate is answered in the same transaction.
     """
     session, now = uow.session, ctx.now()
-    statuses: dict[int, str] = {}
-    valid: list[tuple[Incoming, Request]] = []
-    for one in batch:
+    valid: list[tuple[InboundEmail, Read, Request]] = []
+    for row, read in batch:
         try:
-            values = values_of(ctx, session, one)
+            values = values_of(ctx, read)
         except Invalid as exc:
-            statuses[one.row_id] = _invalid(ctx, session, one, exc, now)
+            _invalid(ctx, session, row, read, exc, now)
             continue
-        actor = ctx.actors[one.read.sender or ""]
+        actor = ctx.actors[read.sender or ""]
         assert actor is not None
-        mid = one.read.message_id
-        valid.append((one, Request(actor, values, _angle(mid), source_key=one.read.key)))
-    results = register(uow, [r for _, r in valid], now=now, settings=ctx.settings)
-    made = [(one, r) for (one, _), r in zip(valid, results, strict=True) if r.created]
-    _close_registered(session, made, now)
-    for (one, _), result in zip(valid, results, strict=True):
-        statuses[one.row_id] = (
-            "registered" if result.created else _duplicate(ctx, session, one, result, now)
-        )
+        request = Request(actor, values, _angle(read.message_id), source_key=read.key)
+        valid.append((row, read, request))
+    results = register(uow, [request for _, _, request in valid], now=now, settings=ctx.settings)
+    for (row, read, _), result in zip(valid, results, strict=True):
+        if result.created:
+            finish(session, row, "registered", now, deal_id=result.deal.id)
+        else:
+            _duplicate(ctx, session, row, read, result, now)
     uow.commit()
-    return [statuses[one.row_id] for one in batch]
 
 
 def _invalid(
-    ctx: IntakeContext, session: Session, one: Incoming, exc: Invalid, now: datetime
-) -> str:
-    assert one.read.parsed is not None
+    ctx: IntakeContext,
+    session: Session,
+    row: InboundEmail,
+    read: Read,
+    exc: Invalid,
+    now: datetime,
+) -> None:
+    assert read.parsed is not None
     context = {
         "errors": [e.as_dict() for e in exc.errors],
-        "values": one.read.parsed.fields,
-        "original_subject": one.read.subject_line,
+        "values": read.parsed.fields,
+        "original_subject": read.subject_line,
     }
-    actor = ctx.actors.get(one.read.sender or "")
+    actor = ctx.actors.get(read.sender or "")
     decision = Decision("reply", "invalid", "intake_errors", "intake_errors", context)
-    return reply(ctx, session, one, actor, decision, now)
+    reply(ctx, session, row, read, actor, decision, now)
 
 
 def _duplicate(
-    ctx: IntakeContext, session: Session, one: Incoming, result: Registered, now: datetime
-) -> str:
-    actor = ctx.actors.get(one.read.sender or "")
+    ctx: IntakeContext,
+    session: Session,
+    row: InboundEmail,
+    read: Read,
+    result: Registered,
+    now: datetime,
+) -> None:
+    actor = ctx.actors.get(read.sender or "")
     context: dict[str, Any] = {"deal": result.deal}
     decision = Decision(
         "reply", "duplicate", "intake_already_registered", "intake_already_registered", context
     )
-    return reply(ctx, session, one, actor, decision, now, deal_id=result.deal.id)
-
-
-def _close_registered(
-    session: Session, made: list[tuple[Incoming, Registered]], now: datetime
-) -> None:
-    """Record each message as registered with its deal, in one statement."""
-    if not made:
-        return
-    table = table_of(InboundEmail)
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(status="registered", reason=None, deal_id=bindparam("deal"), handled_at=now)
-    )
-    session.execute(stmt, [{"row_id": one.row_id, "deal": r.deal.id} for one, r in made])
+    reply(ctx, session, row, read, actor, decision, now, deal_id=result.deal.id)
 
 
 def _angle(message_id: str | None) -> str | None:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.models import InboundEmail
 from intake.readahead import Read
 
 # A reply to an approval email that asks for more time.
@@ -21,31 +22,18 @@ _ACTING_THREADS = ("deal_returned", "expiry_reminder")
 
 
 @dataclass(frozen=True)
-class Thread:
-    """Our email that a message answers: its template and the number of its deal."""
-
-    template: str
-    deal: str
-
-
-@dataclass(frozen=True)
-class Held:
-    """A message held for confirmation that a reply names by its token."""
-
-    row_id: int
-    sender: str | None
-    live: bool  # still held and not lapsed
-    status: str
-
-
-@dataclass(frozen=True)
 class Facts:
     """What the database knows about a message, looked up before deciding."""
 
     partner_contact: bool  # the sender is one of a partner's contacts
     proven: bool  # the sender is proven (DKIM, our server's word, a confirmation, or off)
-    thread: Thread | None = None
-    held: Held | None = None
+    # Our email that the message answers: its template and its deal's number.
+    thread_template: str | None = None
+    thread_deal: str | None = None
+    # The message held for confirmation that the message names by its token, and whether
+    # it is still held and not lapsed.
+    held: InboundEmail | None = None
+    held_live: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,7 +67,7 @@ def decide(read: Read, facts: Facts) -> Decision:
         # No reply: the sender may be forged, and answering strangers makes backscatter.
         return Decision("close", "refused", f"unknown sender {read.sender}")
     if read.confirms:
-        return _confirmation(read, facts.held)
+        return _confirmation(read, facts)
     threaded = _in_thread(read, facts)
     if threaded is not None:
         return threaded
@@ -100,34 +88,35 @@ def _too_large(read: Read, facts: Facts) -> Decision:
     return Decision("reply", "refused", "oversize", "intake_refused", {"reason": "oversize"})
 
 
-def _confirmation(read: Read, held: Held | None) -> Decision:
+def _confirmation(read: Read, facts: Facts) -> Decision:
     """A reply to one of our confirmation requests releases the message it holds."""
+    held = facts.held
     if held is None or held.sender != read.sender:
         # A guessed token, or a reply from someone else: the forger learns nothing.
         return Decision("close", "refused", "confirms no message held for it")
-    if held.live:
-        return Decision("release", "answered", f"confirms inbound {held.row_id}")
+    if facts.held_live:
+        return Decision("release", "answered", f"confirms inbound {held.id}")
     if held.status != "lapsed":
-        return Decision("close", "answered", f"confirmed inbound {held.row_id} again")
-    reason = f"confirms inbound {held.row_id}, which lapsed"
+        return Decision("close", "answered", f"confirmed inbound {held.id} again")
+    reason = f"confirms inbound {held.id}, which lapsed"
     return Decision("reply", "refused", reason, "intake_refused", {"reason": "hold_lapsed"})
 
 
 def _in_thread(read: Read, facts: Facts) -> Decision | None:
     """A reply to our returned-registration or reminder email answers it or asks to extend."""
-    thread = facts.thread
-    if thread is None or (read.parsed and read.parsed.fields.get("company_name")):
+    template, deal = facts.thread_template, facts.thread_deal
+    if not template or not deal or (read.parsed and read.parsed.fields.get("company_name")):
         return None
-    extend = thread.template == "expiry_reminder" or (
-        thread.template == "deal_approved" and _EXTEND.search(read.reply_text)
+    extend = template == "expiry_reminder" or (
+        template == "deal_approved" and _EXTEND.search(read.reply_text)
     )
-    if thread.template not in _ACTING_THREADS and not extend:
+    if template not in _ACTING_THREADS and not extend:
         return None
     if not facts.proven:
-        return _hold(f"a reply about {thread.deal}", read)
-    action = "answer" if thread.template == "deal_returned" else "extend"
-    reason = f"{thread.template} reply for {thread.deal}"
-    return Decision(action, "answered", reason, deal=thread.deal)
+        return _hold(f"a reply about {deal}", read)
+    action = "answer" if template == "deal_returned" else "extend"
+    reason = f"{template} reply for {deal}"
+    return Decision(action, "answered", reason, deal=deal)
 
 
 def _hold(what: str, read: Read) -> Decision:

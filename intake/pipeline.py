@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import partial
 from typing import Protocol, TypeVar
 
@@ -19,7 +20,7 @@ from core.services import inbound
 from core.services.inbound import ACCEPTED, FINAL
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from intake import act, messages, readahead
-from intake.act import Incoming, IntakeContext, sender_proof
+from intake.act import IntakeContext, sender_proof
 from intake.decide import decide
 from intake.mailbox import FetchedMessage, ImapMailbox, MailboxDisconnected
 from intake.maildir import MaildirMailbox
@@ -103,8 +104,8 @@ def _run(ctx: IntakeContext, mailbox: Mailbox, ahead: ReadAhead | None) -> RunRe
         for uid, exc in failed:
             log.error("intake: message uid=%s failed; it stays for a retry", uid, exc_info=exc)
         report.failed += len(failed)
-        for one in done:
-            report.count(one.status)
+        for _, row in done:
+            report.count(row.status)
         settled += done
         if len(settled) >= MOVE_BATCH:
             move_settled(ctx, mailbox, settled)
@@ -144,12 +145,11 @@ def handle_stored(ctx: IntakeContext, row_id: int) -> str:
         raw, method = row.raw, row.proof
         read = readahead.read(raw, headers_only=False, own_addresses=ctx.own_addresses)
         proof = Proof(True, method, "") if method else sender_proof(ctx.settings, raw, read.sender)
-        one = Incoming(row_id, replace(read, proof=proof))
         fetched = FetchedMessage(uidvalidity=0, uid=0, raw=raw, size=len(raw))
-        done, failed = _act_all(ctx, uow, [(fetched, one, row.status)])
+        done, failed = _act_all(ctx, uow, [(fetched, row, replace(read, proof=proof))])
     if failed:
         raise failed[0][1]
-    return done[0].status
+    return done[0][1].status
 
 
 def _record_failure(ctx: IntakeContext, row_id: int, exc: BaseException) -> None:
@@ -212,17 +212,10 @@ def _batches(items: Iterable[FetchedMessage], size: int) -> Iterator[list[Fetche
         yield batch
 
 
-@dataclass(frozen=True)
-class Settled:
-    """A message whose outcome is committed: only the move is left."""
-
-    row_id: int
-    uid: int
-    status: str
-    folder: str
-
-
-Failed = tuple[int, BaseException]
+# A message whose outcome is committed, with the row that records it: only the move is left.
+Settled = tuple[FetchedMessage, InboundEmail]
+Failed = tuple[int, BaseException]  # the message's uid and what went wrong
+Item = tuple[FetchedMessage, InboundEmail, Read]  # a stored message and its reading
 
 
 def settle_batch(
@@ -250,20 +243,20 @@ def settle_batch(
             _keep_unread(ctx, fetched, kind, exc)
     if not loaded:
         return [], failed
-    arrivals = [_arrival(fetched, read, kind) for fetched, read in loaded]
+    now = ctx.now()
     with ctx.uow() as uow:
         try:
-            stored = inbound.store_many(uow, arrivals, ctx.now())
+            rows = inbound.store(uow, [_new_row(f, read, kind, now) for f, read in loaded])
         except Exception as error:
             return [], failed + [(fetched.uid, error) for fetched, _ in loaded]
-        items = [(f, Incoming(s.id, r), s.status) for (f, r), s in zip(loaded, stored, strict=True)]
+        items = [(f, row, read) for (f, read), row in zip(loaded, rows, strict=True)]
         done, lost = _act_all(ctx, uow, items)
-    rows = {fetched.uid: one.row_id for fetched, one, _ in items}
     for uid, problem in lost:
-        if uid in rows and not _connection_lost(problem):
-            _record_failure(ctx, rows[uid], problem)
-    for one in done:
-        log.info("intake: uid=%s -> %s (%s)", one.uid, one.status, one.folder)
+        row_id = next((row.id for f, row, _ in items if f.uid == uid), None)
+        if row_id is not None and not _connection_lost(problem):
+            _record_failure(ctx, row_id, problem)
+    for fetched, row in done:
+        log.info("intake: uid=%s -> %s (%s)", fetched.uid, row.status, folder_for(row.status))
     return done, failed + lost
 
 
@@ -296,16 +289,16 @@ def _keep_unread(ctx: IntakeContext, fetched: FetchedMessage, kind: str, exc: Ex
     unread = Read(key=key, message_id=None, sender=None, subject="", parsed=None)
     try:
         with ctx.uow() as uow:
-            [stored] = inbound.store_many(uow, [_arrival(fetched, unread, kind)], ctx.now())
+            [row] = inbound.store(uow, [_new_row(fetched, unread, kind, ctx.now())])
     except Exception:
         log.warning("intake: could not keep unread message uid=%s", fetched.uid)
         return
-    _record_failure(ctx, stored.id, exc)
+    _record_failure(ctx, row.id, exc)
 
 
-def _arrival(fetched: FetchedMessage, read: Read, kind: str) -> inbound.Arrival:
+def _new_row(fetched: FetchedMessage, read: Read, kind: str, now: datetime) -> InboundEmail:
     proof = read.proof
-    return inbound.Arrival(
+    return inbound.new(
         key=read.key,
         raw=_job(fetched)[0],
         message_id=read.message_id,
@@ -315,87 +308,79 @@ def _arrival(fetched: FetchedMessage, read: Read, kind: str) -> inbound.Arrival:
         uidvalidity=getattr(fetched, "uidvalidity", None),
         uid=fetched.uid,
         size=fetched.size,
+        now=now,
         proof=proof.method if proof is not None and proof.proven else None,
     )
-
-
-Item = tuple[FetchedMessage, Incoming, str]  # the message, what to act on, its stored status
 
 
 def _act_all(
     ctx: IntakeContext, uow: UnitOfWork, items: list[Item]
 ) -> tuple[list[Settled], list[Failed]]:
-    """Decide and act on stored messages in the unit of work's transaction, and commit."""
+    """Decide and act on stored messages in the unit of work's transaction, and commit.
+
+    A message handled before (a replay) is settled as it stands.
+    """
     session = uow.session
-    done: list[Settled] = []
+    finished = [(f, row) for f, row, _ in items if row.status in FINAL]
     failed: list[Failed] = []
     try:
         batch = session.get_transaction() or session.begin()
-        registrations: list[tuple[FetchedMessage, Incoming]] = []
-        for fetched, one, status in items:
-            if status not in FINAL:
-                outcome, exc = _attempt(batch, partial(_decide_and_act, ctx, session, one))
-                if exc is not None:
-                    failed.append((fetched.uid, exc))
-                    continue
-                if outcome is None:
-                    registrations.append((fetched, one))
-                    continue
-                status = outcome
-            done.append(_settled(fetched, one, status))
-        done += _register(ctx, batch, registrations, failed)
+        registrations: list[Item] = []
+        for item in items:
+            fetched, row, read = item
+            if row.status in FINAL:
+                continue
+            acted, exc = _attempt(batch, partial(_decide_and_act, ctx, session, row, read))
+            if exc is not None:
+                failed.append((fetched.uid, exc))
+            elif not acted:
+                registrations.append(item)
+        _register(ctx, batch, registrations, failed)
         uow.commit()
     except Exception as exc:
         # The transaction is lost: only what was final before it can still be moved.
-        finished = {one.row_id for _, one, status in items if status in FINAL}
-        listed = {uid for uid, _ in failed}
-        failed += [
-            (f.uid, exc)
-            for f, one, _ in items
-            if one.row_id not in finished and f.uid not in listed
-        ]
-        done = [d for d in done if d.row_id in finished]
-    return done, failed
+        done = {f.uid for f, _ in finished} | {uid for uid, _ in failed}
+        failed += [(f.uid, exc) for f, _, _ in items if f.uid not in done]
+        return finished, failed
+    lost = {uid for uid, _ in failed}
+    return [(f, row) for f, row, _ in items if f.uid not in lost], failed
 
 
-def _decide_and_act(ctx: IntakeContext, session: Session, one: Incoming) -> str | None:
-    """Act on one message; None for a registration, which is made with the batch's others."""
-    decision = decide(one.read, act.facts(ctx, session, one.read))
+def _decide_and_act(ctx: IntakeContext, session: Session, row: InboundEmail, read: Read) -> bool:
+    """Act on one message; False for a registration, which is made with the batch's others."""
+    decision = decide(read, act.facts(ctx, session, read))
     if decision.action == "register":
-        return None
-    return act.carry_out(ctx, session, one, decision)
+        return False
+    act.carry_out(ctx, session, row, read, decision)
+    return True
 
 
 def _register(
-    ctx: IntakeContext,
-    batch: SessionTransaction,
-    registrations: list[tuple[FetchedMessage, Incoming]],
-    failed: list[Failed],
-) -> list[Settled]:
+    ctx: IntakeContext, batch: SessionTransaction, registrations: list[Item], failed: list[Failed]
+) -> None:
     """The batch's registrations, made together: one lookup and one INSERT for them all.
 
     Should that fail, each is made alone, so that only the message at fault is left over.
     """
     if not registrations:
-        return []
+        return
     session = batch.session
-    together = [one for _, one in registrations]
-    statuses, exc = _attempt(batch, partial(_register_in, ctx, session, together))
-    if statuses is not None:
-        return [_settled(f, one, st) for (f, one), st in zip(registrations, statuses, strict=True)]
-    done = []
-    for fetched, one in registrations:
-        alone, exc = _attempt(batch, partial(_register_in, ctx, session, [one]))
-        if alone is None:
-            failed.append((fetched.uid, exc or RuntimeError("registration failed")))
-        else:
-            done.append(_settled(fetched, one, alone[0]))
-    return done
+    together = [(row, read) for _, row, read in registrations]
+    _, exc = _attempt(batch, partial(_register_in, ctx, session, together))
+    if exc is None:
+        return
+    for fetched, row, read in registrations:
+        _, exc = _attempt(batch, partial(_register_in, ctx, session, [(row, read)]))
+        if exc is not None:
+            failed.append((fetched.uid, exc))
 
 
-def _register_in(ctx: IntakeContext, session: Session, batch: list[Incoming]) -> list[str]:
+def _register_in(
+    ctx: IntakeContext, session: Session, batch: list[tuple[InboundEmail, Read]]
+) -> bool:
     with SavepointUnitOfWork(session) as uow:
-        return act.register_all(ctx, uow, batch)
+        act.register_all(ctx, uow, batch)
+    return True
 
 
 _T = TypeVar("_T")
@@ -422,9 +407,9 @@ def _attempt(
         return None, exc
 
 
-def _settled(fetched: FetchedMessage, one: Incoming, status: str) -> Settled:
-    folder = "Processed" if status in ACCEPTED else "Rejected"
-    return Settled(one.row_id, fetched.uid, status, folder)
+def folder_for(status: str) -> str:
+    """Where a handled message is moved: Processed if it was accepted, else Rejected."""
+    return "Processed" if status in ACCEPTED else "Rejected"
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -436,12 +421,12 @@ def _connection_lost(exc: BaseException) -> bool:
 def move_settled(ctx: IntakeContext, mailbox: Mailbox, settled: list[Settled]) -> None:
     """Move committed messages out of the inbox, one command per folder, and record it."""
     for folder in ("Processed", "Rejected"):
-        batch = [s for s in settled if s.folder == folder]
+        batch = [(f, row) for f, row in settled if folder_for(row.status) == folder]
         if not batch:
             continue
-        mailbox.move_many([s.uid for s in batch], folder)
+        mailbox.move_many([f.uid for f, _ in batch], folder)
         with ctx.uow() as uow:
-            inbound.mark_moved_many(uow, [s.row_id for s in batch], folder)
+            inbound.mark_moved_many(uow, sorted({row.id for _, row in batch}), folder)
 
 
 def _wait(mailbox: Mailbox, wait_s: float, stop: threading.Event, slice_s: float = 2.0) -> None:

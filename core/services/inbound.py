@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -10,6 +9,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db import table_of
 from core.errors import NotFound
 from core.models import InboundEmail, OutboxMessage
 from core.uow import UnitOfWork
@@ -21,18 +21,7 @@ FINAL = frozenset(
 ACCEPTED = frozenset({"registered", "duplicate", "answered", "held"})
 
 
-@dataclass(frozen=True)
-class Stored:
-    id: int
-    status: str
-    moved_to: str | None
-    new: bool
-    # The stored row itself, kept referenced while its session handles the message.
-    row: InboundEmail | None = field(default=None, compare=False, repr=False)
-
-
-def store(
-    uow: UnitOfWork,
+def new(
     *,
     key: str,
     raw: bytes,
@@ -45,88 +34,69 @@ def store(
     size: int,
     now: datetime,
     proof: str | None = None,
-) -> Stored:
-    """Keep the message under `key`; a message already kept is returned as it stands."""
-    session = uow.session
-    # Insert first: a new message is the common case, a replay the exception.
-    arrival = Arrival(key, raw, message_id, sender, subject, mailbox, uidvalidity, uid, size, proof)
-    row = _new_row(arrival, now)
-    session.add(row)
-    try:
-        uow.commit()
-        return Stored(row.id, row.status, None, True)
-    except IntegrityError:
-        uow.rollback()  # kept before (a replay), or another reader stored it first
-    existing = _by_key(session, key)
-    assert existing is not None
-    return Stored(existing.id, existing.status, existing.moved_to, False)
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """One message as it came in, ready to be stored."""
-
-    key: str
-    raw: bytes
-    message_id: str | None
-    sender: str | None
-    subject: str | None
-    mailbox: str | None
-    uidvalidity: int | None
-    uid: int | None
-    size: int
-    proof: str | None = None  # how the sender was proven, if it was
-
-
-def store_many(uow: UnitOfWork, arrivals: list[Arrival], now: datetime) -> list[Stored]:
-    """Keep a batch of messages in one transaction; those kept before are returned as they stand.
-
-    The same key twice in one batch is stored once: the second is returned as kept before.
-    """
-    session = uow.session
-    keys = {a.key[:998] for a in arrivals}
-    known = {
-        row.message_key: row
-        for row in session.scalars(select(InboundEmail).where(InboundEmail.message_key.in_(keys)))
-    }
-    rows: list[tuple[InboundEmail, bool]] = []
-    for arrival in arrivals:
-        row = known.get(arrival.key[:998])
-        if row is None:
-            row = known[arrival.key[:998]] = _new_row(arrival, now)
-            session.add(row)
-            rows.append((row, True))
-        else:
-            rows.append((row, False))
-    try:
-        uow.commit()
-    except IntegrityError:
-        # Another reader stored some of them meanwhile: store one by one.
-        uow.rollback()
-        return [store(uow, **_fields(a), now=now) for a in arrivals]
-    return [Stored(row.id, row.status, row.moved_to, new, row) for row, new in rows]
-
-
-def _new_row(a: Arrival, now: datetime) -> InboundEmail:
+) -> InboundEmail:
+    """A message as it came in, not stored yet; headers cut to what their columns hold."""
     return InboundEmail(
-        message_key=a.key[:998],
-        message_id=(a.message_id or None) and a.message_id[:998],
-        mailbox=a.mailbox,
-        uidvalidity=a.uidvalidity,
-        uid=a.uid,
-        sender=(a.sender or None) and a.sender[:320],
-        subject=(a.subject or "")[:998] or None,
-        size=a.size,
-        raw=a.raw,
+        message_key=key[:998],
+        message_id=(message_id or None) and message_id[:998],
+        mailbox=mailbox,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        sender=(sender or None) and sender[:320],
+        subject=(subject or "")[:998] or None,
+        size=size,
+        raw=raw,
         status="received",
         attempts=0,
         received_at=now,
-        proof=a.proof,
+        proof=proof,
     )
 
 
-def _fields(a: Arrival) -> dict[str, Any]:
-    return {f.name: getattr(a, f.name) for f in fields(a)}
+def store(uow: UnitOfWork, rows: list[InboundEmail]) -> list[InboundEmail]:
+    """Keep a batch of new messages (from `new`) in one transaction; for each, the row kept.
+
+    A message kept before (a replay: same key) is returned as it stands instead, and so is
+    the first of two with one key in the batch.
+    """
+    session = uow.session
+    keys = {r.message_key for r in rows}
+    stmt = select(InboundEmail).where(InboundEmail.message_key.in_(keys))
+    kept = {row.message_key: row for row in session.scalars(stmt)}
+    out = []
+    for row in rows:
+        if row.message_key not in kept:
+            kept[row.message_key] = row
+            session.add(row)
+        out.append(kept[row.message_key])
+    try:
+        uow.commit()
+        return out
+    except IntegrityError:
+        # Another reader stored some of them meanwhile: store one by one.
+        uow.rollback()
+    return [_store_one(uow, row) for row in rows]
+
+
+def _store_one(uow: UnitOfWork, row: InboundEmail) -> InboundEmail:
+    """Keep one message in a transaction of its own, or return the one kept under its key."""
+    session = uow.session
+    existing = _by_key(session, row.message_key)
+    if existing is not None:
+        return existing
+    fresh = InboundEmail(**{c.key: getattr(row, c.key) for c in _COLUMNS if c.key != "id"})
+    session.add(fresh)
+    try:
+        uow.commit()
+        return fresh
+    except IntegrityError:
+        uow.rollback()  # stored by another reader between the lookup and the insert
+    existing = _by_key(session, row.message_key)
+    assert existing is not None
+    return existing
+
+
+_COLUMNS = table_of(InboundEmail).columns
 
 
 def _by_key(session: Session, key: str) -> InboundEmail | None:

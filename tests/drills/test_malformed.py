@@ -120,7 +120,7 @@ def process(ctx: IntakeContext, box: RecordingMailbox, fetched: FetchedMessage) 
     if failed:
         raise failed[0][1]
     move_settled(ctx, box, done)  # type: ignore[arg-type]
-    return done[0].status
+    return done[0][1].status
 
 
 def _count(world: World, model: type) -> int:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from intake.classify import Classification
-from intake.decide import Facts, Held, Thread, decide
+from core.models import InboundEmail
+from intake.decide import Facts, decide
 from intake.parser import IntakeResult
 from intake.proof import Proof
 from intake.readahead import Read
@@ -88,57 +89,71 @@ def test_a_request_for_the_form_gets_the_blank_form() -> None:
 CONFIRM = (f"<confirm.{TOKEN}@dealreg.localhost>",)
 
 
+def _held(sender: str, status: str) -> InboundEmail:
+    return InboundEmail(id=7, sender=sender, status=status)
+
+
 def test_the_senders_reply_to_a_live_confirmation_releases_the_held_message() -> None:
-    held = Held(7, "ann@northwind.example", live=True, status="held")
-    decision = decide(read(references=CONFIRM), replace(CONTACT, proven=False, held=held))
+    held = _held("ann@northwind.example", "held")
+    facts = replace(CONTACT, proven=False, held=held, held_live=True)
+    decision = decide(read(references=CONFIRM), facts)
     assert (decision.action, decision.status) == ("release", "answered")
     assert "inbound 7" in decision.reason
 
 
 @pytest.mark.parametrize(
-    ("held", "action", "status"),
+    ("held", "live", "action", "status"),
     [
-        (None, "close", "refused"),  # a token no one holds
-        (Held(7, "raj@northwind.example", True, "held"), "close", "refused"),  # someone else
-        (Held(7, "ann@northwind.example", False, "lapsed"), "reply", "refused"),  # too late
-        (Held(7, "ann@northwind.example", False, "registered"), "close", "answered"),  # again
+        (None, False, "close", "refused"),  # a token no one holds
+        (("raj@northwind.example", "held"), True, "close", "refused"),  # someone else
+        (("ann@northwind.example", "lapsed"), False, "reply", "refused"),  # too late
+        (("ann@northwind.example", "registered"), False, "close", "answered"),  # again
     ],
 )
-def test_other_confirmations_release_nothing(held: Held | None, action: str, status: str) -> None:
-    decision = decide(read(references=CONFIRM), replace(CONTACT, held=held))
+def test_other_confirmations_release_nothing(
+    held: tuple[str, str] | None, live: bool, action: str, status: str
+) -> None:
+    row = _held(*held) if held else None
+    decision = decide(read(references=CONFIRM), replace(CONTACT, held=row, held_live=live))
     assert (decision.action, decision.status) == (action, status)
 
 
 def test_a_reply_to_a_returned_registration_answers_it() -> None:
     reply = read(fields={}, references=("<ours@x>",), reply_text="The EU tenant.")
-    decision = decide(reply, replace(CONTACT, thread=Thread("deal_returned", "DR-000001")))
+    decision = decide(
+        reply, replace(CONTACT, thread_template="deal_returned", thread_deal="DR-000001")
+    )
     assert (decision.action, decision.deal) == ("answer", "DR-000001")
 
 
 def test_a_reply_to_a_reminder_asks_to_extend() -> None:
     reply = read(fields={}, references=("<ours@x>",), reply_text="Yes please")
-    decision = decide(reply, replace(CONTACT, thread=Thread("expiry_reminder", "DR-000002")))
+    decision = decide(
+        reply, replace(CONTACT, thread_template="expiry_reminder", thread_deal="DR-000002")
+    )
     assert (decision.action, decision.deal) == ("extend", "DR-000002")
 
 
 def test_a_reply_to_an_approval_extends_only_when_it_asks_to() -> None:
-    thread = Thread("deal_approved", "DR-000003")
+    thread = replace(CONTACT, thread_template="deal_approved", thread_deal="DR-000003")
     asks = read(fields={}, references=("<ours@x>",), reply_text="Can we extend this?")
     thanks = read(fields={}, references=("<ours@x>",), reply_text="Thanks!")
-    assert decide(asks, replace(CONTACT, thread=thread)).action == "extend"
-    assert decide(thanks, replace(CONTACT, thread=thread)).action == "register"
+    assert decide(asks, thread).action == "extend"
+    assert decide(thanks, thread).action == "register"
 
 
 def test_an_unproven_reply_that_would_act_is_held() -> None:
     reply = read(fields={}, references=("<ours@x>",), reply_text="ok")
-    facts = Facts(True, False, thread=Thread("expiry_reminder", "DR-000002"))
+    facts = Facts(True, False, thread_template="expiry_reminder", thread_deal="DR-000002")
     decision = decide(reply, facts)
     assert decision.action == "hold" and decision.context["what"] == "a reply about DR-000002"
 
 
 def test_a_new_form_in_a_reply_is_a_registration_not_an_answer() -> None:
     reply = read(references=("<ours@x>",))
-    decision = decide(reply, replace(CONTACT, thread=Thread("deal_returned", "DR-000001")))
+    decision = decide(
+        reply, replace(CONTACT, thread_template="deal_returned", thread_deal="DR-000001")
+    )
     assert decision.action == "register"
 
 
