@@ -206,9 +206,9 @@ def next_step_button(deal: Deal) -> Block | None:
     """The button that takes a partner's deal to its next stage, if any."""
     if deal.stage in ("approved", "order_started"):
         label = "Start order" if deal.stage == "approved" else "Submit order"
-        return button(label, "deal_advance", deal.number or "", "primary")
+        return button(label, "deal_advance", deal.number, "primary")
     if deal.stage == "opportunity" and deal.returned_question:
-        return button("Answer the deal desk", "deal_answer", deal.number or "", "primary")
+        return button("Answer the deal desk", "deal_answer", deal.number, "primary")
     return None
 
 

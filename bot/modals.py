@@ -217,7 +217,7 @@ def return_(number: str) -> Block:
 
 
 def answer(deal: Deal) -> Block:
-    number = deal.number or ""
+    number = deal.number
     blocks = [
         section(f"*Question about {number}:* {deal.returned_question or ''}"),
         input_block("answer", "Your answer", _text(True, 2000)),
@@ -229,12 +229,10 @@ def answer(deal: Deal) -> Block:
 
 def advance(deal: Deal) -> Block:
     """Ask for the quote to order (approved) or the customer's PO number (order started)."""
-    number = deal.number or ""
+    number = deal.number
     blocks: list[Block] = [section(f"*{number}*\n{progress_line(deal.stage)}")]
     if deal.stage == "approved":
-        choices = [
-            (q.number or "", f"{q.number} · {money(q.total, q.currency)}") for q in deal.quotes
-        ]
+        choices = [(q.number, f"{q.number} · {money(q.total, q.currency)}") for q in deal.quotes]
         blocks.append(input_block("quote", "Quote to order", _select(choices)))
         submit = "Start order"
     else:

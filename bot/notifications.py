@@ -58,7 +58,7 @@ def review_buttons(number: str) -> Block:
 
 def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> dict[str, Any]:
     """The review request; once someone acted, who did what and when, without buttons."""
-    number = deal.number or ""
+    number = deal.number
     blocks: list[Block] = [
         header(f"Registration {deal_title(deal)}"),
         context(
@@ -102,7 +102,7 @@ def warnings(deal: Deal) -> list[Block]:
 
 def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
     event = last_review_event(deal)
-    number = deal.number or ""
+    number = deal.number
     pending = deal.stage == "opportunity" and not deal.returned_question
     if event is None or (pending and event.action != "answer"):
         return [review_buttons(number)] if pending else []
@@ -124,7 +124,7 @@ def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
 
 
 def extension_request(deal: Deal) -> dict[str, Any]:
-    number = deal.number or ""
+    number = deal.number
     blocks = [
         section(
             f"⏳ *{deal.partner.name}* asks to extend the protection of "
@@ -173,7 +173,7 @@ _DM = {
 
 def partner_dm(deal: Deal, event: str) -> dict[str, Any]:
     """Tell the registering contact what happened to their deal, with the next step."""
-    number = deal.number or ""
+    number = deal.number
     text = _DM.get(event, "ℹ️ *{n}* was updated.").format(n=number)
     blocks: list[Block] = [section(f"{text}\n{deal.company_name}")]
     blocks.append(context(progress_line(deal.stage)))

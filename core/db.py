@@ -17,6 +17,9 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    func,
+    select,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached, mapped_column, sessionmaker
 from sqlalchemy.orm import Session as _Session
@@ -100,6 +103,38 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
+def reserve_ids(session: _Session, model: type[Base], n: int) -> list[int]:
+    """Reserve the next `n` ids of `model`'s table, ascending, for rows not yet inserted.
+
+    A row can then be written with its id and what derives from it (a deal's number) in
+    one INSERT. On PostgreSQL the ids come from the column's sequence (serial or
+    identity: `pg_get_serial_sequence` finds both): `nextval` never gives an id twice,
+    even to concurrent transactions, and an id a rolled-back transaction took is skipped.
+    On SQLite they follow the table's largest id (and, for an AUTOINCREMENT table, the
+    largest it ever had, kept in sqlite_sequence): safe because every writer holds the
+    database's write lock from its BEGIN IMMEDIATE (`make_engine`) to its end, so no
+    other transaction can insert in between; a rolled-back transaction's ids are given
+    again, as SQLite itself would. The ORM query autoflushes rows of the table pending
+    in `session`, so they count.
+    """
+    if n <= 0:
+        return []
+    table = table_of(model)
+    (pk,) = table.primary_key.columns
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = text(
+            "SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :n)"
+        )
+        params = {"table": table.name, "column": pk.name, "n": n}
+        # Concurrent transactions can interleave: the ids are unique, not always consecutive.
+        return sorted(session.scalars(stmt, params))
+    last = session.scalar(select(func.max(getattr(model, pk.key)))) or 0
+    if table.dialect_options["sqlite"]["autoincrement"]:
+        seq = text("SELECT seq FROM sqlite_sequence WHERE name = :table")
+        last = max(last, session.scalar(seq, {"table": table.name}) or 0)
+    return list(range(last + 1, last + 1 + n))
+
+
 def insert_loaded(session: _Session, objs: Sequence[Base]) -> None:
     """INSERT new objects' rows and attach the objects to `session` as if loaded.
 
@@ -107,14 +142,25 @@ def insert_loaded(session: _Session, objs: Sequence[Base]) -> None:
     time and costs more than the rest of a registration together, where one INSERT of all
     the rows does the same work. The objects, all of one class, must have every column set
     (defaults are not applied) and their many-to-one links set both as objects and as ids.
+    Either all of them have their id set (reserved with `reserve_ids`: then the INSERT
+    needs no RETURNING, which SQLite can only keep in order one row per statement) or none
+    has, and the database gives them theirs.
     """
     if not objs:
         return
     table = table_of(type(objs[0]))
     (pk,) = table.primary_key.columns
-    rows = [{c.key: getattr(o, c.key) for c in table.columns if c is not pk} for o in objs]
-    stmt = table.insert().returning(pk, sort_by_parameter_order=True)
-    ids = session.execute(stmt, rows).scalars().all()
+    ids = [getattr(o, pk.key) for o in objs]
+    if None not in ids:
+        session.execute(
+            table.insert(), [{c.key: getattr(o, c.key) for c in table.columns} for o in objs]
+        )
+    elif ids.count(None) == len(ids):
+        rows = [{c.key: getattr(o, c.key) for c in table.columns if c is not pk} for o in objs]
+        stmt = table.insert().returning(pk, sort_by_parameter_order=True)
+        ids = list(session.execute(stmt, rows).scalars())
+    else:
+        raise ValueError("either every object has its id set or none has")
     for obj, new_id in zip(objs, ids, strict=True):
         setattr(obj, pk.key, new_id)
         make_transient_to_detached(obj)

@@ -50,7 +50,7 @@ def remind(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[s
                 dedupe_key=key,
             )  # fmt: skip
             if _count(uow, key) > before:
-                sent.append(deal.number or "")
+                sent.append(deal.number)
         uow.commit()
     return sent
 
@@ -87,7 +87,7 @@ def nudge(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[st
             deal.last_nudged_at = now
             notify_slack(uow.session, deal, "reviewer_nudge", now=now, settings=settings)
         uow.commit()
-        return [d.number or "" for d in waiting]
+        return [d.number for d in waiting]
 
 
 def expire(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:

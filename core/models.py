@@ -3,7 +3,7 @@ the audit trail, inbound email and the outbox."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, intpk, money, pct, str40, str200, str320
+from core.errors import FieldError, Invalid, NotAllowed
+from core.stages import next_stage
 
 ACTIVE_STAGES = ("opportunity", "approved")
 
@@ -163,7 +165,7 @@ class Deal(Base):
         trigram_index("ix_deals_number_trgm", "number"),
     )
     id: Mapped[intpk]
-    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
     stage: Mapped[str] = mapped_column(String(20), default="opportunity")
     channel: Mapped[str] = mapped_column(String(10))
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
@@ -232,11 +234,100 @@ class Deal(Base):
     def active(self) -> bool:
         return self.stage in ACTIVE_STAGES
 
+    # The deal's own rules. Each move goes through the stage machine (core.stages), which
+    # refuses one the deal's stage does not allow; who may make it is the services' check.
+
+    def _move(self, action: str, now: datetime) -> None:
+        self.stage = next_stage(self.stage, action)
+        self.updated_at = now
+
+    def approve(self, by: str, now: datetime, protection: timedelta) -> None:
+        """Approved: protected from now for `protection`."""
+        self._move("approve", now)
+        self.approved_at = now
+        self.reviewed_by = by
+        self.protection_expires_at = now + protection
+
+    def reject(self, by: str, reason: str, note: str | None, now: datetime) -> None:
+        self._move("reject", now)
+        self.reject_reason = reason
+        self.review_note = note
+        self.reviewed_by = by
+
+    def return_for_info(self, question: str, now: datetime) -> None:
+        """Back to the partner with a question; it stays an opportunity."""
+        self._move("return", now)
+        self.returned_question = question
+
+    def answer(self, now: datetime) -> str:
+        """The partner answered the open question (returned): the deal is back in review."""
+        question = self.returned_question
+        if question is None:
+            raise NotAllowed(f"{self.number} has no open question from the deal desk", "deal")
+        self._move("answer", now)
+        self.returned_question = None
+        self.last_nudged_at = None
+        return question
+
+    def _check_extension_limit(self, limit: int) -> None:
+        if self.extensions_granted >= limit:
+            raise NotAllowed(
+                f"{self.number} already had {self.extensions_granted} extension(s); "
+                f"the limit is {limit}",
+                field="deal",
+            )
+
+    def request_extension(self, now: datetime, limit: int) -> bool:
+        """Ask for more time; False when a request is already pending (asking twice is one)."""
+        self._check_extension_limit(limit)
+        if self.extension_requested_at is not None:
+            return False
+        self._move("request_extension", now)
+        self.extension_requested_at = now
+        return True
+
+    def grant_extension(self, now: datetime, extension: timedelta, limit: int) -> datetime:
+        """Protection extended by `extension` from its end (or from now, if that is later);
+        the old end is returned."""
+        self._check_extension_limit(limit)
+        old_end = self.protection_expires_at
+        assert old_end is not None, "an approved deal has a protection end"
+        self._move("grant_extension", now)
+        self.extension_requested_at = None
+        self.protection_expires_at = max(old_end, now) + extension
+        self.extensions_granted += 1
+        return old_end
+
+    def decline_extension(self, now: datetime) -> None:
+        if self.extension_requested_at is None:
+            raise NotAllowed(f"{self.number} has no extension request to decline", "deal")
+        self._move("decline_extension", now)
+        self.extension_requested_at = None
+
+    def start_order(self, quote: Quote, now: datetime) -> None:
+        """The order starts from `quote`, while the deal is still protected."""
+        end = self.protection_expires_at
+        if self.stage == "approved" and end is not None and end <= now:
+            raise NotAllowed(f"{self.number}'s protection lapsed on {end:%Y-%m-%d}", "deal")
+        self._move("start_order", now)
+        self.order_quote_id = quote.id
+
+    def submit_order(self, po_number: str, now: datetime) -> None:
+        """Submitted with the customer's purchase-order number."""
+        po = po_number.strip()
+        if self.stage == "order_started" and not po:
+            raise Invalid([FieldError("po_number", "is required: the customer's PO number")])
+        self._move("submit_order", now)
+        self.po_number = po[:100]
+
+    def expire(self, now: datetime) -> None:
+        self._move("expire", now)
+
 
 class Quote(Base):
     __tablename__ = "quotes"
     id: Mapped[intpk]
-    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
     prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))

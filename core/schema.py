@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 import migrations
 
@@ -23,9 +23,27 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the database to the latest revision (creates it when empty)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        # A batch migration on SQLite copies a table and drops the old one, which the rows
+        # referring to it would refuse. SQLite's own recipe: foreign keys off (only possible
+        # outside a transaction), change, check them all, commit, foreign keys on.
+        if sqlite:
+            _sqlite_pragma(conn, "foreign_keys = OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("the migration left rows with broken foreign keys")
+        finally:
+            if sqlite:
+                _sqlite_pragma(conn, "foreign_keys = ON")
+
+
+def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+    # On the driver's connection: SQLAlchemy would begin a transaction first.
+    conn.connection.driver_connection.execute(f"PRAGMA {pragma}")  # type: ignore[union-attr]
 
 
 def current(engine: Engine) -> str | None:

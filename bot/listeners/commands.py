@@ -100,7 +100,7 @@ def _search(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
 def _show(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
     with bot.runtime.uow() as uow:
         deal = show(uow.session, actor, rest)
-        return deal.number or "", blocks.deal_details(deal)
+        return deal.number, blocks.deal_details(deal)
 
 
 def _quote(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:

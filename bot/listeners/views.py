@@ -59,7 +59,7 @@ def _register(bot: Bot, body: dict[str, Any]) -> Block:
         now = runtime.now()
         values = validate(uow.session, actor, form, now)
         [done] = register_deals(uow, [Request(actor, values)], now=now, settings=runtime.settings)
-        return modals.registered(done.deal.number or "", done.deal.stage, done.created)
+        return modals.registered(done.deal.number, done.deal.stage, done.created)
 
 
 def _reject(bot: Bot, body: dict[str, Any]) -> None:
@@ -119,4 +119,4 @@ def _advance(bot: Bot, body: dict[str, Any]) -> Block:
             now=runtime.now(),
             settings=runtime.settings,
         )
-        return modals.registered_stage(deal.number or "", deal.stage)
+        return modals.registered_stage(deal.number, deal.stage)

@@ -29,7 +29,7 @@ from core.models import (
     Reviewer,
     deal_number,
 )
-from core.stages import next_stage, required_role
+from core.stages import required_role
 
 log = logging.getLogger("core.deals")
 
@@ -131,24 +131,14 @@ def load_deal(session: Session, actor: Actor, number: str, *, for_update: bool =
     return deal
 
 
-def transition(
-    session: Session,
-    deal: Deal,
-    action: str,
-    actor: Actor,
-    now: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Move `deal` by `action` through the stage machine and write the audit trail."""
+def authorise(actor: Actor, deal: Deal, action: str) -> None:
+    """Refuse `action` on `deal` unless `actor` has the role the stage machine names for it;
+    a partner's move is refused as not found on another partner's deal."""
     role = required_role(action)
     if role in ("partner", "reviewer"):
         require_role(actor, role, _WHAT.get(action, action))
     if role == "partner" and deal.partner_id != actor.partner_id:
         raise NotFound(f"no deal {deal.number}", field="deal")
-    source = deal.stage
-    deal.stage = next_stage(source, action)
-    deal.updated_at = now
-    audit(session, deal, actor, now, action, source, deal.stage, details)
 
 
 _WHAT = {

@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select
 
 from core.config import Settings
 from core.models import Deal
-from core.services.common import SYSTEM, notify_partner, transition
+from core.services.common import SYSTEM, audit, notify_partner
 from core.uow import UnitOfWork
 
 
@@ -43,9 +43,10 @@ def expire_lapsed(
             lapsed_at = deal.protection_expires_at or opportunity_lapses_at(deal, settings)
             if lapsed_at > now:
                 continue
-            transition(
-                uow.session, deal, "expire", SYSTEM, now, {"lapsed_at": lapsed_at.isoformat()}
-            )
+            source = deal.stage
+            deal.expire(now)
+            details = {"lapsed_at": lapsed_at.isoformat()}
+            audit(uow.session, deal, SYSTEM, now, "expire", source, deal.stage, details)
             notify_partner(
                 uow.session,
                 deal,
@@ -55,5 +56,5 @@ def expire_lapsed(
                 dedupe_key=f"deal_expired:{deal.id}",
             )
             uow.commit()
-            expired.append(deal.number or "")
+            expired.append(deal.number)
     return expired

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -12,11 +13,12 @@ from core.errors import FieldError, Invalid, NotAllowed, NotFound
 from core.models import Deal, Partner, Product, Prospect, Quote
 from core.services.common import (
     Actor,
+    audit,
+    authorise,
     load_deal,
     notify_partner,
     notify_slack,
     require_role,
-    transition,
 )
 from core.services.quotes import create_quote, protecting_deal
 from core.uow import UnitOfWork
@@ -36,22 +38,19 @@ def advance(
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
     require_role(actor, "partner", "advance deals")
-    if deal.stage == "approved":
-        if deal.protection_expires_at is not None and deal.protection_expires_at <= now:
-            raise NotAllowed(
-                f"{deal.number}'s protection lapsed on {deal.protection_expires_at:%Y-%m-%d}",
-                field="deal",
-            )
+    source = deal.stage
+    if source == "approved":
+        authorise(actor, deal, "start_order")
         quote = _order_quote(deal, quote_number)
-        transition(session, deal, "start_order", actor, now, {"quote": quote.number})
-        deal.order_quote_id = quote.id
+        deal.start_order(quote, now)
+        details: dict[str, Any] = {"quote": quote.number}
+        audit(session, deal, actor, now, "start_order", source, deal.stage, details)
         notify_partner(session, deal, "order_started", now=now, settings=settings, quote=quote)
     else:
-        po = (po_number or "").strip()
-        if deal.stage == "order_started" and not po:
-            raise Invalid([FieldError("po_number", "is required: the customer's PO number")])
-        transition(session, deal, "submit_order", actor, now, {"po_number": po})
-        deal.po_number = po[:100]
+        authorise(actor, deal, "submit_order")
+        deal.submit_order(po_number or "", now)
+        details = {"po_number": deal.po_number}
+        audit(session, deal, actor, now, "submit_order", source, deal.stage, details)
         notify_partner(session, deal, "order_submitted", now=now, settings=settings)
     notify_slack(
         session, deal, "partner_dm", now=now, settings=settings, payload={"event": deal.stage}
@@ -72,7 +71,7 @@ def _order_quote(deal: Deal, quote_number: str | None) -> Quote:
         return quotes[0]
     if not quotes:
         raise NotAllowed(f"{deal.number} has no quote to order", field="quote")
-    names = ", ".join(q.number or "" for q in quotes)
+    names = ", ".join(q.number for q in quotes)
     raise Invalid([FieldError("quote", f"name the quote to order: one of {names}")])
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
+from core.db import reserve_ids
 from core.models import Deal, Partner, Product, Prospect, Quote, QuoteLine
 from core.pricing import Priced, price_quote
 from core.services.protection import approved_before
@@ -49,9 +50,12 @@ def create_quote(
     settings: Settings,
     created_by: str,
 ) -> Quote:
-    """Store a priced quote with its lines; numbered Q-000001 after the insert."""
+    """Store a priced quote with its lines, numbered Q-000001 from the id reserved for it."""
     priced = preview(partner, product, users, settings, with_margin=with_margin)
+    [quote_id] = reserve_ids(session, Quote, 1)
     quote = Quote(
+        id=quote_id,
+        number=f"Q-{quote_id:06d}",
         prospect_id=prospect.id,
         partner_id=partner.id,
         deal_id=deal.id if deal else None,
@@ -83,7 +87,6 @@ def create_quote(
     )
     session.add(quote)
     session.flush()
-    quote.number = f"Q-{quote.id:06d}"
     return quote
 
 

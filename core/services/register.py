@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core.config import Settings
-from core.db import insert_loaded, table_of
+from core.db import insert_loaded, reserve_ids
 from core.domains import normalise_domain, skeleton
 from core.errors import FieldError, Invalid
 from core.fields import FIELDS
@@ -224,25 +223,15 @@ def _announce(session: Session, item: _Item, now: datetime, settings: Settings, 
 
 
 def _insert(session: Session, prospects: list[Prospect], deals: list[Deal]) -> None:
-    """Write the new prospects, then the new deals with their numbers (from their ids)."""
+    """Write the new prospects, then the new deals, each numbered from the id reserved for
+    it (a rival new in this batch has its id already)."""
     insert_loaded(session, prospects)
+    for deal, deal_id in zip(deals, reserve_ids(session, Deal, len(deals)), strict=True):
+        deal.id, deal.number = deal_id, deal_number(deal_id)
     for deal in deals:
         deal.prospect_id = deal.prospect.id
         deal.conflict_with_id = deal.conflict_with.id if deal.conflict_with else None
     insert_loaded(session, deals)
-    if not deals:
-        return
-    table = table_of(Deal)
-    numbered = table.update().where(table.c.id == bindparam("_id")).values(number=bindparam("_n"))
-    session.execute(numbered, [{"_id": d.id, "_n": deal_number(d.id)} for d in deals])
-    for deal in deals:
-        set_committed_value(deal, "number", deal_number(deal.id))
-        if deal.conflict_with is not None and deal.conflict_with_id is None:
-            # A rival new in this batch had no id yet when the deal was written.
-            rival_id = deal.conflict_with.id
-            stmt = table.update().where(table.c.id == deal.id).values(conflict_with_id=rival_id)
-            session.execute(stmt)
-            set_committed_value(deal, "conflict_with_id", rival_id)
 
 
 def _alike(one: Prospect, other: Prospect) -> bool:

@@ -8,18 +8,18 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.domains import display_both
-from core.errors import Conflict, FieldError, Invalid, NotAllowed
+from core.errors import Conflict, FieldError, Invalid
 from core.fields import REJECT_REASONS
 from core.models import Deal, Quote
 from core.services import protection
 from core.services.common import (
     Actor,
     audit,
+    authorise,
     load_deal,
     notify_partner,
     notify_slack,
     require_role,
-    transition,
 )
 from core.services.quotes import create_quote
 from core.uow import UnitOfWork
@@ -39,10 +39,9 @@ def approve(
     rival = protection.approved_rival(session, deal, now)
     if rival is not None and deal.stage == "opportunity":
         raise Conflict(_refusal(deal, rival), field="deal")
-    transition(session, deal, "approve", actor, now)
-    deal.approved_at = now
-    deal.reviewed_by = actor.email
-    deal.protection_expires_at = now + timedelta(days=settings.protection_days)
+    authorise(actor, deal, "approve")
+    deal.approve(actor.email, now, timedelta(days=settings.protection_days))
+    audit(session, deal, actor, now, "approve", "opportunity", deal.stage)
     quote = create_quote(
         session,
         partner=deal.partner,
@@ -106,10 +105,18 @@ def reject(
     note = "\n".join(t for t in (note, free_text) if t) or None
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
-    transition(session, deal, "reject", actor, now, {"reason": code, "note": note})
-    deal.reject_reason = code
-    deal.review_note = note
-    deal.reviewed_by = actor.email
+    authorise(actor, deal, "reject")
+    deal.reject(actor.email, code, note, now)
+    audit(
+        session,
+        deal,
+        actor,
+        now,
+        "reject",
+        "opportunity",
+        deal.stage,
+        {"reason": code, "note": note},
+    )
     notify_partner(
         session,
         deal,
@@ -131,8 +138,10 @@ def return_for_info(
         raise Invalid([FieldError("question", "is required: say what information is missing")])
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
-    transition(session, deal, "return", actor, now, {"question": question.strip()})
-    deal.returned_question = question.strip()
+    authorise(actor, deal, "return")
+    deal.return_for_info(question.strip(), now)
+    details = {"question": question.strip()}
+    audit(session, deal, actor, now, "return", deal.stage, deal.stage, details)
     notify_partner(
         session, deal, "deal_returned", now=now, settings=settings, extra={"question": question}
     )
@@ -149,13 +158,10 @@ def answer(
         raise Invalid([FieldError("answer", "is required")])
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
-    if deal.returned_question is None:
-        raise NotAllowed(f"{deal.number} has no open question from the deal desk", field="deal")
-    transition(
-        session, deal, "answer", actor, now, {"question": deal.returned_question, "answer": text}
-    )
-    deal.returned_question = None
-    deal.last_nudged_at = None
+    authorise(actor, deal, "answer")
+    question = deal.answer(now)
+    details = {"question": question, "answer": text}
+    audit(session, deal, actor, now, "answer", deal.stage, deal.stage, details)
     notify_slack(
         session, deal, "partner_answer", now=now, settings=settings, payload={"answer": text}
     )
@@ -169,16 +175,10 @@ def request_extension(
     """Ask the deal desk to extend an approved deal's protection."""
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
-    if deal.extensions_granted >= settings.max_extensions:
-        raise NotAllowed(
-            f"{deal.number} already had {deal.extensions_granted} extension(s); "
-            f"the limit is {settings.max_extensions}",
-            field="deal",
-        )
-    if deal.extension_requested_at is not None:
+    authorise(actor, deal, "request_extension")
+    if not deal.request_extension(now, settings.max_extensions):
         return deal  # already pending: asking twice is the same request
-    transition(session, deal, "request_extension", actor, now)
-    deal.extension_requested_at = now
+    audit(session, deal, actor, now, "request_extension", deal.stage, deal.stage)
     notify_slack(session, deal, "extension_request", now=now, settings=settings)
     uow.commit()
     return deal
@@ -196,22 +196,16 @@ def decide_extension(
     """Grant (protection extended by the setting's days) or decline an extension."""
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
-    if grant and deal.extensions_granted >= settings.max_extensions:
-        raise NotAllowed(
-            f"{deal.number} already had {deal.extensions_granted} extension(s); "
-            f"the limit is {settings.max_extensions}",
-            field="deal",
-        )
-    if not grant and deal.extension_requested_at is None:
-        raise NotAllowed(f"{deal.number} has no extension request to decline", field="deal")
     action = "grant_extension" if grant else "decline_extension"
-    old_end = deal.protection_expires_at
-    transition(session, deal, action, actor, now)
-    deal.extension_requested_at = None
-    if grant:
-        assert old_end is not None
-        deal.protection_expires_at = max(old_end, now) + timedelta(days=settings.extension_days)
-        deal.extensions_granted += 1
+    authorise(actor, deal, action)
+    if not grant:
+        deal.decline_extension(now)
+        audit(session, deal, actor, now, action, deal.stage, deal.stage)
+    else:
+        extension = timedelta(days=settings.extension_days)
+        old_end = deal.grant_extension(now, extension, settings.max_extensions)
+        assert deal.protection_expires_at is not None
+        audit(session, deal, actor, now, action, deal.stage, deal.stage)
         audit(
             session,
             deal,

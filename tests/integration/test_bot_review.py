@@ -27,7 +27,7 @@ def registered(world: World, bot: BotHarness) -> str:
             uow, world.actor(ANN), form(), now=datetime.now(UTC), settings=bot.app.settings
         )
     bot.deliver()
-    return reg.deal.number or ""
+    return reg.deal.number
 
 
 def stage(world: World, number: str) -> str:

@@ -62,9 +62,9 @@ def test_second_partner_on_same_domain_is_flagged_as_conflict(world: World) -> N
 def test_approving_rival_while_first_is_approved_is_refused(world: World) -> None:
     first = register(world, ANN).deal
     second = register(world, BOB, contact_phone="+1 415 555 0100").deal
-    approve(world, first.number or "")
-    with pytest.raises(Conflict, match=first.number or ""):
-        approve(world, second.number or "")
+    approve(world, first.number)
+    with pytest.raises(Conflict, match=first.number):
+        approve(world, second.number)
     with world.uow() as uow:
         assert uow.session.scalar(select(Deal.stage).where(Deal.id == second.id)) == "opportunity"
 
@@ -77,7 +77,7 @@ def test_different_product_on_same_prospect_is_no_conflict(world: World) -> None
 
 def test_approval_sets_protection_and_generates_priced_quote(world: World) -> None:
     deal = register(world, ANN).deal
-    approved, quote = approve(world, deal.number or "")
+    approved, quote = approve(world, deal.number)
     assert approved.stage == "approved"
     assert approved.protection_expires_at == NOW + timedelta(days=90)
     # Northwind: gold (15% discount, 10% margin), GBP price 2.80 x 250 users x 12 months.
@@ -101,7 +101,7 @@ def test_quote_falls_back_to_product_currency_without_regional_price(world: Worl
         contact_phone="+49 30 1234567",
         projected_value="€40.000",
     ).deal
-    _, quote = approve(world, deal.number or "")
+    _, quote = approve(world, deal.number)
     assert quote.currency == "USD"
     # 1.75 x 333 x 24 = 13986.00; 5% = 699.30
     assert quote.list_amount == Decimal("13986.00")
@@ -112,7 +112,7 @@ def test_quote_falls_back_to_product_currency_without_regional_price(world: Worl
 def test_silver_tier_uses_default_margin_setting(world: World) -> None:
     # Contoso: silver (10% discount, no margin override -> REWARD_MARGIN_PCT 10), USD 3.50.
     deal = register(world, BOB, number_of_users="7", contact_phone="+1 415 555 0100").deal
-    _, quote = approve(world, deal.number or "")
+    _, quote = approve(world, deal.number)
     # 3.50 x 7 x 12 = 294.00; 10% = 29.40 twice
     assert quote.total == Decimal("235.20")
     assert quote.reward_margin_pct == Decimal("10")
@@ -131,7 +131,7 @@ def test_illegal_moves_are_refused_and_change_nothing(
     world: World, who: str, action: str, message: str
 ) -> None:
     deal = register(world, ANN).deal
-    number = deal.number or ""
+    number = deal.number
     if action in ("approve-twice", "advance-other"):
         approve(world, number)
     events_before = count(world, DealEvent)
@@ -153,7 +153,7 @@ def _stage(world: World, number: str) -> str:
 
 
 def test_advance_names_quote_then_needs_po_number(world: World) -> None:
-    number = register(world, ANN).deal.number or ""
+    number = register(world, ANN).deal.number
     _, quote = approve(world, number)
     with world.uow() as uow:
         deal = services.advance(uow, world.actor(ANN), number, now=NOW, settings=world.settings)
@@ -178,7 +178,7 @@ def test_advance_names_quote_then_needs_po_number(world: World) -> None:
 
 
 def test_reject_with_reason_code_and_note(world: World) -> None:
-    number = register(world, ANN).deal.number or ""
+    number = register(world, ANN).deal.number
     with world.uow() as uow:
         deal = services.reject(
             uow,
@@ -194,7 +194,7 @@ def test_reject_with_reason_code_and_note(world: World) -> None:
 
 
 def test_return_for_information_and_partner_answer(world: World) -> None:
-    number = register(world, ANN).deal.number or ""
+    number = register(world, ANN).deal.number
     with world.uow() as uow:
         services.return_for_info(
             uow,
@@ -216,7 +216,7 @@ def test_return_for_information_and_partner_answer(world: World) -> None:
 
 
 def test_further_quote_carries_margin_only_while_protected(world: World) -> None:
-    number = register(world, ANN).deal.number or ""
+    number = register(world, ANN).deal.number
     with world.uow() as uow:
         before = services.add_quote(
             uow,
@@ -282,7 +282,7 @@ def test_search_is_literal_and_scoped_to_partner(world: World) -> None:
 
 
 def test_check_domain_never_names_the_other_partner(world: World) -> None:
-    number = register(world, ANN).deal.number or ""
+    number = register(world, ANN).deal.number
     approve(world, number)
     bob, raj = world.actor(BOB), world.actor(RAJ)
     with world.uow() as uow:
@@ -298,7 +298,7 @@ def test_check_domain_never_names_the_other_partner(world: World) -> None:
 
 
 def test_every_transition_queues_an_email_in_the_same_transaction(world: World) -> None:
-    number = register(world, ANN).deal.number or ""
+    number = register(world, ANN).deal.number
     approve(world, number)
     with world.uow() as uow:
         rows = uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
@@ -324,7 +324,7 @@ def test_invalid_registration_reports_every_field_and_stores_nothing(world: Worl
 
 
 def test_expiry_lapses_approved_deal_once_and_tells_partner(world: World) -> None:
-    number = register(world, ANN).deal.number or ""
+    number = register(world, ANN).deal.number
     approve(world, number)
     later = NOW + timedelta(days=91)
     assert services.expire_lapsed(world.uow, NOW + timedelta(days=89), world.settings) == []
@@ -335,7 +335,7 @@ def test_expiry_lapses_approved_deal_once_and_tells_partner(world: World) -> Non
 
 
 def test_extension_is_capped_by_setting(world: World) -> None:
-    number = register(world, ANN).deal.number or ""
+    number = register(world, ANN).deal.number
     approve(world, number)
     with world.uow() as uow:
         services.request_extension(uow, world.actor(ANN), number, now=NOW, settings=world.settings)

@@ -86,20 +86,20 @@ def test_the_original_registered_second_conflicts_with_the_lookalike(world: Worl
 def test_a_lookalike_cannot_be_approved_while_the_original_is(world: World) -> None:
     kestrel = register(world, ANN, domain=HARBOUR)
     bluefin = register(world, BOB, domain=LOOKALIKE, **US)
-    approve(world, kestrel.number or "")
+    approve(world, kestrel.number)
     with pytest.raises(Conflict) as refused:
-        approve(world, bluefin.number or "")
+        approve(world, bluefin.number)
     assert kestrel.number in refused.value.message
     assert LOOKALIKE_ACE in refused.value.message and "looks like" in refused.value.message
-    assert stage(world, bluefin.number or "") == "opportunity"
+    assert stage(world, bluefin.number) == "opportunity"
 
 
 def test_the_original_cannot_be_approved_while_a_lookalike_is(world: World) -> None:
     kestrel = register(world, ANN, domain=HARBOUR)
     bluefin = register(world, BOB, domain=LOOKALIKE, **US)
-    approve(world, bluefin.number or "")
-    with pytest.raises(Conflict, match=bluefin.number or ""):
-        approve(world, kestrel.number or "")
+    approve(world, bluefin.number)
+    with pytest.raises(Conflict, match=bluefin.number):
+        approve(world, kestrel.number)
 
 
 def test_lookalikes_in_one_batch_conflict_as_if_registered_one_by_one(world: World) -> None:
@@ -120,7 +120,7 @@ def test_lookalikes_in_one_batch_conflict_as_if_registered_one_by_one(world: Wor
 
 def test_check_of_a_lookalike_says_protected_until_the_originals_end(world: World) -> None:
     kestrel = register(world, ANN, domain=HARBOUR)
-    approve(world, kestrel.number or "")
+    approve(world, kestrel.number)
     with world.uow() as uow:
         check = services.check_domain(uow.session, world.actor(BOB), LOOKALIKE, NOW)
     assert (check.status, check.protected_until) == ("protected", NOW + timedelta(days=90))
@@ -132,7 +132,7 @@ def test_a_lookalike_approved_before_the_check_existed_earns_no_reward_margin(
 ) -> None:
     kestrel = register(world, ANN, domain=HARBOUR)
     bluefin = register(world, BOB, domain=LOOKALIKE, **US)
-    approve(world, kestrel.number or "")
+    approve(world, kestrel.number)
     with world.uow() as uow:  # the lookalike as stored before skeletons were compared
         skeleton = uow.session.get_one(Prospect, bluefin.prospect_id).skeleton
         uow.session.execute(
@@ -142,7 +142,7 @@ def test_a_lookalike_approved_before_the_check_existed_earns_no_reward_margin(
         uow.commit()
     with world.uow() as uow:
         services.approve(
-            uow, world.actor(REVIEWER), bluefin.number or "", now=NOW + timedelta(hours=1),
+            uow, world.actor(REVIEWER), bluefin.number, now=NOW + timedelta(hours=1),
             settings=world.settings,
         )  # fmt: skip
     with world.uow() as uow:  # the skeleton filled in, as the migration does
@@ -166,7 +166,7 @@ def test_an_all_cyrillic_domain_registers_and_is_approved_like_any_other(world: 
     deal = register(world, JANA, domain="пример.рф", **DE)
     other = register(world, BOB, domain="пример.com", **US)
     assert deal.conflict_with is None and other.conflict_with is None
-    assert approve(world, deal.number or "").stage == "approved"
+    assert approve(world, deal.number).stage == "approved"
 
 
 def test_the_migration_fills_in_the_skeleton_of_existing_prospects(
@@ -218,16 +218,16 @@ def test_a_rival_learns_nothing_from_check_prospect_or_search(world: World) -> N
 
 def test_a_rivals_own_registration_shows_only_what_it_typed(world: World) -> None:
     kestrel = register(world, ANN, domain=SECRET, company_name=SECRET_NAME)
-    approve(world, kestrel.number or "")
+    approve(world, kestrel.number)
     bluefin = register(world, BOB, domain=SECRET, company_name="NS Corp", **US)
     bob, desk_actor = world.actor(BOB), world.actor(REVIEWER)
     with world.uow() as uow:
-        view = services.deal_view(services.show(uow.session, bob, bluefin.number or ""), bob)
+        view = services.deal_view(services.show(uow.session, bob, bluefin.number), bob)
         page = services.prospect_page(uow.session, bob, SECRET, NOW)
         by_rival_name = services.search(uow.session, bob, "Holdings")
         by_domain = services.search(uow.session, bob, "nightingale")
         desk = services.deal_view(
-            services.show(uow.session, desk_actor, bluefin.number or ""), desk_actor
+            services.show(uow.session, desk_actor, bluefin.number), desk_actor
         )
         mail = uow.session.scalars(
             select(OutboxMessage).where(OutboxMessage.deal_id == bluefin.id)
@@ -245,12 +245,10 @@ def test_a_rivals_own_registration_shows_only_what_it_typed(world: World) -> Non
 
 def test_a_partner_asking_to_approve_is_refused_before_any_rival_is_named(world: World) -> None:
     kestrel = register(world, ANN, domain=SECRET, company_name=SECRET_NAME)
-    approve(world, kestrel.number or "")
+    approve(world, kestrel.number)
     bluefin = register(world, BOB, domain=SECRET, **US)
     with world.uow() as uow, pytest.raises(NotAllowed) as refused:
-        services.approve(
-            uow, world.actor(BOB), bluefin.number or "", now=NOW, settings=world.settings
-        )
+        services.approve(uow, world.actor(BOB), bluefin.number, now=NOW, settings=world.settings)
     assert "only reviewers" in refused.value.message
     assert kestrel.number not in refused.value.message
 
@@ -264,7 +262,7 @@ def slack_register(world: World, email: str, settings: Any, **changes: Any) -> s
             uow, world.actor(email, "slack"), form(**changes), now=datetime.now(UTC),
             settings=settings,
         )  # fmt: skip
-        return done.deal.number or ""
+        return done.deal.number
 
 
 def slack_approve(world: World, number: str, settings: Any) -> None:

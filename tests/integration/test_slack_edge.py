@@ -79,7 +79,7 @@ def deal(bot: BotHarness, sqlite_world: World) -> str:
             uow, sqlite_world.actor(ANN), form(), now=datetime.now(UTC), settings=bot.app.settings
         )
     bot.deliver()
-    return reg.deal.number or ""
+    return reg.deal.number
 
 
 def replies(slack: FakeSlack, words: str) -> int:

@@ -26,7 +26,7 @@ def registered(world: World, n: int, who: str = ANN, prefix: str = "p") -> list[
                 uow, actor, form(domain=f"{prefix}{i}.com", company_name=f"{prefix}{i}"), now=NOW,
                 settings=world.settings,
             ).deal  # fmt: skip
-            numbers.append(deal.number or "")
+            numbers.append(deal.number)
     return numbers
 
 

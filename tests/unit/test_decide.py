@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from intake.classify import Classification
 from core.models import InboundEmail
+from intake.classify import Classification
 from intake.decide import Facts, decide
 from intake.parser import IntakeResult
 from intake.proof import Proof

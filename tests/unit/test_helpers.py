@@ -1,5 +1,5 @@
 """Small pure rules, each on its own: reject reasons, retry waits, permanent SMTP failures,
-twins and rivals, the new text of a reply, and the unit of work's rollback."""
+the new text of a reply, and the unit of work's rollback."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from core.db import make_engine, make_session_factory
 from core.errors import Invalid
-from core.models import Deal, Prospect, Tier
+from core.models import Tier
 from core.outbox import _permanent, backoff
 from core.schema import upgrade
-from core.services.register import _twin_and_rival
 from core.services.review import reason_code
 from core.uow import UnitOfWork
 from intake.messages import load, reply_text
@@ -58,30 +57,6 @@ def test_only_refusals_for_good_are_permanent() -> None:
     assert _permanent(smtplib.SMTPDataError(554, b"rejected"))
     assert not _permanent(smtplib.SMTPDataError(451, b"later"))
     assert not _permanent(ConnectionRefusedError())
-
-
-def _deal(id_: int, partner: int, stage: str, until: datetime | None = None) -> Deal:
-    return Deal(id=id_, partner_id=partner, stage=stage, protection_expires_at=until)
-
-
-def test_the_partners_own_deal_is_its_twin_and_an_approved_rival_comes_first() -> None:
-    prospect = Prospect(id=1, domain="acme.co.uk")
-    deals = [
-        _deal(1, partner=2, stage="opportunity"),
-        _deal(2, partner=3, stage="approved", until=NOW + timedelta(days=5)),
-        _deal(3, partner=1, stage="opportunity"),
-    ]
-    for d in deals:
-        d.prospect = prospect
-    twin, rival = _twin_and_rival(deals, prospect, partner_id=1, now=NOW)
-    assert twin is deals[2] and rival is deals[1]
-
-
-def test_a_lapsed_protection_is_no_rival() -> None:
-    prospect = Prospect(id=1, domain="acme.co.uk")
-    lapsed = _deal(1, partner=2, stage="approved", until=NOW - timedelta(seconds=1))
-    lapsed.prospect = prospect
-    assert _twin_and_rival([lapsed], prospect, partner_id=1, now=NOW) == (None, None)
 
 
 def test_the_new_text_of_a_reply_stops_at_the_quoted_original() -> None:
