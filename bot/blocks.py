@@ -31,8 +31,8 @@ from core.fields import (
 )
 from core.models import Deal, Quote
 from core.pricing import round_money
+from core.protection import DomainCheck
 from core.services.queries import ProspectPage
-from core.services.register import DomainCheck
 
 _MARK = {"done": "✅", "current": "🔵", "todo": "⚪"}
 _CHOICES = {

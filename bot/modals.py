@@ -29,7 +29,7 @@ from core.fields import (
     label_for,
 )
 from core.models import Deal
-from core.services.register import DomainCheck
+from core.protection import DomainCheck
 
 REGISTER = "deal_register"
 YES_NO = {"yes": "Yes", "no": "No"}

@@ -1,11 +1,11 @@
 """Use cases: one unit of work each, `now` passed in, the audit trail written."""
 
+from core.protection import DomainCheck
 from core.services.common import SYSTEM, Actor, identify
 from core.services.lifecycle import expire_lapsed
 from core.services.orders import add_quote, advance
 from core.services.queries import deal_view, prospect_page, quote_view, search, show
 from core.services.register import (
-    DomainCheck,
     Registered,
     Request,
     check_domain,

@@ -98,7 +98,7 @@ def add_quote(
     if product is None:
         raise Invalid([FieldError("product", f"{product_code!r} is not in the catalogue")])
     partner = session.get_one(Partner, actor.partner_id)
-    deal = protecting_deal(session, partner.id, prospect.id, now)
+    deal = protecting_deal(session, partner.id, prospect, now)
     if deal is None:
         deal = session.scalar(
             select(Deal)

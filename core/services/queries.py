@@ -15,8 +15,9 @@ from core.errors import DealError, NotFound
 from core.fields import FIELDS, progress
 from core.models import Deal, Prospect, Quote
 from core.pricing import round_money
+from core.protection import DomainCheck
 from core.services.common import Actor, load_deal
-from core.services.register import DomainCheck, check_domain
+from core.services.register import check_domain
 
 
 def like_pattern(text: str) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import protection
 from core.config import Settings
 from core.db import reserve_ids
 from core.models import Deal, Partner, Product, Prospect, Quote, QuoteLine
 from core.pricing import Priced, price_quote
-from core.services.protection import approved_before
+from core.services import claims
 
 
 def margin_pct(partner: Partner, settings: Settings) -> Decimal:
@@ -91,19 +91,7 @@ def create_quote(
 
 
 def protecting_deal(
-    session: Session, partner_id: int, prospect_id: int, now: datetime
+    session: Session, partner_id: int, prospect: Prospect, now: datetime
 ) -> Deal | None:
-    """The partner's approved deal for the prospect whose protection has not lapsed, unless
-    another partner's deal for it (or for a lookalike domain) was approved first."""
-    mine = session.scalars(
-        select(Deal)
-        .where(
-            Deal.partner_id == partner_id,
-            Deal.prospect_id == prospect_id,
-            Deal.stage == "approved",
-            Deal.protection_expires_at > now,
-        )
-        .order_by(Deal.protection_expires_at.desc())
-    )
-    # Two approvals of lookalikes can predate the check that now refuses the second one.
-    return next((d for d in mine if not approved_before(session, d, now)), None)
+    """The partner's deal that protects `prospect` for them, if any (`core.protection`)."""
+    return protection.own_protection(claims.claim(session, prospect), partner_id, prospect.id, now)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
+from core import protection
 from core.config import Settings
 from core.db import insert_loaded, reserve_ids
 from core.domains import normalise_domain, skeleton
@@ -18,7 +19,8 @@ from core.errors import FieldError, Invalid
 from core.fields import FIELDS
 from core.locales import locale_for
 from core.models import Contact, Deal, Partner, Product, Prospect, deal_number
-from core.services import protection
+from core.protection import DomainCheck
+from core.services import claims
 from core.services.common import (
     Actor,
     Rows,
@@ -31,37 +33,12 @@ from core.uow import UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
 
 
-@dataclass(frozen=True)
-class DomainCheck:
-    """All a partner may learn about a domain: free, already theirs, or protected until a
-    date by another partner (never who, under which name or which deal)."""
-
-    domain: str
-    status: str  # free | yours | protected
-    protected_until: datetime | None = None
-    your_deal: str | None = None
-
-
 def check_domain(session: Session, actor: Actor, text: str, now: datetime) -> DomainCheck:
     """Normalise `text` and say whether it is free, the actor's, or protected by another
     partner's approved deal on it or on a domain that looks like it."""
     domain = normalise_domain(text)
-    group = protection.lookalikes(session, [domain])
-    active = protection.active_deals(session, [p.id for p in group])
-    own = [d for d in active if d.partner_id == actor.partner_id and d.prospect.domain == domain]
-    if own:
-        return DomainCheck(domain, "yours", your_deal=own[0].number)
-    until = [
-        d.protection_expires_at
-        for d in active
-        if d.partner_id != actor.partner_id
-        and d.stage == "approved"
-        and d.protection_expires_at is not None
-        and d.protection_expires_at > now
-    ]
-    if until:
-        return DomainCheck(domain, "protected", protected_until=max(until))
-    return DomainCheck(domain, "free")
+    deals = claims.active_deals(session, [p.id for p in claims.lookalikes(session, [domain])])
+    return protection.check(deals, domain, actor.partner_id, now)
 
 
 def catalogue(session: Session) -> tuple[ProductRef, ...]:
@@ -155,9 +132,9 @@ def _register_all(
     items = _items(session, requests)
     # The prospects asked for and their lookalikes, and the active deals on them, oldest
     # first; each new prospect and deal joins its list.
-    found = protection.lookalikes(session, {r.registration.domain for r in requests})
+    found = claims.lookalikes(session, {r.registration.domain for r in requests})
     prospects = {p.domain: p for p in found}
-    active = protection.active_deals(session, [p.id for p in found])
+    active = claims.active_deals(session, [p.id for p in found])
     new_prospects: list[Prospect] = []
     made: list[_Item] = []  # the requests a new deal was made for
     for item in items:
@@ -173,7 +150,7 @@ def _register_all(
             prospects[reg.domain] = prospect
             new_prospects.append(prospect)
         near = [d for d in active if d.product is item.product and _alike(d.prospect, prospect)]
-        twin, item.rival = _twin_and_rival(near, prospect, partner.id, now)
+        twin, item.rival = protection.twin_and_rival(near, prospect, partner.id, now)
         if twin is not None:
             key = item.request.source_key
             item.result = Registered(twin, key is not None and twin.source_key == key)
@@ -236,24 +213,6 @@ def _insert(session: Session, prospects: list[Prospect], deals: list[Deal]) -> N
 
 def _alike(one: Prospect, other: Prospect) -> bool:
     return one is other or one.skeleton == other.skeleton
-
-
-def _twin_and_rival(
-    deals: list[Deal], prospect: Prospect, partner_id: int, now: datetime
-) -> tuple[Deal | None, Deal | None]:
-    """Among the active deals on one product for a prospect and its lookalikes, oldest
-    first: the partner's own twin (on the prospect itself), and another partner's live
-    rival on any of them (one approved first)."""
-    twin = next((d for d in deals if d.prospect is prospect and d.partner_id == partner_id), None)
-    live = [
-        d
-        for d in deals
-        if d.partner_id != partner_id
-        and (d.protection_expires_at is None or d.protection_expires_at > now)
-    ]
-    approved = [d for d in live if d.stage == "approved"]
-    candidates = approved or live
-    return twin, candidates[0] if candidates else None
 
 
 # Registration fields copied onto the deal as typed (domain and product become links).

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from core import protection
 from core.config import Settings
 from core.domains import display_both
 from core.errors import Conflict, FieldError, Invalid
 from core.fields import REJECT_REASONS
 from core.models import Deal, Quote
-from core.services import protection
+from core.services import claims
 from core.services.common import (
     Actor,
     audit,
@@ -35,8 +36,9 @@ def approve(
     deal = load_deal(session, actor, number, for_update=True)
     # Serialise approvals of one prospect and its lookalikes so two reviewers cannot
     # approve rivals at once.
-    protection.lock(session, deal.prospect)
-    rival = protection.approved_rival(session, deal, now)
+    claims.lock(session, deal.prospect)
+    same = [d for d in claims.claim(session, deal.prospect) if d.product_id == deal.product_id]
+    rival = protection.protector((d for d in same if d.id != deal.id), now)
     if rival is not None and deal.stage == "opportunity":
         raise Conflict(_refusal(deal, rival), field="deal")
     authorise(actor, deal, "approve")

@@ -12,7 +12,7 @@ from bot.blocks import check_result
 from bot.listeners.options import countries, states
 from core.errors import FieldError, Invalid, NotAllowed
 from core.fields import FIELDS, REJECT_REASONS
-from core.services.register import DomainCheck
+from core.protection import DomainCheck
 
 PRODUCTS = [(f"p{i}", f"Product {i}") for i in range(150)]
 
