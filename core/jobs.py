@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from core import outbox
 from core.config import Settings
 from core.locales import locale_for
-from core.models import Deal, InboundEmail, JobRun, OutboxMessage, Reviewer
+from core.models import Deal, InboundEmail, JobRun, Reviewer
 from core.services import inbound
 from core.services.common import notify_partner, notify_slack
 from core.services.lifecycle import expire_lapsed
@@ -44,12 +44,10 @@ def remind(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[s
             # date) makes a new key, so reminders start again for the new window.
             key = f"expiry_reminder:{deal.id}:{due[0]}:{deal.protection_expires_at:%Y%m%d}"
             extra = {"days_left": left.days, "extensions_left": _left(deal, settings)}
-            before = _count(uow, key)
-            notify_partner(
-                uow.session, deal, "expiry_reminder", now=now, settings=settings, extra=extra,
+            if notify_partner(
+                uow, deal, "expiry_reminder", now=now, settings=settings, extra=extra,
                 dedupe_key=key,
-            )  # fmt: skip
-            if _count(uow, key) > before:
+            ):  # fmt: skip
                 sent.append(deal.number)
         uow.commit()
     return sent
@@ -57,11 +55,6 @@ def remind(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[s
 
 def _left(deal: Deal, settings: Settings) -> int:
     return max(settings.max_extensions - deal.extensions_granted, 0)
-
-
-def _count(uow: UnitOfWork, key: str) -> int:
-    stmt = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.dedupe_key == key)
-    return int(uow.session.scalar(stmt) or 0)
 
 
 def nudge(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:
@@ -82,10 +75,10 @@ def nudge(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[st
             context = {"deals": waiting, "hours": settings.nudge_after_hours}
             email = outbox.Email("reviewer_nudge", reviewer.email, context, locale_for(None))
             key = f"reviewer_nudge:{reviewer.id}:{slot}"
-            outbox.enqueue(uow.session, email, now=now, settings=settings, dedupe_key=key)
+            outbox.enqueue(uow, email, now=now, settings=settings, dedupe_key=key)
         for deal in waiting:
             deal.last_nudged_at = now
-            notify_slack(uow.session, deal, "reviewer_nudge", now=now, settings=settings)
+            notify_slack(uow, deal, "reviewer_nudge", now=now, settings=settings)
         uow.commit()
         return [d.number for d in waiting]
 

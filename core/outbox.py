@@ -16,16 +16,25 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, case, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.db import table_of
+from core.db import reserve_ids, table_of
 from core.emails import render
 from core.mailer import Mailer, build_message
 from core.models import Deal, OutboxMessage
-from core.uow import UowFactory
+from core.uow import UnitOfWork, UowFactory
 
 log = logging.getLogger(__name__)
 
@@ -86,56 +95,66 @@ class Email:
 
 
 def enqueue(
-    session: Session,
+    uow: UnitOfWork,
     email: Email,
     *,
     now: datetime,
     settings: Settings,
     dedupe_key: str | None = None,
-) -> OutboxMessage:
-    """Render an email and add it to the outbox in the caller's transaction; an email with
-    a `dedupe_key` already queued is returned as it stands."""
-    if dedupe_key is not None and (existing := _by_key(session, dedupe_key)) is not None:
-        return existing
+) -> bool:
+    """Render an email and add it to the outbox when `uow` commits; False, and nothing
+    added, when an email under `dedupe_key` is queued already (written or waiting in `uow`).
+
+    Two transactions racing with one key both find it free: the second to commit fails on
+    the key's unique index, and its caller tries again (by then the key is taken).
+    """
+    if dedupe_key is not None and queued(uow, dedupe_key):
+        return False
     if email.deal is not None and email.deal.id is None:
-        session.flush()
-    values = compose(email, now=now, settings=settings, dedupe_key=dedupe_key)
-    if dedupe_key is None:
-        # A plain INSERT: the row is not needed in the session, and a flush costs more.
-        [row_id] = insert_rows(session, [values])
-        return OutboxMessage(id=row_id, **values)
-    row = OutboxMessage(**values)
-    try:
-        # A concurrent transaction may insert the same key between our check and our
-        # insert; the savepoint keeps the caller's transaction usable when it does.
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        existing = _by_key(session, dedupe_key)
-        if existing is None:
-            raise
-        return existing
-    return row
-
-
-def replies_since(session: Session, to: str, since: datetime, templates: Iterable[str]) -> int:
-    """Count the emails of these templates queued to `to` since `since` (sent or not)."""
-    stmt = (
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.to_addr == to,
-            OutboxMessage.created_at >= since,
-            OutboxMessage.template.in_(list(templates)),
-        )
+        uow.session.flush()
+    uow.add(
+        table_of(OutboxMessage), compose(email, now=now, settings=settings, dedupe_key=dedupe_key)
     )
-    return int(session.scalar(stmt) or 0)
+    return True
+
+
+def queued(uow: UnitOfWork, dedupe_key: str) -> bool:
+    """Whether a message under `dedupe_key` is in the outbox or waiting in `uow` to be."""
+    waiting = uow.added(table_of(OutboxMessage))
+    return any(row["dedupe_key"] == dedupe_key for row in waiting) or (
+        _by_key(uow.session, dedupe_key) is not None
+    )
+
+
+# Built once: the intake runs it before every reply it sends.
+_REPLIES_SINCE = (
+    select(func.count())
+    .select_from(OutboxMessage)
+    .where(
+        OutboxMessage.to_addr == bindparam("to"),
+        OutboxMessage.created_at >= bindparam("since"),
+        OutboxMessage.template.in_(bindparam("templates", expanding=True)),
+    )
+)
+
+
+def replies_since(uow: UnitOfWork, to: str, since: datetime, templates: Iterable[str]) -> int:
+    """Count the emails of these templates queued to `to` since `since` (sent or not, and
+    those waiting in `uow`)."""
+    wanted = set(templates)
+    waiting = sum(
+        1
+        for row in uow.added(table_of(OutboxMessage))
+        if row["to_addr"] == to and row["template"] in wanted and row["created_at"] >= since
+    )
+    params = {"to": to, "since": since, "templates": sorted(wanted)}
+    return waiting + int(uow.session.scalar(_REPLIES_SINCE, params) or 0)
 
 
 def compose(
     email: Email, *, now: datetime, settings: Settings, dedupe_key: str | None = None
 ) -> dict[str, Any]:
-    """Render an email into the values of its outbox row (to insert with `insert_rows`)."""
+    """Render an email into the values of its outbox row."""
     if "\n" in email.to or "\r" in email.to:
         raise ValueError("recipient must be a single line")
     ctx = {"vendor_name": settings.vendor_name, "base_url": settings.base_url, **email.context}
@@ -196,12 +215,17 @@ def new_row(
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """INSERT outbox rows (as `compose` makes them) in one statement; their ids."""
+    """INSERT outbox rows (as `compose` makes them) together; their ids, in order."""
     if not rows:
         return []
     table = table_of(OutboxMessage)
-    stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.execute(stmt, rows).scalars())
+    if len(rows) == 1:
+        return [session.execute(table.insert().returning(table.c.id), rows[0]).scalar_one()]
+    # Ids reserved ahead leave a plain executemany, which psycopg pipelines; with RETURNING
+    # the rows go as one statement of thousands of placeholders that psycopg parses each time.
+    ids = reserve_ids(session, OutboxMessage, len(rows))
+    session.execute(table.insert(), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+    return ids
 
 
 def _due(now: datetime, kind: str, stale_after: timedelta) -> ColumnElement[bool]:

@@ -2,7 +2,7 @@
 
 A claim is a prospect and every prospect whose domain looks like it (the same confusable
 skeleton): `hаrbourlights.co.uk` with a Cyrillic а is the same claim as the domain it
-imitates. `core.services.protection` loads a claim's active deals, oldest first; these
+imitates. `core.services.claims` loads a claim's active deals, oldest first; these
 functions decide from them, so registration, approval, quotes and `/deal check` share one
 rule, tested on its own (tests/unit/test_protection.py):
 

@@ -1,10 +1,18 @@
-"""One session, one transaction: rolled back unless committed."""
+"""One session, one transaction: rolled back unless committed.
+
+Rows that nothing reads back before the commit (the audit trail, the outbox) are collected
+with `add` and written by `commit`, all rows of a table in one statement: a batch of
+registrations writes its events in one INSERT, and a unit of work that is rolled back
+leaves nothing to undo.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 
@@ -14,10 +22,26 @@ class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
         self.session: Session
+        self._rows: dict[Table, list[dict[str, Any]]] = {}
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        self._rows = {}
         return self
+
+    def add(self, table: Table, values: dict[str, Any]) -> None:
+        """Collect a row for `table`, to be INSERTed by `commit` (with every column set)."""
+        self._rows.setdefault(table, []).append(values)
+
+    def added(self, table: Table) -> list[dict[str, Any]]:
+        """The rows collected for `table` and not written yet."""
+        return self._rows.get(table, [])
+
+    def write(self) -> None:
+        """INSERT the collected rows now, in the order their tables were first added to."""
+        rows, self._rows = self._rows, {}
+        for table, values in rows.items():
+            self.session.execute(table.insert(), values)
 
     def __exit__(
         self,
@@ -27,12 +51,15 @@ class UnitOfWork:
     ) -> None:
         # close() rolls back whatever was not committed and detaches the objects without
         # expiring them, so results stay readable after the unit of work ends.
+        self._rows = {}
         self.session.close()
 
     def commit(self) -> None:
+        self.write()
         self.session.commit()
 
     def rollback(self) -> None:
+        self._rows = {}
         self.session.rollback()
 
     @property
@@ -53,6 +80,7 @@ class SavepointUnitOfWork(UnitOfWork):
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._rows = {}
         self._savepoint: SessionTransaction | None = None
 
     def __enter__(self) -> SavepointUnitOfWork:
@@ -66,16 +94,19 @@ class SavepointUnitOfWork(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         # Like a unit of work that ends uncommitted: what came after the last commit goes.
+        self._rows = {}
         if self._savepoint is not None and self._savepoint.is_active:
             self._savepoint.rollback()
         self._savepoint = None
 
     def commit(self) -> None:
         assert self._savepoint is not None, "use the unit of work as a context manager"
+        self.write()
         self._savepoint.commit()
         self._savepoint = self.session.begin_nested()
 
     def rollback(self) -> None:
         assert self._savepoint is not None, "use the unit of work as a context manager"
+        self._rows = {}
         self._savepoint.rollback()
         self._savepoint = self.session.begin_nested()

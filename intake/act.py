@@ -132,29 +132,29 @@ def facts(ctx: IntakeContext, session: Session, read: Read) -> Facts:
 
 
 def carry_out(
-    ctx: IntakeContext, session: Session, row: InboundEmail, read: Read, decision: Decision
+    ctx: IntakeContext, uow: UnitOfWork, row: InboundEmail, read: Read, decision: Decision
 ) -> None:
     """Do what a decision other than `register` says, and record its outcome on `row`."""
     now = ctx.now()
     actor = ctx.actors.get(read.sender or "")
     if decision.action == "reply":
-        reply(ctx, session, row, read, actor, decision, now)
+        reply(ctx, uow, row, read, actor, decision, now)
     elif decision.action == "hold":
-        _hold(ctx, session, row, read, actor, decision, now)
+        _hold(ctx, uow, row, read, actor, decision, now)
     elif decision.action in ("answer", "extend"):
-        _act_on_deal(ctx, session, row, read, actor, decision, now)
+        _act_on_deal(ctx, uow, row, read, actor, decision, now)
     else:
         if decision.action == "release":
-            held = held_for(session, read.confirm_tokens)
+            held = held_for(uow.session, read.confirm_tokens)
             assert held is not None
-            release(session, held, row.id, now)
+            release(uow.session, held, row.id, now)
             log.info("intake: inbound %s confirmed by its sender", held.id)
-        finish(session, row, decision.status, now, reason=decision.reason)
+        finish(uow.session, row, decision.status, now, reason=decision.reason)
 
 
 def _act_on_deal(
     ctx: IntakeContext,
-    session: Session,
+    uow: UnitOfWork,
     row: InboundEmail,
     read: Read,
     actor: Actor | None,
@@ -163,25 +163,24 @@ def _act_on_deal(
 ) -> None:
     """Answer a returned registration, or ask to extend, for the deal a reply is about."""
     assert actor is not None and decision.deal is not None
-    uow = SavepointUnitOfWork(session)
     try:
-        with uow:
+        with SavepointUnitOfWork(uow.session) as acting:
             if decision.action == "answer":
                 text = read.reply_text
-                answer(uow, actor, decision.deal, text=text, now=now, settings=ctx.settings)
+                answer(acting, actor, decision.deal, text=text, now=now, settings=ctx.settings)
             else:
-                request_extension(uow, actor, decision.deal, now=now, settings=ctx.settings)
+                request_extension(acting, actor, decision.deal, now=now, settings=ctx.settings)
     except DealError as exc:
         errors = [{"field": exc.field, "message": exc.message}]
         failed = Decision("reply", "invalid", "intake_errors", "intake_errors", {"errors": errors})
-        reply(ctx, session, row, read, actor, failed, now)
+        reply(ctx, uow, row, read, actor, failed, now)
         return
-    finish(session, row, decision.status, now, reason=decision.reason)
+    finish(uow.session, row, decision.status, now, reason=decision.reason)
 
 
 def _hold(
     ctx: IntakeContext,
-    session: Session,
+    uow: UnitOfWork,
     row: InboundEmail,
     read: Read,
     actor: Actor | None,
@@ -197,13 +196,13 @@ def _hold(
     context = {**decision.context, "received_at": now, "held_until": until, "token": token}
     asked = Decision(decision.action, decision.status, decision.reason, decision.template, context)
     message_id = confirmation_id(token, ctx.settings.intake_address)
-    reply(ctx, session, row, read, actor, asked, now, message_id=message_id)
-    hold(session, row, token, until, now, row.reason or decision.reason)
+    reply(ctx, uow, row, read, actor, asked, now, message_id=message_id)
+    hold(uow.session, row, token, until, now, row.reason or decision.reason)
 
 
 def reply(
     ctx: IntakeContext,
-    session: Session,
+    uow: UnitOfWork,
     row: InboundEmail,
     read: Read,
     actor: Actor | None,
@@ -225,13 +224,13 @@ def reply(
     )
     reason = decision.reason if decision.reason != decision.template or not detail else detail
     to = read.sender or ""
-    if decision.template in LOOP_GUARDED and _over_limit(session, ctx.settings, to, now):
+    if decision.template in LOOP_GUARDED and _over_limit(uow, ctx.settings, to, now):
         log.warning("intake: reply limit reached for %s; inbound %s not answered", to, row.id)
         note = f"not answered: {ctx.settings.intake_replies_per_hour} replies in the last hour"
-        finish(session, row, decision.status, now, reason=f"{reason} ({note})", deal_id=deal_id)
+        finish(uow.session, row, decision.status, now, reason=f"{reason} ({note})", deal_id=deal_id)
         return
     in_reply_to, references = read.reply_headers
-    country = _partner_country(session, actor)
+    country = _partner_country(uow.session, actor)
     email = outbox.Email(
         template=decision.template,
         to=to,
@@ -242,13 +241,13 @@ def reply(
         message_id=message_id,
     )
     key = f"intake-reply:{row.id}"
-    outbox.enqueue(session, email, now=now, settings=ctx.settings, dedupe_key=key)
-    finish(session, row, decision.status, now, reason=reason, deal_id=deal_id)
+    outbox.enqueue(uow, email, now=now, settings=ctx.settings, dedupe_key=key)
+    finish(uow.session, row, decision.status, now, reason=reason, deal_id=deal_id)
 
 
-def _over_limit(session: Session, settings: Settings, to: str, now: datetime) -> bool:
+def _over_limit(uow: UnitOfWork, settings: Settings, to: str, now: datetime) -> bool:
     since = now - timedelta(hours=1)
-    sent = outbox.replies_since(session, to, since, LOOP_GUARDED)
+    sent = outbox.replies_since(uow, to, since, LOOP_GUARDED)
     return sent >= settings.intake_replies_per_hour
 
 
@@ -277,13 +276,13 @@ def register_all(
     Each message's record is closed in the transaction of the deal it made; an invalid
     form or a duplicate is answered in the same transaction.
     """
-    session, now = uow.session, ctx.now()
+    now = ctx.now()
     valid: list[tuple[InboundEmail, Read, Request]] = []
     for row, read in batch:
         try:
             values = values_of(ctx, read)
         except Invalid as exc:
-            _invalid(ctx, session, row, read, exc, now)
+            _invalid(ctx, uow, row, read, exc, now)
             continue
         actor = ctx.actors[read.sender or ""]
         assert actor is not None
@@ -292,15 +291,15 @@ def register_all(
     results = register(uow, [request for _, _, request in valid], now=now, settings=ctx.settings)
     for (row, read, _), result in zip(valid, results, strict=True):
         if result.created:
-            finish(session, row, "registered", now, deal_id=result.deal.id)
+            finish(uow.session, row, "registered", now, deal_id=result.deal.id)
         else:
-            _duplicate(ctx, session, row, read, result, now)
+            _duplicate(ctx, uow, row, read, result, now)
     uow.commit()
 
 
 def _invalid(
     ctx: IntakeContext,
-    session: Session,
+    uow: UnitOfWork,
     row: InboundEmail,
     read: Read,
     exc: Invalid,
@@ -314,12 +313,12 @@ def _invalid(
     }
     actor = ctx.actors.get(read.sender or "")
     decision = Decision("reply", "invalid", "intake_errors", "intake_errors", context)
-    reply(ctx, session, row, read, actor, decision, now)
+    reply(ctx, uow, row, read, actor, decision, now)
 
 
 def _duplicate(
     ctx: IntakeContext,
-    session: Session,
+    uow: UnitOfWork,
     row: InboundEmail,
     read: Read,
     result: Registered,
@@ -330,7 +329,7 @@ def _duplicate(
     decision = Decision(
         "reply", "duplicate", "intake_already_registered", "intake_already_registered", context
     )
-    reply(ctx, session, row, read, actor, decision, now, deal_id=result.deal.id)
+    reply(ctx, uow, row, read, actor, decision, now, deal_id=result.deal.id)
 
 
 def _angle(message_id: str | None) -> str | None:

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import SessionTransaction
 
 from core.models import InboundEmail
 from core.services import inbound
@@ -330,7 +330,7 @@ def _act_all(
             fetched, row, read = item
             if row.status in FINAL:
                 continue
-            acted, exc = _attempt(batch, partial(_decide_and_act, ctx, session, row, read))
+            acted, exc = _attempt(batch, partial(_decide_and_act, ctx, row, read))
             if exc is not None:
                 failed.append((fetched.uid, exc))
             elif not acted:
@@ -346,12 +346,12 @@ def _act_all(
     return [(f, row) for f, row, _ in items if f.uid not in lost], failed
 
 
-def _decide_and_act(ctx: IntakeContext, session: Session, row: InboundEmail, read: Read) -> bool:
+def _decide_and_act(ctx: IntakeContext, row: InboundEmail, read: Read, uow: UnitOfWork) -> bool:
     """Act on one message; False for a registration, which is made with the batch's others."""
-    decision = decide(read, act.facts(ctx, session, read))
+    decision = decide(read, act.facts(ctx, uow.session, read))
     if decision.action == "register":
         return False
-    act.carry_out(ctx, session, row, read, decision)
+    act.carry_out(ctx, uow, row, read, decision)
     return True
 
 
@@ -364,22 +364,20 @@ def _register(
     """
     if not registrations:
         return
-    session = batch.session
     together = [(row, read) for _, row, read in registrations]
-    _, exc = _attempt(batch, partial(_register_in, ctx, session, together))
+    _, exc = _attempt(batch, partial(_register_in, ctx, together))
     if exc is None:
         return
     for fetched, row, read in registrations:
-        _, exc = _attempt(batch, partial(_register_in, ctx, session, [(row, read)]))
+        _, exc = _attempt(batch, partial(_register_in, ctx, [(row, read)]))
         if exc is not None:
             failed.append((fetched.uid, exc))
 
 
 def _register_in(
-    ctx: IntakeContext, session: Session, batch: list[tuple[InboundEmail, Read]]
+    ctx: IntakeContext, batch: list[tuple[InboundEmail, Read]], uow: UnitOfWork
 ) -> bool:
-    with SavepointUnitOfWork(session) as uow:
-        act.register_all(ctx, uow, batch)
+    act.register_all(ctx, uow, batch)
     return True
 
 
@@ -387,23 +385,21 @@ _T = TypeVar("_T")
 
 
 def _attempt(
-    batch: SessionTransaction, work: Callable[[], _T]
+    batch: SessionTransaction, work: Callable[[UnitOfWork], _T]
 ) -> tuple[_T, None] | tuple[None, Exception]:
-    """Run `work` in a savepoint: its result, or the error it was rolled back for.
+    """Run `work` in a unit of work on a savepoint of the batch's transaction: its result
+    (what it did kept, rows it added written), or the error it was rolled back for.
 
     An error that took the batch's transaction (or its connection) with it is raised.
     """
-    session = batch.session
-    savepoint = session.begin_nested()
     try:
-        result = work()
-        savepoint.commit()
+        with SavepointUnitOfWork(batch.session) as uow:
+            result = work(uow)
+            uow.commit()
         return result, None
     except Exception as exc:
         if not batch.is_active or _connection_lost(exc):
             raise  # the batch's transaction is gone with its connection
-        if savepoint.is_active:
-            savepoint.rollback()
         return None, exc
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -30,6 +30,7 @@ from core.models import (
     deal_number,
 )
 from core.stages import required_role
+from core.uow import UnitOfWork
 
 log = logging.getLogger("core.deals")
 
@@ -154,22 +155,8 @@ _WHAT = {
 }
 
 
-@dataclass
-class Rows:
-    """Rows to INSERT together at the end of a batch, instead of one statement each."""
-
-    events: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-
-    def insert(self, session: Session) -> None:
-        if self.events:
-            session.execute(table_of(DealEvent).insert(), self.events)
-        outbox.insert_rows(session, self.outbox)
-        self.events, self.outbox = [], []
-
-
 def audit(
-    session: Session,
+    uow: UnitOfWork,
     deal: Deal,
     actor: Actor,
     now: datetime,
@@ -177,10 +164,8 @@ def audit(
     from_stage: str | None,
     to_stage: str | None,
     details: dict[str, Any] | None = None,
-    *,
-    rows: Rows | None = None,
 ) -> None:
-    """Write (or, given `rows`, collect) the deal's event and log it."""
+    """Log the deal's event, and add it to the audit trail when `uow` commits."""
     log.info(
         "%s %s -> %s by %s via %s",
         action,
@@ -191,7 +176,7 @@ def audit(
         extra={"deal": deal.number},
     )
     if deal.id is None:
-        session.flush()
+        uow.session.flush()
     event = {
         "deal_id": deal.id,
         "at": now,
@@ -202,14 +187,11 @@ def audit(
         "to_stage": to_stage,
         "details": details or {},
     }
-    if rows is not None:
-        rows.events.append(event)
-    else:
-        session.execute(table_of(DealEvent).insert(), event)
+    uow.add(table_of(DealEvent), event)
 
 
 def notify_slack(
-    session: Session,
+    uow: UnitOfWork,
     deal: Deal,
     template: str,
     *,
@@ -218,30 +200,26 @@ def notify_slack(
     to: str | None = None,
     payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
-    rows: Rows | None = None,
 ) -> None:
-    """Queue a Slack notification about `deal`; the Slack adapter renders and delivers it.
+    """Queue a Slack notification about `deal` when `uow` commits; the Slack adapter renders
+    and delivers it.
 
     Templates: review_request, review_update, extension_request, partner_answer,
     reviewer_nudge (to the review channel) and partner_dm (to the registering contact).
-    Nothing is queued while Slack is not configured. Given `rows`, the row is collected.
+    Nothing is queued while Slack is not configured, nor twice under one `dedupe_key`.
     """
     if not settings.slack_enabled:
         return
-    if deal.id is None:
-        session.flush()
     if to is None:
         to = (
             deal.contact.slack_user_id
             if template == "partner_dm"
             else settings.slack_review_channel
         )
-    if not to:
+    if not to or (dedupe_key is not None and outbox.queued(uow, dedupe_key)):
         return  # a contact without a Slack account gets email only
-    if dedupe_key is not None:
-        stmt = select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
-        if session.scalar(stmt) is not None:
-            return
+    if deal.id is None:
+        uow.session.flush()
     row = outbox.new_row(
         kind="slack",
         template=template,
@@ -255,14 +233,11 @@ def notify_slack(
         deal_id=deal.id,
         dedupe_key=dedupe_key,
     )
-    if rows is not None:
-        rows.outbox.append(row)
-    else:
-        outbox.insert_rows(session, [row])
+    uow.add(table_of(OutboxMessage), row)
 
 
 def notify_partner(
-    session: Session,
+    uow: UnitOfWork,
     deal: Deal,
     template: str,
     *,
@@ -273,10 +248,9 @@ def notify_partner(
     dedupe_key: str | None = None,
     in_reply_to: str | None = None,
     references: list[str] | None = None,
-    rows: Rows | None = None,
-) -> None:
-    """Queue an email to the deal's registering contact, in the caller's transaction
-    (or, given `rows`, collect its row)."""
+) -> bool:
+    """Queue an email to the deal's registering contact when `uow` commits; False when one
+    under `dedupe_key` is queued already."""
     partner: Partner = deal.partner
     context: dict[str, Any] = {
         "deal": deal,
@@ -297,8 +271,4 @@ def notify_partner(
         in_reply_to=in_reply_to or deal.thread_message_id,
         references=refs,
     )
-    if rows is not None:
-        assert dedupe_key is None, "collected rows are not checked for duplicates"
-        rows.outbox.append(outbox.compose(email, now=now, settings=settings))
-    else:
-        outbox.enqueue(session, email, now=now, settings=settings, dedupe_key=dedupe_key)
+    return outbox.enqueue(uow, email, now=now, settings=settings, dedupe_key=dedupe_key)

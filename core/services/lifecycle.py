@@ -46,9 +46,9 @@ def expire_lapsed(
             source = deal.stage
             deal.expire(now)
             details = {"lapsed_at": lapsed_at.isoformat()}
-            audit(uow.session, deal, SYSTEM, now, "expire", source, deal.stage, details)
+            audit(uow, deal, SYSTEM, now, "expire", source, deal.stage, details)
             notify_partner(
-                uow.session,
+                uow,
                 deal,
                 "deal_expired",
                 now=now,

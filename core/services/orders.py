@@ -44,17 +44,15 @@ def advance(
         quote = _order_quote(deal, quote_number)
         deal.start_order(quote, now)
         details: dict[str, Any] = {"quote": quote.number}
-        audit(session, deal, actor, now, "start_order", source, deal.stage, details)
-        notify_partner(session, deal, "order_started", now=now, settings=settings, quote=quote)
+        audit(uow, deal, actor, now, "start_order", source, deal.stage, details)
+        notify_partner(uow, deal, "order_started", now=now, settings=settings, quote=quote)
     else:
         authorise(actor, deal, "submit_order")
         deal.submit_order(po_number or "", now)
         details = {"po_number": deal.po_number}
-        audit(session, deal, actor, now, "submit_order", source, deal.stage, details)
-        notify_partner(session, deal, "order_submitted", now=now, settings=settings)
-    notify_slack(
-        session, deal, "partner_dm", now=now, settings=settings, payload={"event": deal.stage}
-    )
+        audit(uow, deal, actor, now, "submit_order", source, deal.stage, details)
+        notify_partner(uow, deal, "order_submitted", now=now, settings=settings)
+    notify_slack(uow, deal, "partner_dm", now=now, settings=settings, payload={"event": deal.stage})
     uow.commit()
     return deal
 

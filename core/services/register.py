@@ -23,7 +23,6 @@ from core.protection import DomainCheck
 from core.services import claims
 from core.services.common import (
     Actor,
-    Rows,
     audit,
     notify_partner,
     notify_slack,
@@ -160,10 +159,8 @@ def _register_all(
         item.result = Registered(deal, True)
         made.append(item)
     _insert(session, new_prospects, [item.result.deal for item in made if item.result])
-    rows = Rows()
     for item in made:
-        _announce(session, item, now, settings, rows)
-    rows.insert(session)
+        _announce(uow, item, now, settings)
     uow.commit()
     return [item.result for item in items if item.result is not None]
 
@@ -183,20 +180,18 @@ def _items(session: Session, requests: Sequence[Request]) -> list[_Item]:
     return items
 
 
-def _announce(session: Session, item: _Item, now: datetime, settings: Settings, rows: Rows) -> None:
-    """Audit a new deal and queue its confirmation and its review request (into `rows`)."""
+def _announce(uow: UnitOfWork, item: _Item, now: datetime, settings: Settings) -> None:
+    """Audit a new deal and queue its confirmation and its review request."""
     assert item.result is not None
     deal, actor = item.result.deal, item.request.actor
     details: dict[str, Any] = {"registration": item.request.registration.to_json()}
     if item.rival is not None:
         details["conflict_with"] = item.rival.number
-    audit(session, deal, actor, now, "register", None, "opportunity", details, rows=rows)
-    notify_partner(session, deal, "registration_received", now=now, settings=settings, rows=rows)
-    notify_slack(session, deal, "review_request", now=now, settings=settings, rows=rows)
-    notify_slack(
-        session, deal, "partner_dm", now=now, settings=settings, rows=rows,
-        payload={"event": "registered"},
-    )  # fmt: skip
+    audit(uow, deal, actor, now, "register", None, "opportunity", details)
+    notify_partner(uow, deal, "registration_received", now=now, settings=settings)
+    notify_slack(uow, deal, "review_request", now=now, settings=settings)
+    event = {"event": "registered"}
+    notify_slack(uow, deal, "partner_dm", now=now, settings=settings, payload=event)
 
 
 def _insert(session: Session, prospects: list[Prospect], deals: list[Deal]) -> None:

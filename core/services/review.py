@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from core import protection
 from core.config import Settings
 from core.domains import display_both
@@ -43,7 +41,7 @@ def approve(
         raise Conflict(_refusal(deal, rival), field="deal")
     authorise(actor, deal, "approve")
     deal.approve(actor.email, now, timedelta(days=settings.protection_days))
-    audit(session, deal, actor, now, "approve", "opportunity", deal.stage)
+    audit(uow, deal, actor, now, "approve", "opportunity", deal.stage)
     quote = create_quote(
         session,
         partner=deal.partner,
@@ -58,8 +56,8 @@ def approve(
     )
     session.flush()
     session.refresh(deal, ["quotes"])
-    notify_partner(session, deal, "deal_approved", now=now, settings=settings, quote=quote)
-    _tell_slack(session, deal, "approved", actor, now, settings)
+    notify_partner(uow, deal, "deal_approved", now=now, settings=settings, quote=quote)
+    _tell_slack(uow, deal, "approved", actor, now, settings)
     uow.commit()
     return deal, quote
 
@@ -110,7 +108,7 @@ def reject(
     authorise(actor, deal, "reject")
     deal.reject(actor.email, code, note, now)
     audit(
-        session,
+        uow,
         deal,
         actor,
         now,
@@ -120,14 +118,14 @@ def reject(
         {"reason": code, "note": note},
     )
     notify_partner(
-        session,
+        uow,
         deal,
         "deal_rejected",
         now=now,
         settings=settings,
         extra={"reason_label": REJECT_REASONS[code], "note": note},
     )
-    _tell_slack(session, deal, "rejected", actor, now, settings)
+    _tell_slack(uow, deal, "rejected", actor, now, settings)
     uow.commit()
     return deal
 
@@ -143,11 +141,11 @@ def return_for_info(
     authorise(actor, deal, "return")
     deal.return_for_info(question.strip(), now)
     details = {"question": question.strip()}
-    audit(session, deal, actor, now, "return", deal.stage, deal.stage, details)
+    audit(uow, deal, actor, now, "return", deal.stage, deal.stage, details)
     notify_partner(
-        session, deal, "deal_returned", now=now, settings=settings, extra={"question": question}
+        uow, deal, "deal_returned", now=now, settings=settings, extra={"question": question}
     )
-    _tell_slack(session, deal, "returned", actor, now, settings)
+    _tell_slack(uow, deal, "returned", actor, now, settings)
     uow.commit()
     return deal
 
@@ -163,10 +161,8 @@ def answer(
     authorise(actor, deal, "answer")
     question = deal.answer(now)
     details = {"question": question, "answer": text}
-    audit(session, deal, actor, now, "answer", deal.stage, deal.stage, details)
-    notify_slack(
-        session, deal, "partner_answer", now=now, settings=settings, payload={"answer": text}
-    )
+    audit(uow, deal, actor, now, "answer", deal.stage, deal.stage, details)
+    notify_slack(uow, deal, "partner_answer", now=now, settings=settings, payload={"answer": text})
     uow.commit()
     return deal
 
@@ -180,8 +176,8 @@ def request_extension(
     authorise(actor, deal, "request_extension")
     if not deal.request_extension(now, settings.max_extensions):
         return deal  # already pending: asking twice is the same request
-    audit(session, deal, actor, now, "request_extension", deal.stage, deal.stage)
-    notify_slack(session, deal, "extension_request", now=now, settings=settings)
+    audit(uow, deal, actor, now, "request_extension", deal.stage, deal.stage)
+    notify_slack(uow, deal, "extension_request", now=now, settings=settings)
     uow.commit()
     return deal
 
@@ -202,14 +198,14 @@ def decide_extension(
     authorise(actor, deal, action)
     if not grant:
         deal.decline_extension(now)
-        audit(session, deal, actor, now, action, deal.stage, deal.stage)
+        audit(uow, deal, actor, now, action, deal.stage, deal.stage)
     else:
         extension = timedelta(days=settings.extension_days)
         old_end = deal.grant_extension(now, extension, settings.max_extensions)
         assert deal.protection_expires_at is not None
-        audit(session, deal, actor, now, action, deal.stage, deal.stage)
+        audit(uow, deal, actor, now, action, deal.stage, deal.stage)
         audit(
-            session,
+            uow,
             deal,
             actor,
             now,
@@ -219,16 +215,16 @@ def decide_extension(
             {"from": old_end.isoformat(), "to": deal.protection_expires_at.isoformat()},
         )
     template = "extension_granted" if grant else "extension_declined"
-    notify_partner(session, deal, template, now=now, settings=settings)
-    _tell_slack(session, deal, template, actor, now, settings)
+    notify_partner(uow, deal, template, now=now, settings=settings)
+    _tell_slack(uow, deal, template, actor, now, settings)
     uow.commit()
     return deal
 
 
 def _tell_slack(
-    session: Session, deal: Deal, event: str, actor: Actor, now: datetime, settings: Settings
+    uow: UnitOfWork, deal: Deal, event: str, actor: Actor, now: datetime, settings: Settings
 ) -> None:
     """Update the review message in place and tell the partner by DM."""
     payload = {"event": event, "by": actor.name, "by_email": actor.email, "at": now.isoformat()}
-    notify_slack(session, deal, "review_update", now=now, settings=settings, payload=payload)
-    notify_slack(session, deal, "partner_dm", now=now, settings=settings, payload=payload)
+    notify_slack(uow, deal, "review_update", now=now, settings=settings, payload=payload)
+    notify_slack(uow, deal, "partner_dm", now=now, settings=settings, payload=payload)

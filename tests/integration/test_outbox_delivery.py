@@ -62,11 +62,13 @@ def add_emails(
     in_reply_to: str | None = None,
     references: list[str] | None = None,
 ) -> list[OutboxMessage]:
-    """Queue `count` emails in one committed transaction, as a service would."""
+    """Queue `count` emails in one committed transaction, as a service would; the rows
+    written."""
+    before = {row.id for row in all_rows(uow_factory)}
     with uow_factory() as uow:
-        rows = [
+        for i in range(count):
             outbox.enqueue(
-                uow.session,
+                uow,
                 outbox.Email(
                     "intake_form",
                     f"ann{i}@northwind.example",
@@ -79,10 +81,8 @@ def add_emails(
                 settings=settings,
                 dedupe_key=dedupe_key,
             )
-            for i in range(count)
-        ]
         uow.commit()
-    return rows
+    return [row for row in all_rows(uow_factory) if row.id not in before]
 
 
 def all_rows(uow_factory: UowFactory) -> list[OutboxMessage]:
@@ -241,11 +241,11 @@ def test_claim_of_a_crashed_worker_is_taken_over_once_stale(
 
 def test_same_dedupe_key_is_queued_once(uow_factory: UowFactory, settings: Settings) -> None:
     [first] = add_emails(uow_factory, settings, dedupe_key="reminder:DR-000001:14")
-    [again] = add_emails(uow_factory, settings, dedupe_key="reminder:DR-000001:14")
+    again = add_emails(uow_factory, settings, dedupe_key="reminder:DR-000001:14")
     with uow_factory() as uow:
         twice = [
             outbox.enqueue(
-                uow.session,
+                uow,
                 outbox.Email("intake_form", "ann@northwind.example", {}, "en_GB"),
                 now=T0,
                 settings=settings,
@@ -255,9 +255,12 @@ def test_same_dedupe_key_is_queued_once(uow_factory: UowFactory, settings: Setti
         ]
         uow.commit()
 
-    assert again.id == first.id
-    assert twice[0] is twice[1]
-    assert len(all_rows(uow_factory)) == 2
+    assert first.dedupe_key == "reminder:DR-000001:14" and again == []
+    assert twice == [True, False]  # the second found the first waiting in the unit of work
+    assert [row.dedupe_key for row in all_rows(uow_factory)] == [
+        "reminder:DR-000001:14",
+        "form:1",
+    ]
 
 
 def test_file_mailer_writes_parseable_eml_files(
