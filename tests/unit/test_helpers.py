@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.db import make_engine, make_session_factory
+from core.db import make_engine, make_session_factory, table_of
 from core.errors import Invalid
 from core.models import Tier
 from core.outbox import _permanent, backoff
 from core.schema import upgrade
 from core.services.review import reason_code
-from core.uow import UnitOfWork
+from core.uow import SavepointUnitOfWork, UnitOfWork
 from intake.messages import load, reply_text
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -77,6 +77,36 @@ def test_a_unit_of_work_rolls_back_unless_committed(tmp_path) -> None:  # type: 
         uow.commit()
     with UnitOfWork(factory) as uow:
         assert list(uow.session.scalars(select(Tier.name))) == ["kept"]
+    engine.dispose()
+
+
+def test_rows_added_to_a_unit_of_work_are_written_by_its_commit_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    tiers = table_of(Tier)
+
+    def tier(name: str) -> dict[str, object]:
+        return {"name": name, "discount_pct": 5, "reward_margin_pct": None}
+
+    with UnitOfWork(factory) as uow:
+        uow.add(tiers, tier("dropped at the end"))
+    with UnitOfWork(factory) as uow:
+        uow.add(tiers, tier("rolled back"))
+        uow.rollback()
+        uow.add(tiers, tier("one"))
+        uow.add(tiers, tier("two"))
+        assert [r["name"] for r in uow.added(tiers)] == ["one", "two"]
+        with SavepointUnitOfWork(uow.session) as inner:
+            inner.add(tiers, tier("savepoint rolled back"))
+        with SavepointUnitOfWork(uow.session) as inner:
+            inner.add(tiers, tier("savepoint kept"))
+            inner.commit()
+        uow.commit()
+        assert uow.added(tiers) == []
+    with UnitOfWork(factory) as uow:
+        names = list(uow.session.scalars(select(Tier.name).order_by(Tier.id)))
+    assert names == ["savepoint kept", "one", "two"]
     engine.dispose()
 
 
