@@ -7,9 +7,10 @@ import contextlib
 import logging
 import signal
 import threading
+from urllib.parse import urlsplit
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import jobs, schema
@@ -171,4 +172,55 @@ def run(app: App, args: argparse.Namespace) -> int:
     """`dealreg run`: migrate the database, then the worker and (if configured) the bot."""
     configure_logging()
     schema.upgrade(app.engine)
+    print(describe(app), flush=True)
     return run_worker(app, with_bot=True)
+
+
+def describe(app: App) -> str:
+    """What `dealreg run` runs, told to whoever started it: where mail comes in and goes
+    out, whether Slack is on, and how to send a first registration."""
+    s = app.settings
+    url = make_url(s.database_url).render_as_string(hide_password=True)
+    if s.imap_url is not None:
+        imap = urlsplit(s.imap_url.get_secret_value())
+        port = f":{imap.port}" if imap.port else ""
+        inbox = f"IMAP {imap.scheme}://{imap.hostname}{port}{imap.path or '/INBOX'}"
+        first = f"send examples/registration.eml to {s.intake_address}"
+    else:
+        inbox = f"the Maildir {s.maildir}: drop .eml files into {s.maildir / 'new'}"
+        first = f"cp examples/registration.eml {s.maildir / 'new'}/"
+    if s.smtp_url is not None:
+        smtp = urlsplit(s.smtp_url.get_secret_value())
+        out, confirm = f"SMTP {smtp.hostname}:{smtp.port or 25}", "the confirmation email"
+    else:
+        out = f".eml files in {s.outbox_dir} (set SMTP_URL to send them)"
+        confirm = f"the confirmation in {s.outbox_dir}"
+    if s.intake_require_sender_proof:
+        first += f", then answer {confirm}"
+    slack = (
+        f"on: the bot listens on port {bot_port(None)}, reviews go to {s.slack_review_channel}"
+        if s.slack_enabled
+        else "off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to start the bot (README: Slack)"
+    )
+    proof = (
+        "on: mail from an unproven sender is held until its sender confirms it"
+        if s.intake_require_sender_proof
+        else "OFF: anyone can send mail in a partner's name"
+    )
+    return "\n".join(
+        [
+            "dealreg is running; Ctrl-C stops it.",
+            f"  database      {url}",
+            f"  mail in       {inbox}",
+            f"  mail out      {out}",
+            f"  intake        {s.intake_address}; sender proof {proof}",
+            f"  Slack         {slack}",
+            f"  first deal    {first}"
+            + (
+                f", then answer the confirmation in {s.outbox_dir}"
+                if s.intake_require_sender_proof
+                else ""
+            ),
+            f'  by email      write "help" to {s.intake_address} for the form and the commands',
+        ]
+    )
