@@ -59,7 +59,7 @@ def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> N
             if row.template == "review_update" and payload.get("event") in EXTENSION_DECISIONS:
                 _extension_decided(uow.session, client, deal, payload)
         elif row.template == "extension_request":
-            body = notifications.extension_request(deal)
+            body = notifications.extension_request(deal, str(payload.get("reason") or ""))
             posted = client.chat_postMessage(channel=row.to_addr, **body)
             row.headers = {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
         elif row.template == "reviewer_nudge":

@@ -123,13 +123,14 @@ def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
     return [section(text)]
 
 
-def extension_request(deal: Deal) -> dict[str, Any]:
+def extension_request(deal: Deal, reason: str = "") -> dict[str, Any]:
     number = deal.number
+    because = f" Why: {reason}" if reason else ""
     blocks = [
         section(
             f"⏳ *{deal.partner.name}* asks to extend the protection of "
             f"*{deal_title(deal)}* (until {when(deal.protection_expires_at)}; "
-            f"{deal.extensions_granted} extension(s) so far)."
+            f"{deal.extensions_granted} extension(s) so far).{because}"
         ),
         actions(
             button("Grant", "deal_extension_grant", number, "primary"),

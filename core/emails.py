@@ -4,6 +4,8 @@ Rendering never sends: the outbox stores what this returns and a worker delivers
 
 Context keys every template may use (render fills the optional ones):
     vendor_name   required: the vendor's name ("Mimecast")
+    intake_address  required where a template shows commands: the intake mailbox, for the
+                  `mailto:` links of the next steps (the outbox always sets it)
     deal          core.models.Deal or None
     quote         core.models.Quote or None (with its `lines`)
     partner       core.models.Partner or None (default: deal.partner)
@@ -32,6 +34,10 @@ Template-specific keys (required unless marked optional):
     extension_declined     deal; note (optional)
     reviewer_nudge         deals (list of Deal waiting for review); hours, review_channel
                            (optional)
+    intake_command         command (start_order | submit_order | quote | extend | status |
+                           deals | check); error (a refusal: nothing changed), else deal,
+                           quote, deals or check (a core.protection.DomainCheck) as the
+                           command gives
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from dataclasses import dataclass
 from datetime import date as date_type
 from datetime import datetime as datetime_type
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,6 +85,7 @@ TEMPLATE_NAMES = (
     "extension_granted",
     "extension_declined",
     "reviewer_nudge",
+    "intake_command",
 )
 
 
@@ -98,9 +106,27 @@ def _zone(ctx: Context) -> ZoneInfo:
     return zone if isinstance(zone, ZoneInfo) else ZoneInfo("UTC")
 
 
+# An email's text and HTML bodies show the same values: each is formatted once, not twice.
+# Numbers are keyed by their text, since Decimal("0") and Decimal("-0") are equal but print
+# apart (Babel reads any number as Decimal(str(number)) anyway).
+@lru_cache(maxsize=1024)
+def _number_text(kind: str, number: str, currency: str, locale: Locale) -> str:
+    value = Decimal(number)
+    if kind == "money":
+        return format_currency(value, currency, locale=locale)
+    if kind == "pct":
+        return format_percent(value / 100, "#,##0.##%", locale=locale)
+    return format_decimal(value, locale=locale)
+
+
+@lru_cache(maxsize=256, typed=True)
+def _date_text(value: date_type, locale: Locale) -> str:
+    return format_date(value, "medium", locale=locale)
+
+
 @pass_context
 def _money(ctx: Context, amount: Decimal | int | str, currency: str) -> str:
-    return format_currency(Decimal(str(amount)), currency, locale=_locale(ctx))
+    return _number_text("money", str(amount), currency, _locale(ctx))
 
 
 @pass_context
@@ -109,7 +135,7 @@ def _date(ctx: Context, value: date_type | datetime_type | None) -> str:
         return ""
     if isinstance(value, datetime_type):
         value = value.astimezone(_zone(ctx)).date()
-    return format_date(value, "medium", locale=_locale(ctx))
+    return _date_text(value, _locale(ctx))
 
 
 @pass_context
@@ -124,12 +150,12 @@ def _pct(ctx: Context, value: Decimal | int | str | None) -> str:
     """Format a percentage given as a number of percent (15 -> "15%")."""
     if value is None:
         return ""
-    return format_percent(Decimal(str(value)) / 100, "#,##0.##%", locale=_locale(ctx))
+    return _number_text("pct", str(value), "", _locale(ctx))
 
 
 @pass_context
 def _number(ctx: Context, value: int | Decimal) -> str:
-    return format_decimal(value, locale=_locale(ctx))
+    return _number_text("number", str(value), "", _locale(ctx))
 
 
 def field_label(name: str, country: str | None = None) -> str:
@@ -162,13 +188,22 @@ def _make_env() -> Environment:
     return env
 
 
-def parse_locale(locale: str) -> Locale:
-    """Parse "en_GB" or "en-GB"; fall back to the default rather than lose the email."""
+@lru_cache(maxsize=64)
+def _parsed(locale: str) -> Locale | None:
+    """One Locale per id and process (Babel builds a new one, data and all, per parse)."""
     try:
         return Locale.parse(locale.replace("-", "_"))
     except (ValueError, UnknownLocaleError):
+        return None
+
+
+def parse_locale(locale: str) -> Locale:
+    """Parse "en_GB" or "en-GB"; fall back to the default rather than lose the email."""
+    parsed = _parsed(locale)
+    if parsed is None:
         log.warning("unknown locale %r, using %s", locale, DEFAULT_LOCALE)
         return Locale.parse(DEFAULT_LOCALE)
+    return parsed
 
 
 def _full_context(context: Mapping[str, Any], locale: str, tz: str) -> dict[str, Any]:

@@ -157,7 +157,12 @@ def compose(
     """Render an email into the values of its outbox row."""
     if "\n" in email.to or "\r" in email.to:
         raise ValueError("recipient must be a single line")
-    ctx = {"vendor_name": settings.vendor_name, "base_url": settings.base_url, **email.context}
+    ctx = {
+        "vendor_name": settings.vendor_name,
+        "base_url": settings.base_url,
+        "intake_address": settings.intake_address,
+        **email.context,
+    }
     if email.deal is not None:
         ctx.setdefault("deal", email.deal)
     rendered = render(email.template, ctx, locale=email.locale, tz=email.tz)

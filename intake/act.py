@@ -26,11 +26,22 @@ from core.config import Settings
 from core.errors import DealError, Invalid
 from core.locales import locale_for
 from core.models import Deal, InboundEmail, Partner
-from core.services import Actor, answer, identify, request_extension
+from core.services import (
+    Actor,
+    add_quote,
+    advance,
+    answer,
+    check_domain,
+    identify,
+    request_extension,
+    search,
+    show,
+)
 from core.services.inbound import finish, held_for, hold, release, thread_deal
 from core.services.register import Registered, Request, catalogue, register, validation_context
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
+from intake.commands import Command
 from intake.decide import Decision, Facts
 from intake.proof import Proof, ProofSettings, prove
 from intake.readahead import Read, confirmation_id
@@ -143,6 +154,8 @@ def carry_out(
         _hold(ctx, uow, row, read, actor, decision, now)
     elif decision.action in ("answer", "extend"):
         _act_on_deal(ctx, uow, row, read, actor, decision, now)
+    elif decision.action == "command":
+        _command(ctx, uow, row, read, actor, decision, now)
     else:
         if decision.action == "release":
             held = held_for(uow.session, read.confirm_tokens)
@@ -176,6 +189,136 @@ def _act_on_deal(
         reply(ctx, uow, row, read, actor, failed, now)
         return
     finish(uow.session, row, decision.status, now, reason=decision.reason)
+
+
+def _command(
+    ctx: IntakeContext,
+    uow: UnitOfWork,
+    row: InboundEmail,
+    read: Read,
+    actor: Actor | None,
+    decision: Decision,
+    now: datetime,
+) -> None:
+    """Carry out a command by email with the service call Slack and the CLI make, and
+    answer with its outcome or the error it was refused with (the move left undone)."""
+    assert actor is not None and read.command is not None
+    command, verb = read.command, read.command.verb
+    try:
+        with SavepointUnitOfWork(uow.session) as acting:
+            outcome = _COMMANDS[verb](ctx, acting, actor, command, decision.deal or "", now)
+            acting.commit()
+    except DealError as exc:
+        context = {"command": verb, "error": exc.message}
+        refused = Decision(
+            "reply", "invalid", f"{decision.reason}: {exc.message}", decision.template, context
+        )
+        reply(ctx, uow, row, read, actor, refused, now)
+        return
+    deal = outcome.get("deal")
+    done = Decision(
+        decision.action,
+        decision.status,
+        decision.reason,
+        decision.template,
+        {**decision.context, **outcome},
+    )
+    reply(
+        ctx, uow, row, read, actor, done, now, deal_id=deal.id if isinstance(deal, Deal) else None
+    )
+
+
+Outcome = dict[str, Any]
+
+
+def _start_order(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    deal = advance(
+        uow,
+        actor,
+        number,
+        quote_number=command.quote,
+        action="start_order",
+        now=now,
+        settings=ctx.settings,
+    )
+    return {"deal": deal, "quote": next(q for q in deal.quotes if q.id == deal.order_quote_id)}
+
+
+def _submit_order(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    deal = advance(
+        uow,
+        actor,
+        number,
+        po_number=command.po_number,
+        action="submit_order",
+        now=now,
+        settings=ctx.settings,
+    )
+    return {"deal": deal}
+
+
+def _quote(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    deal = show(uow.session, actor, number)
+    users = command.users or deal.number_of_users
+    product = command.product or deal.product.code
+    quote = add_quote(
+        uow,
+        actor,
+        deal.prospect.domain,
+        product_code=product,
+        users=users,
+        now=now,
+        settings=ctx.settings,
+    )
+    return {"deal": deal, "quote": quote}
+
+
+def _extend(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    deal = request_extension(
+        uow, actor, number, reason=command.reason, now=now, settings=ctx.settings
+    )
+    return {"deal": deal}
+
+
+def _status(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    return {"deal": show(uow.session, actor, number)}
+
+
+def _deals(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    return {"deals": search(uow.session, actor, limit=DEALS_LISTED)}
+
+
+def _check(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    return {"check": check_domain(uow.session, actor, command.domain or "", now)}
+
+
+# The newest deals a `deals` reply lists.
+DEALS_LISTED = 50
+_COMMANDS: dict[
+    str, Callable[[IntakeContext, UnitOfWork, Actor, Command, str, datetime], Outcome]
+] = {
+    "start_order": _start_order,
+    "submit_order": _submit_order,
+    "quote": _quote,
+    "extend": _extend,
+    "status": _status,
+    "deals": _deals,
+    "check": _check,
+}
 
 
 def _hold(

@@ -13,10 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.models import InboundEmail
+from intake.commands import Command
+from intake.parser import IntakeResult
 from intake.readahead import Read
 
 # A reply to an approval email that asks for more time.
 _EXTEND = re.compile(r"\bextend|\bextension\b", re.IGNORECASE)
+# The commands about one deal; the others are about the partner (deals, check).
+DEAL_COMMANDS = frozenset({"start_order", "submit_order", "quote", "extend", "status"})
+NO_DEAL = (
+    "which deal? Write its number with the command (“{words} DR-000123”), or reply to one "
+    "of our emails about it"
+)
 # Replies to these emails of ours act on their deal: an answer, or an extension request.
 _ACTING_THREADS = ("deal_returned", "expiry_reminder")
 
@@ -42,7 +50,8 @@ class Decision:
 
     `action` is one of: close (record only), reply (queue `template` with `context`),
     hold (keep it, ask the sender to confirm), release (a confirmation: queue the held
-    message again), register, answer (a returned registration), extend.
+    message again), register, answer (a returned registration), extend, command (a command
+    by email: `Read.command`, about `deal`).
     """
 
     action: str
@@ -68,6 +77,11 @@ def decide(read: Read, facts: Facts) -> Decision:
         return Decision("close", "refused", f"unknown sender {read.sender}")
     if read.confirms:
         return _confirmation(read, facts)
+    command = read.command
+    if command is not None and (not command.in_subject or not _is_form(parsed)):
+        # A command in the new text wins over any form quoted below it; one in the subject
+        # yields to a form in the body.
+        return _command(command, read, facts)
     threaded = _in_thread(read, facts)
     if threaded is not None:
         return threaded
@@ -100,6 +114,28 @@ def _confirmation(read: Read, facts: Facts) -> Decision:
         return Decision("close", "answered", f"confirmed inbound {held.id} again")
     reason = f"confirms inbound {held.id}, which lapsed"
     return Decision("reply", "refused", reason, "intake_refused", {"reason": "hold_lapsed"})
+
+
+def _is_form(parsed: IntakeResult) -> bool:
+    return parsed.classification.kind == "registration"
+
+
+def _command(command: Command, read: Read, facts: Facts) -> Decision:
+    """A command by email: about the deal its line names, else the deal of the email it
+    answers, else one named elsewhere in it. Help is answered to anyone; the rest act or
+    tell, so they wait for an unproven sender's confirmation like a registration."""
+    if command.verb == "help":
+        return Decision("reply", "answered", "help", "intake_form")
+    deal = command.deal or facts.thread_deal or command.mentioned
+    words = command.verb.replace("_", " ")
+    if command.verb in DEAL_COMMANDS and deal is None:
+        context = {"command": command.verb, "error": NO_DEAL.format(words=words)}
+        return Decision("reply", "invalid", f"{words}: no deal named", "intake_command", context)
+    if not facts.proven:
+        return _hold(f"the command “{words}”", read)
+    reason = f"command: {words}" + (f" {deal}" if deal and command.verb in DEAL_COMMANDS else "")
+    context = {"command": command.verb}
+    return Decision("command", "answered", reason, "intake_command", context, deal=deal)
 
 
 def _in_thread(read: Read, facts: Facts) -> Decision | None:

@@ -24,6 +24,7 @@ from multiprocessing.process import BaseProcess
 from core.errors import Invalid
 from core.validation import Registration, ValidationContext, validate_registration
 from intake import classify, messages, parser
+from intake.commands import Command, read_command
 from intake.proof import Proof, ProofSettings, prove
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Read:
     references: tuple[str, ...] = ()  # the Message-IDs it answers
     reply_headers: tuple[str | None, str | None] = (None, None)  # for our reply to it
     reply_text: str = ""  # its new text, above any quoted original
+    command: Command | None = None  # a command by email (`intake.commands`) in it
     registration: Registration | None = None
     context: ValidationContext | None = None
     proof: Proof | None = None
@@ -106,6 +108,8 @@ def read(
         kind = parsed.classification.kind
     else:
         kind = classify.classify(msg, own_addresses=set(own_addresses), form_found=False).kind
+    subject = messages.header(msg, "Subject")
+    reply_text = messages.reply_text(msg) if parsed is not None else ""
     context = (contexts or {}).get(sender) if sender else None
     registration = None
     if context is not None and parsed is not None and is_registration(parsed):
@@ -116,13 +120,14 @@ def read(
         key=messages.message_key(msg, raw),
         message_id=messages.header(msg, "Message-ID").strip() or None,
         sender=sender,
-        subject=messages.header(msg, "Subject"),
+        subject=subject,
         parsed=parsed,
         automatic=kind in classify.IGNORED_KINDS,
         from_count=messages.from_count(msg),
         references=tuple(messages.references(msg)),
         reply_headers=messages.reply_headers(msg),
-        reply_text=messages.reply_text(msg) if parsed is not None else "",
+        reply_text=reply_text,
+        command=read_command(subject, reply_text) if parsed is not None else None,
         registration=registration,
         context=context if registration is not None else None,
         proof=prove(raw, sender, proof) if proof is not None and sender else None,

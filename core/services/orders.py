@@ -21,6 +21,7 @@ from core.services.common import (
     require_role,
 )
 from core.services.quotes import create_quote, protecting_deal
+from core.stages import next_stage
 from core.uow import UnitOfWork
 
 
@@ -31,15 +32,22 @@ def advance(
     *,
     quote_number: str | None = None,
     po_number: str | None = None,
+    action: str | None = None,
     now: datetime,
     settings: Settings,
 ) -> Deal:
-    """Move an approved deal to order_started (naming the quote), then to order_submitted."""
+    """Move an approved deal to order_started (naming the quote), then to order_submitted.
+
+    `action` (start_order or submit_order) is the move asked for, refused when the deal's
+    stage does not allow it; without it, the deal takes its next move.
+    """
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
     require_role(actor, "partner", "advance deals")
     source = deal.stage
-    if source == "approved":
+    move = action or ("start_order" if source == "approved" else "submit_order")
+    next_stage(source, move)  # a move the stage does not allow is refused first
+    if move == "start_order":
         authorise(actor, deal, "start_order")
         quote = _order_quote(deal, quote_number)
         deal.start_order(quote, now)

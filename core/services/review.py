@@ -168,16 +168,23 @@ def answer(
 
 
 def request_extension(
-    uow: UnitOfWork, actor: Actor, number: str, *, now: datetime, settings: Settings
+    uow: UnitOfWork,
+    actor: Actor,
+    number: str,
+    *,
+    reason: str | None = None,
+    now: datetime,
+    settings: Settings,
 ) -> Deal:
-    """Ask the deal desk to extend an approved deal's protection."""
+    """Ask the deal desk to extend an approved deal's protection, saying why if given."""
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
     authorise(actor, deal, "request_extension")
     if not deal.request_extension(now, settings.max_extensions):
         return deal  # already pending: asking twice is the same request
-    audit(uow, deal, actor, now, "request_extension", deal.stage, deal.stage)
-    notify_slack(uow, deal, "extension_request", now=now, settings=settings)
+    why = {"reason": reason.strip()[:500]} if reason and reason.strip() else {}
+    audit(uow, deal, actor, now, "request_extension", deal.stage, deal.stage, why)
+    notify_slack(uow, deal, "extension_request", now=now, settings=settings, payload=why)
     uow.commit()
     return deal
 

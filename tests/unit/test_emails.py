@@ -118,7 +118,12 @@ def make_deal(stage: str = "approved", company: str = "Acme Ltd") -> tuple[Deal,
 
 def context_for(name: str, deal: Deal, quote: Quote) -> dict[str, Any]:
     """Return a realistic context for one template."""
-    ctx: dict[str, Any] = {"vendor_name": "Mimecast", "deal": deal, "quote": quote}
+    ctx: dict[str, Any] = {
+        "vendor_name": "Mimecast",
+        "intake_address": "deals@vendor.example",
+        "deal": deal,
+        "quote": quote,
+    }
     extra: dict[str, dict[str, Any]] = {
         "intake_errors": {
             "deal": None,
@@ -144,6 +149,7 @@ def context_for(name: str, deal: Deal, quote: Quote) -> dict[str, Any]:
         "extension_granted": {"extension_days": 30},
         "extension_declined": {"note": "Close date too far out."},
         "reviewer_nudge": {"deal": None, "deals": [deal], "hours": 48},
+        "intake_command": {"command": "status"},
     }
     ctx.update(extra.get(name, {}))
     return ctx
