@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from core import wake
+
 
 class UnitOfWork:
     """Use as `with uow_factory() as uow: ...; uow.commit()`."""
@@ -42,6 +44,8 @@ class UnitOfWork:
         rows, self._rows = self._rows, {}
         for table, values in rows.items():
             self.session.execute(table.insert(), values)
+        if rows:
+            wake.written(self.session, {table.name for table in rows})
 
     def __exit__(
         self,
@@ -52,14 +56,17 @@ class UnitOfWork:
         # close() rolls back whatever was not committed and detaches the objects without
         # expiring them, so results stay readable after the unit of work ends.
         self._rows = {}
+        wake.rolled_back(self.session)
         self.session.close()
 
     def commit(self) -> None:
         self.write()
         self.session.commit()
+        wake.committed(self.session)  # the outbox's deliverers, if it queued mail
 
     def rollback(self) -> None:
         self._rows = {}
+        wake.rolled_back(self.session)
         self.session.rollback()
 
     @property

@@ -13,7 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import jobs, schema
+from core import jobs, schema, wake
+from dealreg import wakeup
 from dealreg.bot_command import bot_port, serve_bot
 from dealreg.intake_command import intake_context, warn_if_unsafe
 from dealreg.job_runner import run_job
@@ -22,7 +23,8 @@ from intake.pipeline import make_mailbox, run_forever
 
 log = logging.getLogger(__name__)
 
-# Seconds between runs of each job.
+# Seconds between runs of each job. The outbox also runs the moment mail is queued
+# (`dealreg.wakeup`): its interval is the safety net.
 INTERVALS = {"outbox": 15, "expire": 300, "remind": 3600, "nudge": 3600}
 _MAILBOX_LOCK = 0x6465616C  # "deal": one mailbox reader across all workers
 
@@ -31,6 +33,8 @@ def scheduler(app: App) -> BackgroundScheduler:
     """Every job on its interval; one instance of each at a time, late runs coalesced."""
     sched = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for name, seconds in INTERVALS.items():
+        if name == "outbox":
+            continue  # its own thread: see run_worker
         sched.add_job(_safe, "interval", seconds=seconds, args=(app, name), id=name, name=name)
     return sched
 
@@ -147,6 +151,14 @@ def run_worker(app: App, *, with_bot: bool = False) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sched = scheduler(app)
     sched.start()
+    wakeup.watch(app, stop)
+    deliverer = threading.Thread(
+        target=wakeup.deliver_forever,
+        args=(app, stop, lambda: _safe(app, "outbox"), INTERVALS["outbox"]),
+        name="outbox",
+        daemon=True,
+    )
+    deliverer.start()
     reader = intake_thread(app, stop)
     if with_bot and app.settings.slack_enabled:
         threading.Thread(target=serve_bot, args=(app, bot_port(None)), daemon=True).start()
@@ -158,6 +170,8 @@ def run_worker(app: App, *, with_bot: bool = False) -> int:
         stop.set()
     log.info("stopping: finishing the jobs in hand")
     sched.shutdown(wait=True)
+    wake.OUTBOX.set()  # the deliverer sees `stop` at once
+    deliverer.join(timeout=60)
     reader.join(timeout=60)
     return 0
 

@@ -35,7 +35,7 @@ class MaildirMailbox:
         processed: str = "Processed",
         rejected: str = "Rejected",
         max_bytes: int | None = None,
-        poll_s: float = 0.5,
+        poll_s: float = 0.2,
     ) -> None:
         self.path = Path(path)
         self.processed, self.rejected = processed, rejected
