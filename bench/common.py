@@ -89,13 +89,15 @@ def timed_ms(fn: Callable[[], Any]) -> float:
 
 @contextlib.contextmanager
 def stopwatch() -> Iterator[dict[str, float]]:
-    """Yield a dict whose `s` holds the elapsed seconds once the block ends."""
-    out = {"s": 0.0}
-    started = time.perf_counter()
+    """Yield a dict whose `s` holds the elapsed seconds once the block ends, and `cpu` the
+    seconds this process spent on a CPU meanwhile (less swayed by other load than `s`)."""
+    out = {"s": 0.0, "cpu": 0.0}
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         yield out
     finally:
         out["s"] = time.perf_counter() - started
+        out["cpu"] = time.process_time() - cpu
 
 
 def log(message: str) -> None:

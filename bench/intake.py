@@ -128,6 +128,8 @@ def pipeline_rate(url: str, account: ImapAccount, profile: Path | None = None) -
         "rate_per_s": round(report.seen / took["s"], 1),
         "messages": report.seen,
         "seconds": round(took["s"], 2),
+        # The pipeline's own process only (the read-ahead process works beside it).
+        "cpu_s": round(took["cpu"], 2),
         "outcomes": report.handled,
         "failed": report.failed,
         "left_in_inbox": left,
