@@ -1,8 +1,9 @@
 """The Slack app: one Bot, the Bolt apps over it, served by waitress and over Socket Mode.
 
-The edge answers commands and clicks itself and runs their listeners after (`answered`);
-everything else Bolt answers once the listener acknowledges. That takes two Bolt apps,
-which share the one Bot: one client, one identity cache, one pool for slow submissions.
+The edge, over HTTP and over Socket Mode alike, answers commands and clicks itself and runs
+their listeners after (`answered`); everything else Bolt answers once the listener
+acknowledges. That takes two Bolt apps, which share the one Bot: one client, one identity
+cache, one pool for slow submissions.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import logging
 import os
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,15 +22,19 @@ from typing import Any
 import slack_bolt
 import waitress
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.socket_mode.client import BaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy import text
 
 from bot.context import Bot, WithBot
-from bot.edge import SlackEdge
+from bot.edge import ANSWERED_AT_ONCE, BACKLOG, WORKERS, SlackEdge
 from bot.identity import Identities
 from bot.listeners import actions, commands, events, options, views
 from core.config import Settings
@@ -136,15 +143,66 @@ def create_wsgi(bot: Bot, bolt_app: slack_bolt.App | None = None) -> BotWsgi:
     return BotWsgi(bot, bolt_app or create_app(bot))
 
 
+class SocketMode(SocketModeHandler):
+    """Socket Mode, acknowledged as the HTTP edge answers: commands and clicks on arrival.
+
+    Bolt acknowledges an envelope once its listener calls `ack()`, and a listener first waits
+    for a free thread: while the database is slow, a burst of commands waits past Slack's
+    3 seconds and Bolt gives up on them unacknowledged. A command's or click's ack carries
+    nothing, so it is sent at once and the `answered` app runs the listener on a small pool.
+    """
+
+    def __init__(self, bolt_app: slack_bolt.App, later: slack_bolt.App, app_token: str) -> None:
+        super().__init__(bolt_app, app_token)
+        self.later = later
+        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="socket-work")
+        self.slots = threading.BoundedSemaphore(BACKLOG)
+
+    def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
+        kind = "command" if req.type == "slash_commands" else req.payload.get("type")
+        if kind in ANSWERED_AT_ONCE and self.slots.acquire(blocking=False):
+            self.pool.submit(self._dispatch, req)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        started = time.time()  # as Bolt's own handle(): Bolt answers once the listener acks
+        send_response(client, req, run_bolt_app(self.app, req), started)
+
+    def _dispatch(self, req: SocketModeRequest) -> None:
+        try:
+            response = run_bolt_app(self.later, req)
+            if response.status >= 400:
+                log.warning("socket mode request already acked failed: %s", response.status)
+        except Exception:
+            log.exception("socket mode request already acked failed")
+        finally:
+            self.slots.release()
+
+    def close(self) -> None:
+        """Disconnect, then finish the commands and clicks already acknowledged."""
+        super().close()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
+        self.pool.shutdown(wait=True)
+
+
+def connect_socket_mode(bot: Bot, bolt_app: slack_bolt.App) -> SocketMode | None:
+    """With SLACK_APP_TOKEN, take events over Socket Mode; the handler (None without a token).
+
+    The client asks `apps.connections.open` through the app's Web API client (so at the
+    configured URL) and connects again by itself when the connection drops.
+    """
+    token = bot.runtime.settings.slack_app_token
+    if token is None:
+        return None
+    handler = SocketMode(bolt_app, create_app(bot, answered=True), token.get_secret_value())
+    handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
+    log.info("connected to Slack over Socket Mode")
+    return handler
+
+
 def serve(runtime: Runtime, port: int) -> None:
     """Serve the bot with waitress; with SLACK_APP_TOKEN, take events over Socket Mode too."""
     bot = make_bot(runtime)
     bolt_app = create_app(bot)
-    token = runtime.settings.slack_app_token
-    if token is not None:
-        handler = SocketModeHandler(bolt_app, token.get_secret_value())
-        handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
-        log.info("connected to Slack over Socket Mode")
+    connect_socket_mode(bot, bolt_app)
     log.info("serving /slack/events and /healthz on port %s", port)
     wsgi = create_wsgi(bot, bolt_app)
     # Refuse an oversize body while it arrives, before waitress spools it to disk (up to 1 GiB

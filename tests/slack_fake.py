@@ -31,6 +31,8 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.emails: dict[str, str] = {}  # Slack user id -> profile email
         self._limited: dict[str, int] = {}  # method -> Retry-After seconds, once
+        # Where `apps.connections.open` sends Socket Mode clients (tests/socket_mode.py sets it).
+        self.socket_mode_url: str | None = None
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -111,6 +113,13 @@ class FakeSlack:
     def answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         """Slack's answer to one Web API call."""
         ok: dict[str, Any] = {"ok": True}
+        if method == "apps.connections.open":
+            if not str(p.get("token", "")).startswith("xapp-"):
+                return {"ok": False, "error": "not_allowed_token_type"}
+            if self.socket_mode_url is None:
+                return {"ok": False, "error": "socket_mode_not_enabled"}
+            ticket = uuid.uuid4().hex
+            return ok | {"url": f"{self.socket_mode_url}?ticket={ticket}&app_id=A0APP"}
         if method == "auth.test":
             return ok | {"team_id": "T0TEAM", "user_id": "U0BOT", "bot_id": "B0BOT", "team": "t"}
         if method in ("views.open", "views.update", "views.push", "views.publish"):
@@ -176,6 +185,9 @@ class FakeSlack:
                     self._send(200, {"ok": True}, {})
                     return
                 method = path.removeprefix("/api/")
+                if method == "apps.connections.open":  # Slack takes an app token only
+                    bearer = self.headers.get("Authorization") or ""
+                    params.setdefault("token", bearer.removeprefix("Bearer "))
                 retry_after = fake._limited.pop(method, None)
                 if retry_after is not None:
                     fake._record(method, params)
