@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from alembic import command
@@ -22,6 +23,15 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the database to the latest revision (creates it when empty)."""
+    _migrate(engine, command.upgrade, "head")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to `revision`, keeping its rows (tests of migrations)."""
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
@@ -33,7 +43,7 @@ def upgrade(engine: Engine) -> None:
         try:
             with conn.begin():
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                step(cfg, revision)
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
                     raise RuntimeError("the migration left rows with broken foreign keys")
         finally:
@@ -51,3 +61,15 @@ def current(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+# Not models: SQLite's FTS5 search index (migration 0006) and the shadow tables FTS5 keeps
+# beside it (deal_search_data, _idx, _content, _docsize, _config).
+SEARCH_INDEX = "deal_search"
+
+
+def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
+    """Whether a schema comparison (Alembic's `include_name`) looks at a database name."""
+    if type_ != "table" or name is None:
+        return True
+    return name != SEARCH_INDEX and not name.startswith(f"{SEARCH_INDEX}_")

@@ -8,6 +8,7 @@ from alembic import context
 
 import core.models  # noqa: F401  (registers every table on Base.metadata)
 from core.db import Base, UTCDateTime, make_engine
+from core.schema import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -38,6 +39,7 @@ def _run_with(connection: Any) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
         compare_type=True,
+        include_name=include_name,  # not SQLite's search index: no model describes it
     )
     with context.begin_transaction():
         context.run_migrations()
