@@ -34,9 +34,12 @@ class Bot:
         return self.identities.actor(user_id)
 
     def deliver(self) -> None:
-        """Deliver the Slack messages this request queued, so a click shows at once."""
+        """Deliver the Slack messages people's actions queued (this request's among them),
+        so a click shows at once; a batch's backlog is the worker's to post, not a request's
+        to wait for."""
         try:
-            deliver_slack_due(self.runtime, self.client, self.runtime.now(), self.worker_id)
+            now = self.runtime.now()
+            deliver_slack_due(self.runtime, self.client, now, self.worker_id, urgent_only=True)
         except Exception:
             log.exception("slack delivery failed; the worker will retry")
 

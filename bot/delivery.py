@@ -28,9 +28,16 @@ EXTENSION_DECISIONS = ("extension_granted", "extension_declined")
 
 
 def deliver_slack_due(
-    runtime: Runtime, client: WebClient, now: datetime, worker_id: str, limit: int = 50
+    runtime: Runtime,
+    client: WebClient,
+    now: datetime,
+    worker_id: str,
+    limit: int = 50,
+    *,
+    urgent_only: bool = False,
 ) -> DeliveryReport:
-    """Claim due Slack rows, post or update each message, and record the outcome."""
+    """Claim due Slack rows, post or update each message, and record the outcome;
+    `urgent_only`: only those people's actions queued (see `outbox.claim_due`)."""
     return deliver_each(
         runtime.uow,
         partial(_send, runtime, client, worker_id),
@@ -39,6 +46,7 @@ def deliver_slack_due(
         kind="slack",
         limit=limit,
         max_attempts=runtime.settings.outbox_max_attempts,
+        urgent_only=urgent_only,
     )
 
 

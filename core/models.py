@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -423,6 +424,8 @@ class OutboxMessage(Base):
     )
     id: Mapped[intpk]
     kind: Mapped[str] = mapped_column(String(10), default="email")  # email | slack
+    # 0: caused by a person just now, sent first; 1: a batch's mail (see UnitOfWork.background).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     template: Mapped[str40]
     dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.db import reserve_ids, table_of
+from core.db import table_of
 from core.emails import render
 from core.mailer import Mailer, build_message
 from core.models import Deal, OutboxMessage
@@ -112,10 +112,14 @@ def enqueue(
         return False
     if email.deal is not None and email.deal.id is None:
         uow.session.flush()
-    uow.add(
-        table_of(OutboxMessage), compose(email, now=now, settings=settings, dedupe_key=dedupe_key)
-    )
+    values = compose(email, now=now, settings=settings, dedupe_key=dedupe_key)
+    uow.add(table_of(OutboxMessage), {**values, "priority": priority_of(uow)})
     return True
+
+
+def priority_of(uow: UnitOfWork) -> int:
+    """0 for what a person's action queues, sent first; 1 for a background batch's mail."""
+    return 1 if uow.background else 0
 
 
 def queued(uow: UnitOfWork, dedupe_key: str) -> bool:
@@ -195,10 +199,12 @@ def new_row(
     now: datetime,
     deal_id: int | None,
     dedupe_key: str | None = None,
+    priority: int = 0,
 ) -> dict[str, Any]:
-    """The values of a new outbox row, due now (every column, for `insert_rows`)."""
+    """The values of a new outbox row, due now (every column)."""
     return {
         "kind": kind,
+        "priority": priority,
         "template": template,
         "dedupe_key": dedupe_key,
         "deal_id": deal_id,
@@ -219,20 +225,6 @@ def new_row(
     }
 
 
-def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """INSERT outbox rows (as `compose` makes them) together; their ids, in order."""
-    if not rows:
-        return []
-    table = table_of(OutboxMessage)
-    if len(rows) == 1:
-        return [session.execute(table.insert().returning(table.c.id), rows[0]).scalar_one()]
-    # Ids reserved ahead leave a plain executemany, which psycopg pipelines; with RETURNING
-    # the rows go as one statement of thousands of placeholders that psycopg parses each time.
-    ids = reserve_ids(session, OutboxMessage, len(rows))
-    session.execute(table.insert(), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
-    return ids
-
-
 def _due(now: datetime, kind: str, stale_after: timedelta) -> ColumnElement[bool]:
     return and_(
         OutboxMessage.kind == kind,
@@ -251,14 +243,21 @@ def claim_due(
     *,
     kind: str = "email",
     stale_after: timedelta = STALE_CLAIM,
+    urgent_only: bool = False,
 ) -> list[int]:
-    """Claim up to `limit` due rows for this worker; no two workers get the same row."""
+    """Claim up to `limit` due rows for this worker; no two workers get the same row.
+
+    `urgent_only` claims only what people's actions queued (priority 0), not a batch's.
+    """
     due = _due(now, kind, stale_after)
+    if urgent_only:
+        due = and_(due, OutboxMessage.priority == 0)
     with uow_factory() as uow:
         query = (
             select(OutboxMessage.id)
             .where(due)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            # What a person waits for first, then in the order each fell due.
+            .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
         )
         if uow.dialect == "postgresql":
@@ -403,10 +402,12 @@ def deliver_each(
     kind: str,
     limit: int = 100,
     max_attempts: int = 12,
+    urgent_only: bool = False,
 ) -> DeliveryReport:
     """Claim due rows of `kind`, hand each id to `send`, and record every outcome."""
     report = DeliveryReport()
-    for row_id in claim_due(uow_factory, now, worker_id, limit, kind=kind):
+    claimed = claim_due(uow_factory, now, worker_id, limit, kind=kind, urgent_only=urgent_only)
+    for row_id in claimed:
         error: BaseException | None = None
         try:
             send(row_id)

@@ -19,17 +19,28 @@ from core import wake
 
 
 class UnitOfWork:
-    """Use as `with uow_factory() as uow: ...; uow.commit()`."""
+    """Use as `with uow_factory() as uow: ...; uow.commit()`.
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    A `background` unit of work does work no one is waiting on at that moment (a batch of
+    mail): the messages it queues are sent after those a person's action queued.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], *, background: bool = False) -> None:
         self._factory = session_factory
         self.session: Session
         self._rows: dict[Table, list[dict[str, Any]]] = {}
+        self._background = background
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        self.session.info[_BACKGROUND] = self._background
         self._rows = {}
         return self
+
+    @property
+    def background(self) -> bool:
+        """Whether this work's messages wait behind those of a person's action."""
+        return bool(self.session.info.get(_BACKGROUND))
 
     def add(self, table: Table, values: dict[str, Any]) -> None:
         """Collect a row for `table`, to be INSERTed by `commit` (with every column set)."""
@@ -76,6 +87,7 @@ class UnitOfWork:
 
 
 UowFactory = Callable[[], UnitOfWork]
+_BACKGROUND = "dealreg.background"
 
 
 class SavepointUnitOfWork(UnitOfWork):

@@ -44,8 +44,10 @@ def intake_context(app: App) -> IntakeContext:
     except ValueError as exc:
         raise CommandError(f"INTAKE_DNS_RESOLVERS: {exc}") from None
     own = {app.settings.intake_address.lower()}
+    # The intake works through mail in batches: what it queues waits behind what people's
+    # actions queue (a reviewer's approval email goes ahead of a backlog of confirmations).
     return IntakeContext(
-        uow=app.uow, settings=app.settings, now=app.now, own_addresses=frozenset(own)
+        uow=app.background_uow, settings=app.settings, now=app.now, own_addresses=frozenset(own)
     )
 
 

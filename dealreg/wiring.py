@@ -33,6 +33,10 @@ class App:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
 
+    def background_uow(self) -> UnitOfWork:
+        """A unit of work whose mail waits behind people's (the intake's batches)."""
+        return UnitOfWork(self.session_factory, background=True)
+
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)

@@ -232,6 +232,7 @@ def notify_slack(
         now=now,
         deal_id=deal.id,
         dedupe_key=dedupe_key,
+        priority=outbox.priority_of(uow),
     )
     uow.add(table_of(OutboxMessage), row)
 

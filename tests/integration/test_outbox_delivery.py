@@ -316,3 +316,29 @@ def test_smtp_mailer_repr_hides_credentials() -> None:
 def test_smtp_url_with_unknown_scheme_is_refused() -> None:
     with pytest.raises(ValueError):
         SmtpMailer("http://mail.example", sender=SENDER)
+
+
+def test_mail_a_person_waits_for_is_claimed_ahead_of_a_batchs_backlog(
+    settings: Settings,
+) -> None:
+    engine = make_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+
+    def queue(to: str, *, background: bool) -> None:
+        with UnitOfWork(factory, background=background) as uow:
+            email = outbox.Email("intake_form", to, {"country": "GB"}, "en_GB")
+            outbox.enqueue(uow, email, now=T0, settings=settings)
+            uow.commit()
+
+    for i in range(3):
+        queue(f"backlog{i}@northwind.example", background=True)
+    queue("approved@northwind.example", background=False)  # queued last, due no sooner
+
+    first = outbox.claim_due(lambda: UnitOfWork(factory), T0, "w1", 1)
+    rest = outbox.claim_due(lambda: UnitOfWork(factory), T0, "w1", 10)
+    with UnitOfWork(factory) as uow:
+        to = {r.id: r.to_addr for r in uow.session.scalars(select(OutboxMessage))}
+    assert [to[i] for i in first] == ["approved@northwind.example"]
+    assert [to[i] for i in rest] == [f"backlog{i}@northwind.example" for i in range(3)]
+    engine.dispose()
