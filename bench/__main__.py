@@ -14,7 +14,7 @@ from typing import Any
 from bench import common
 from bench.common import Scale, Servers, log
 
-BENCHMARKS = ("intake", "slack_ack", "search", "parse_size")
+BENCHMARKS = ("intake", "slack_ack", "search", "parse_size", "latency")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +55,10 @@ def _run(name: str, servers: Servers, scale: Scale, profile: bool) -> dict[str, 
         from bench import parse_size
 
         return parse_size.run(scale)
+    if name == "latency":
+        from bench import latency
+
+        return latency.run(servers, scale)
     from bench import search
 
     return search.run(servers, scale)

@@ -1,0 +1,576 @@
+"""Latency: from an event to its answer, with `dealreg bot` and `dealreg worker` each in a
+process of its own, on SQLite and on PostgreSQL, against the floor of a bare IDLE + smtplib
+script on the same Dovecot.
+
+Paths: (a) a registration appended to the inbox -> its confirmation at the SMTP server;
+(b) the same -> its review message posted to the fake Slack; (c) a signed Approve click on
+the bot -> the approval email; (d) (c) and a `/deal search` answer while the worker works
+through a backlog of registrations appended just before. Times are taken where things
+arrive (the SMTP handler, the fake Slack's record of each call), not when polled.
+
+Dovecot tells an IDLE client of new mail ~0.4-0.5 s after it lands (NOTIFY_DELAY_MSECS in
+its mailbox-watch.c; NOOP sees it in ~4 ms), so that delay is most of the floor and of (a):
+the milliseconds over the floor are printed beside the ratio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from imapclient import IMAPClient
+from slack_sdk.signature import SignatureVerifier
+
+from bench.common import Scale, Servers, log, percentile
+from tests.factories import World, registration_email
+from tests.integration.bot_harness import SECRET, TOKEN
+from tests.integration.smtp_server import RecordingHandler, SmtpServer
+from tests.servers import ImapAccount, free_port
+from tests.slack_fake import FakeSlack
+
+REVIEW_CHANNEL = "#deal-desk"
+REVIEWER = "U0REVIEW"  # deals@vendor.example in catalog/demo.toml
+PARTNER = "U01ANN"  # ann@northwind.example, the sender of every registration here
+WARMUP = 2  # events run first and not counted: imports, first auth.test, IDLE in place
+TIMEOUT_S = 60.0
+BACKLOG_TIMEOUT_S = 600.0
+DRAIN_S = 900.0  # how long the backlog's confirmations are waited for, after the events
+PACE_S = 0.1  # between the clicks (each with a search) sent during the backlog
+SETTLE_S = 0.1  # after each quiet event, so its trailing work (the partner's DM) is done
+POLL_S = 0.005
+GOAL_P99_MS = 1000.0
+GOAL_FLOOR_RATIO = 5.0
+
+RECEIVED = re.compile(r"received: (.+)$")  # registration_received's subject: the company
+NUMBER = re.compile(r"registration (\S+) received")
+APPROVED = re.compile(r"^Deal (\S+) approved")  # deal_approved's subject: the number
+REVIEWED = re.compile(r" · (.+)$")  # the review message's header: number · company
+ANSWERED = re.compile(r"/response/(\w+)$")  # the response URL the search answer went to
+REPLIED = re.compile(r"^Re: Deal registration (\d+)$")  # the floor's fixed reply
+
+Arrival = tuple[float, str]  # time.monotonic() when it arrived, and its text
+
+
+class Source(Protocol):
+    def end(self) -> int: ...
+
+    def since(self, start: int) -> tuple[int, list[Arrival]]: ...
+
+
+class Mail(RecordingHandler):
+    """The SMTP server's handler: the Subject of each message and when it arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: list[Arrival] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        at = time.monotonic()
+        data = envelope.original_content or envelope.content
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(data)
+        self.arrived.append((at, str(headers["Subject"] or "").strip()))
+        return "250 Message accepted for delivery"
+
+    def end(self) -> int:
+        return len(self.arrived)
+
+    def since(self, start: int) -> tuple[int, list[Arrival]]:
+        new = self.arrived[start:]
+        return start + len(new), new
+
+
+@dataclass
+class SlackCalls:
+    """The fake Slack's calls to one method, each as the text `pick` finds in it."""
+
+    fake: FakeSlack
+    method: str
+    pick: Callable[[dict[str, Any]], str | None]
+
+    def end(self) -> int:
+        return len(self.fake.calls)
+
+    def since(self, start: int) -> tuple[int, list[Arrival]]:
+        calls = self.fake.calls[start:]
+        found = [(c.at, self.pick(c.params)) for c in calls if c.method == self.method]
+        return start + len(calls), [(at, text) for at, text in found if text is not None]
+
+
+def _review_header(params: dict[str, Any]) -> str | None:
+    if params.get("channel") != REVIEW_CHANNEL:
+        return None  # the partner's DM names the company too
+    first = (params.get("blocks") or [{}])[0]
+    return str((first.get("text") or {}).get("text", "")) or None
+
+
+def wait_for(
+    source: Source,
+    start: int,
+    pattern: re.Pattern[str],
+    keys: Iterable[str],
+    timeout_s: float,
+    *,
+    strict: bool = True,
+) -> dict[str, Arrival]:
+    """Wait until, after `start`, an arrival names each key (as `pattern`'s first group);
+    past `timeout_s`, raise TimeoutError, or (not `strict`) return those that came."""
+    missing, found = set(keys), {}
+    deadline = time.monotonic() + timeout_s
+    while missing:
+        start, new = source.since(start)
+        for at, text in new:
+            match = pattern.search(text)
+            if match and match.group(1) in missing:
+                missing.discard(match.group(1))
+                found[match.group(1)] = (at, text)
+        if missing and time.monotonic() > deadline:
+            if not strict:
+                break
+            example = ", ".join(sorted(missing)[:3])
+            raise TimeoutError(f"{len(missing)} of {len(found) + len(missing)} late: {example}")
+        if missing:
+            time.sleep(POLL_S)
+    return found
+
+
+def ms(started: float, at: float) -> float:
+    return (at - started) * 1000
+
+
+def _registration(kind: str, index: int) -> tuple[str, bytes]:
+    """A registration from Ann, unique by company, domain and Message-ID."""
+    company = f"{kind} {index:05d} Ltd"
+    raw = registration_email(
+        index, domain=f"{kind.lower()}-{index:05d}.com", company_name=company,
+        message_id=f"<{uuid.uuid4().hex}@latency.bench.example>",
+    )  # fmt: skip
+    return company, raw
+
+
+def _login(account: ImapAccount) -> IMAPClient:
+    client = IMAPClient(account.host, account.port, ssl=False, timeout=30)
+    client.login(account.user, account.password)
+    return client
+
+
+class SignedSlack:
+    """Post to the bot what Slack would, signed, over one keep-alive connection (the
+    payloads as tests/integration/bot_harness.py builds them)."""
+
+    def __init__(self, port: int, fake: FakeSlack) -> None:
+        self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self._fake = fake
+
+    def approve(self, number: str) -> None:
+        """A reviewer of the demo catalogue pressing Approve on the deal's review message."""
+        message = {"ts": "1800000000.000001", "text": "", "blocks": []}
+        payload = {
+            "type": "block_actions",
+            "user": {"id": REVIEWER, "username": REVIEWER.lower(), "team_id": "T0TEAM"},
+            "api_app_id": "A0APP", "team": {"id": "T0TEAM", "domain": "partners"},
+            "channel": {"id": "C0REVIEW", "name": "deal-desk"},
+            "container": {"type": "message", "message_ts": message["ts"],
+                          "channel_id": "C0REVIEW"},
+            "trigger_id": f"trig.{uuid.uuid4().hex}", "response_url": self._fake.response_url(),
+            "message": message,
+            "actions": [{"action_id": "deal_approve", "block_id": "review", "type": "button",
+                         "value": number, "action_ts": str(time.time())}],
+        }  # fmt: skip
+        self._post(urlencode({"payload": json.dumps(payload)}))
+
+    def search(self, text: str) -> str:
+        """`/deal search TEXT` from Ann; the token of the response URL it is answered at."""
+        url = self._fake.response_url()
+        self._post(urlencode({
+            "token": "legacy", "team_id": "T0TEAM", "team_domain": "partners",
+            "channel_id": "C0GENERAL", "channel_name": "general", "user_id": PARTNER,
+            "user_name": PARTNER.lower(), "command": "/deal", "text": f"search {text}",
+            "api_app_id": "A0APP", "enterprise_id": "", "is_enterprise_install": "false",
+            "response_url": url, "trigger_id": f"trig.{uuid.uuid4().hex}",
+        }))  # fmt: skip
+        return url.rsplit("/", 1)[1]
+
+    def _post(self, body: str) -> None:
+        ts = str(int(time.time()))
+        signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body) or ""
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature,
+        }
+        self._conn.request("POST", "/slack/events", body=body.encode(), headers=headers)
+        response = self._conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"the bot answered {response.status}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@dataclass(frozen=True)
+class Registered:
+    number: str
+    reply_ms: float
+    post_ms: float
+
+
+@dataclass
+class Probe:
+    """Send events to the running processes and time their answers."""
+
+    imap: IMAPClient
+    mail: Mail
+    reviews: SlackCalls
+    answers: SlackCalls
+    slack: SignedSlack
+
+    def register(self, kind: str, indexes: Iterable[int]) -> list[Registered]:
+        """Append a registration for each index; ms until its confirmation and review post."""
+        mail_at, slack_at = self.mail.end(), self.reviews.end()
+        sent: dict[str, float] = {}
+        for index in indexes:
+            company, raw = _registration(kind, index)
+            sent[company] = time.monotonic()
+            self.imap.append("INBOX", raw)
+        replies = wait_for(self.mail, mail_at, RECEIVED, sent, TIMEOUT_S + len(sent) / 10)
+        posts = wait_for(self.reviews, slack_at, REVIEWED, sent, TIMEOUT_S + len(sent) / 10)
+        return [
+            Registered(
+                _number(replies[company][1]), ms(at, replies[company][0]), ms(at, posts[company][0])
+            )
+            for company, at in sent.items()
+        ]
+
+    def approve(
+        self, numbers: Sequence[str], *, search: str | None = None, timeout_s: float = TIMEOUT_S
+    ) -> tuple[list[float], list[float]]:
+        """Press Approve on each deal in turn, each followed by a search if one is given
+        (`PACE_S` apart when there are several); ms to each approval email and answer."""
+        mail_at, answers_at = self.mail.end(), self.answers.end()
+        clicked: dict[str, float] = {}
+        asked: dict[str, float] = {}
+        for number in numbers:
+            clicked[number] = time.monotonic()
+            self.slack.approve(number)
+            if search is not None:
+                started = time.monotonic()
+                asked[self.slack.search(search)] = started
+            if len(numbers) > 1:
+                time.sleep(PACE_S)
+        emails = wait_for(self.mail, mail_at, APPROVED, clicked, timeout_s)
+        answers = wait_for(self.answers, answers_at, ANSWERED, asked, timeout_s)
+        return (
+            [ms(at, emails[number][0]) for number, at in clicked.items()],
+            [ms(at, answers[token][0]) for token, at in asked.items()],
+        )
+
+
+def _number(subject: str) -> str:
+    found = NUMBER.search(subject)
+    if found is None:
+        raise RuntimeError(f"no deal number in {subject!r}")
+    return found.group(1)
+
+
+def summary(values: Sequence[float]) -> dict[str, Any]:
+    return {
+        "p50_ms": round(percentile(values, 50), 1),
+        "p99_ms": round(percentile(values, 99), 1),
+        "events": len(values),
+    }
+
+
+def quiet(probe: Probe, events: int) -> dict[str, Any]:
+    """Paths (a), (b) and (c), one event at a time on an otherwise idle system."""
+    reply, post, approval = [], [], []
+    for index in range(WARMUP + events):
+        [done] = probe.register("Latency", [index])
+        [approved], _ = probe.approve([done.number])
+        if index >= WARMUP:
+            reply.append(done.reply_ms)
+            post.append(done.post_ms)
+            approval.append(approved)
+        time.sleep(SETTLE_S)
+    return {
+        "email_reply": summary(reply),
+        "review_post": summary(post),
+        "approval_email": summary(approval),
+    }
+
+
+def under_backlog(probe: Probe, events: int, backlog: int) -> dict[str, Any]:
+    """Path (d): approvals of deals registered just before, and searches, sent while the
+    worker works through `backlog` registrations appended at once."""
+    pending = [r.number for r in probe.register("Pending", range(events))]
+    emails = [_registration("Backlog", index) for index in range(backlog)]
+    mail_at, slack_at = probe.mail.end(), probe.reviews.end()
+    started = time.monotonic()
+    for _company, raw in emails:
+        probe.imap.append("INBOX", raw)
+    appended = time.monotonic() - started
+    log(f"latency: {backlog} registrations appended in {appended:.1f}s; clicking")
+    approval, search = probe.approve(pending, search="Backlog", timeout_s=BACKLOG_TIMEOUT_S)
+    answered = time.monotonic() - started
+    # How far the backlog got: its confirmations (given up to DRAIN_S), and the review
+    # messages posted by the time the last confirmation went.
+    companies = [company for company, _raw in emails]
+    replies = wait_for(probe.mail, mail_at, RECEIVED, companies, DRAIN_S, strict=False)
+    posts = wait_for(probe.reviews, slack_at, REVIEWED, companies, 0, strict=False)
+    return {
+        **summary(approval),
+        "search": summary(search),
+        "backlog": backlog,
+        "appended_s": round(appended, 2),
+        "answered_s": round(answered, 2),
+        "replied": len(replies),
+        "replied_s": _last(replies, started),
+        "posted": len(posts),
+        "posted_s": _last(posts, started),
+    }
+
+
+def _last(found: dict[str, Arrival], started: float) -> float | None:
+    """Seconds from `started` to the last arrival, if any came."""
+    return round(max(at for at, _ in found.values()) - started, 2) if found else None
+
+
+def _spawn(command: str, env: dict[str, str], tmp: Path) -> subprocess.Popen[bytes]:
+    dealreg = Path(sys.executable).with_name("dealreg")
+    with (tmp / f"{command}.log").open("wb") as out:
+        return subprocess.Popen(
+            [str(dealreg), command], cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its group holds the worker's read-ahead child too
+        )  # fmt: skip
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=70)  # the worker lets the job in hand finish (up to 60 s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        url = f"http://127.0.0.1:{port}/healthz"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as resp:
+            if resp.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"dealreg bot did not answer /healthz (exit {proc.poll()})")
+
+
+@contextlib.contextmanager
+def processes(env: dict[str, str], tmp: Path) -> Iterator[None]:
+    """`dealreg bot` and `dealreg worker`, each in its own process, until the block ends."""
+    bot, worker = _spawn("bot", env, tmp), _spawn("worker", env, tmp)
+    try:
+        _wait_healthy(int(env["PORT"]), bot)
+        yield
+    except (TimeoutError, RuntimeError) as exc:
+        tails = {
+            n: (tmp / f"{n}.log").read_text(errors="replace")[-3000:] for n in ("worker", "bot")
+        }
+        raise RuntimeError(
+            f"{exc}\n" + "\n".join(f"--- {n}\n{t}" for n, t in tails.items())
+        ) from exc
+    finally:
+        for proc in (worker, bot):
+            _stop(proc)
+
+
+def _env(
+    url: str, account: ImapAccount, smtp: SmtpServer, fake: FakeSlack, tmp: Path
+) -> dict[str, str]:
+    env = {
+        **os.environ, "DATABASE_URL": url, "IMAP_URL": account.imap_url, "SMTP_URL": smtp.url,
+        "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.url,
+        "SLACK_REVIEW_CHANNEL": REVIEW_CHANNEL, "INTAKE_REQUIRE_SENDER_PROOF": "false",
+        "INTAKE_REPLIES_PER_HOUR": "1000000",  # every registration here comes from Ann
+        "OUTBOX_DIR": str(tmp / "outbox"), "MAILDIR": str(tmp / "maildir"),
+        "PORT": str(free_port()),
+    }  # fmt: skip
+    env.pop("SLACK_APP_TOKEN", None)
+    return env
+
+
+def measure(url: str, account: ImapAccount, events: int, backlog: int) -> dict[str, Any]:
+    """Every path on one database: a fresh demo catalogue, its own SMTP and Slack."""
+    mail, fake = Mail(), FakeSlack()
+    smtp = SmtpServer()
+    smtp.handler = mail
+    with tempfile.TemporaryDirectory(prefix="dealreg-bench-") as name, smtp:
+        tmp = Path(name)
+        World(url, tmp).close()
+        env = _env(url, account, smtp, fake, tmp)
+        with processes(env, tmp), _login(account) as imap:
+            slack = SignedSlack(int(env["PORT"]), fake)
+            reviews = SlackCalls(fake, "chat.postMessage", _review_header)
+            answers = SlackCalls(fake, "response_url", lambda p: p.get("_url"))
+            probe = Probe(imap, mail, reviews, answers, slack)
+            out = quiet(probe, events)
+            log(f"latency: quiet paths {out}")
+            out["under_backlog"] = under_backlog(probe, events, backlog)
+            slack.close()
+    fake.close()
+    return out
+
+
+def _idle_and_reply(
+    account: ImapAccount, port: int, stop: threading.Event, ready: threading.Event
+) -> None:
+    """The floor's script: wait in IDLE; on EXISTS fetch the new mail and answer each."""
+    with _login(account) as client:
+        client.select_folder("INBOX")
+        seen = max(client.search(["ALL"]), default=0)
+        client.idle()
+        ready.set()
+        while not stop.is_set():
+            responses = client.idle_check(timeout=0.5)
+            if not any(len(r) > 1 and r[1] == b"EXISTS" for r in responses):
+                continue
+            client.idle_done()
+            new = [uid for uid in client.search(["UID", f"{seen + 1}:*"]) if uid > seen]
+            for data in client.fetch(new, ["BODY.PEEK[]"]).values() if new else ():
+                _reply(data[b"BODY[]"], port)
+            seen = max([seen, *new])
+            client.idle()
+        client.idle_done()
+
+
+def _reply(raw: bytes, port: int) -> None:
+    original = message_from_bytes(raw, policy=policy.default)
+    reply = EmailMessage()
+    reply["From"] = "deals@dealreg.localhost"
+    reply["To"] = str(original["From"])
+    reply["Subject"] = f"Re: {original['Subject']}"
+    reply["In-Reply-To"] = str(original["Message-ID"])
+    reply.set_content("Thank you: your registration has been received.\n")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.send_message(reply)
+
+
+def floor(account: ImapAccount, events: int) -> list[float]:
+    """The bare path on the same Dovecot, nothing stored: ms from append to the reply."""
+    mail, smtp = Mail(), SmtpServer()
+    smtp.handler = mail
+    stop, ready = threading.Event(), threading.Event()
+    with smtp:
+        script = threading.Thread(target=_idle_and_reply, args=(account, smtp.port, stop, ready))
+        script.start()
+        try:
+            ready.wait(TIMEOUT_S)
+            out = []
+            with _login(account) as imap:
+                for index in range(WARMUP + events):
+                    _company, raw = _registration("Floor", index)
+                    start, sent = mail.end(), time.monotonic()
+                    imap.append("INBOX", raw)
+                    [(at, _)] = wait_for(mail, start, REPLIED, [str(index)], TIMEOUT_S).values()
+                    out.append(ms(sent, at))
+                    time.sleep(SETTLE_S)
+        finally:
+            stop.set()
+            script.join(timeout=10)
+    return out[WARMUP:]
+
+
+def run(servers: Servers, scale: Scale) -> dict[str, Any]:
+    """The floor, then every path on SQLite and on PostgreSQL; prints the table."""
+    events = 15 if scale == Scale.of(quick=True) else 60
+    backlog = scale.emails  # 2,500 in a full run
+    bare = floor(servers.dovecot.add_user(), events)
+    out: dict[str, Any] = {"events": events, "backlog": backlog}
+    out["floor_p50_ms"] = round(percentile(bare, 50), 1)
+    out["floor_p99_ms"] = round(percentile(bare, 99), 1)
+    log(f"latency: floor p50 {out['floor_p50_ms']} ms")
+    with tempfile.TemporaryDirectory(prefix="dealreg-bench-") as tmp:
+        out["sqlite"] = measure(
+            f"sqlite:///{tmp}/latency.db", servers.dovecot.add_user(), events, backlog
+        )
+    pg_url = servers.postgres.create_database()
+    try:
+        out["postgresql"] = measure(pg_url, servers.dovecot.add_user(), events, backlog)
+    finally:
+        servers.postgres.drop_database(pg_url)
+    for db in ("sqlite", "postgresql"):
+        ratio = out[db]["email_reply"]["p50_ms"] / out["floor_p50_ms"]
+        out[db]["email_reply_vs_floor"] = round(ratio, 2)
+        over = out[db]["email_reply"]["p50_ms"] - out["floor_p50_ms"]
+        out[db]["email_reply_over_floor_ms"] = round(over, 1)
+    print(table(out), flush=True)
+    return {"latency": out}
+
+
+# Each row of the table: its name and where its figures are in a database's results.
+ROWS = (
+    ("email_reply", ("email_reply",)),
+    ("review_post", ("review_post",)),
+    ("approval_email", ("approval_email",)),
+    ("under_backlog (approval)", ("under_backlog",)),
+    ("under_backlog (search)", ("under_backlog", "search")),
+)
+
+
+def _figures(found: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    for key in keys:
+        found = found[key]
+    return found
+
+
+def table(latency: dict[str, Any]) -> str:
+    """Each path's p50 / p99 on both databases against the 1 s goal, and the floor ratios."""
+    rows: list[tuple[str, ...]] = [
+        ("path", "SQLite p50 / p99", "PostgreSQL p50 / p99", f"goal p99 <= {GOAL_P99_MS:g} ms")
+    ]
+    for name, keys in ROWS:
+        found = [_figures(latency[db], keys) for db in ("sqlite", "postgresql")]
+        met = all(f["p99_ms"] <= GOAL_P99_MS for f in found)
+        cells = [f"{f['p50_ms']:,.1f} / {f['p99_ms']:,.1f} ms" for f in found]
+        rows.append((name, *cells, "PASS" if met else "MISS"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    floor_ms = latency["floor_p50_ms"]
+    for db in ("sqlite", "postgresql"):
+        ratio, mine = latency[db]["email_reply_vs_floor"], latency[db]
+        verdict = "PASS" if ratio <= GOAL_FLOOR_RATIO else "MISS"
+        lines.append(
+            f"{db}: email_reply p50 / floor p50 ({floor_ms:,.1f} ms) = {ratio:,.2f}x "
+            f"(goal <= {GOAL_FLOOR_RATIO:g}x) {verdict}; "
+            f"{mine['email_reply_over_floor_ms']:,.1f} ms over the floor"
+        )
+    for db in ("sqlite", "postgresql"):
+        b = latency[db]["under_backlog"]
+        lines.append(
+            f"{db}: {latency['events']} clicks and searches answered {b['answered_s']} s after "
+            f"the first of {b['backlog']:,} appends (all in after {b['appended_s']} s); "
+            f"confirmations {b['replied']:,} by {b['replied_s']} s; "
+            f"review posts {b['posted']:,} by {b['posted_s']} s"
+        )
+    return "\n".join(lines)
