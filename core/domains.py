@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,6 +79,7 @@ def display_both(ascii_domain: str) -> str:
     return shown if shown == ascii_domain else f"{shown} ({ascii_domain})"
 
 
+@functools.lru_cache(maxsize=4096)
 def skeleton(ascii_domain: str) -> str:
     """Return the confusable skeleton (Unicode TR39) of a domain, label by label.
 
