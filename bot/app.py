@@ -34,7 +34,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy import text
 
 from bot.context import Bot, WithBot
-from bot.edge import ANSWERED_AT_ONCE, BACKLOG, WORKERS, SlackEdge
+from bot.edge import ANSWERED_AT_ONCE, BACKLOG, WORKERS, SlackEdge, run_answered
 from bot.identity import Identities
 from bot.listeners import actions, commands, events, options, views
 from core.config import Settings
@@ -168,14 +168,7 @@ class SocketMode(SocketModeHandler):
         send_response(client, req, run_bolt_app(self.app, req), started)
 
     def _dispatch(self, req: SocketModeRequest) -> None:
-        try:
-            response = run_bolt_app(self.later, req)
-            if response.status >= 400:
-                log.warning("socket mode request already acked failed: %s", response.status)
-        except Exception:
-            log.exception("socket mode request already acked failed")
-        finally:
-            self.slots.release()
+        run_answered(lambda: run_bolt_app(self.later, req), self.slots)
 
     def close(self) -> None:
         """Disconnect, then finish the commands and clicks already acknowledged."""

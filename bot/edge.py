@@ -29,6 +29,7 @@ import slack_bolt
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.replay import SeenRequests
 from bot.shapes import Malformed, kind_of
@@ -205,15 +206,22 @@ class SlackEdge:
         return self.handler(request.environ, start_response)
 
     def _dispatch(self, body: str, query: str, headers: dict[str, Any]) -> None:
-        try:
-            response = self.later.dispatch(BoltRequest(body=body, query=query, headers=headers))
-            if response.status >= 400:
-                log.warning("slack request already answered failed: %s", response.status)
-        except Exception:
-            log.exception("slack request already answered failed")
-        finally:
-            self.slots.release()
+        request = BoltRequest(body=body, query=query, headers=headers)
+        run_answered(lambda: self.later.dispatch(request), self.slots)
 
     def close(self) -> None:
         """Finish the commands and clicks already answered."""
         self.pool.shutdown(wait=True)
+
+
+def run_answered(run: Callable[[], BoltResponse], slots: threading.BoundedSemaphore) -> None:
+    """Run a request Slack already has its answer to (HTTP or Socket Mode) and free its slot;
+    a failure is logged, as no one is left to tell."""
+    try:
+        response = run()
+        if response.status >= 400:
+            log.warning("slack request already answered failed: %s", response.status)
+    except Exception:
+        log.exception("slack request already answered failed")
+    finally:
+        slots.release()
