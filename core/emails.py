@@ -49,23 +49,20 @@ from dataclasses import dataclass
 from datetime import date as date_type
 from datetime import datetime as datetime_type
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 
-from core import fields
+from core import fields, formatting
 
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-DEFAULT_LOCALE = "en_GB"
+DEFAULT_LOCALE = formatting.DEFAULT_LOCALE
 # One template serves both: an emailed registration is confirmed like any other.
 ALIASES = {"intake_confirmation": "registration_received"}
 TEMPLATE_NAMES = (
@@ -98,64 +95,38 @@ class Rendered:
 
 def _locale(ctx: Context) -> Locale:
     loc = ctx.get("locale")
-    return loc if isinstance(loc, Locale) else Locale.parse(DEFAULT_LOCALE)
+    return loc if isinstance(loc, Locale) else formatting.parse_locale(DEFAULT_LOCALE)
 
 
 def _zone(ctx: Context) -> ZoneInfo:
     zone = ctx.get("tz")
-    return zone if isinstance(zone, ZoneInfo) else ZoneInfo("UTC")
-
-
-# An email's text and HTML bodies show the same values: each is formatted once, not twice.
-# Numbers are keyed by their text, since Decimal("0") and Decimal("-0") are equal but print
-# apart (Babel reads any number as Decimal(str(number)) anyway).
-@lru_cache(maxsize=1024)
-def _number_text(kind: str, number: str, currency: str, locale: Locale) -> str:
-    value = Decimal(number)
-    if kind == "money":
-        return format_currency(value, currency, locale=locale)
-    if kind == "pct":
-        return format_percent(value / 100, "#,##0.##%", locale=locale)
-    return format_decimal(value, locale=locale)
-
-
-@lru_cache(maxsize=256, typed=True)
-def _date_text(value: date_type, locale: Locale) -> str:
-    return format_date(value, "medium", locale=locale)
+    return zone if isinstance(zone, ZoneInfo) else formatting.UTC
 
 
 @pass_context
 def _money(ctx: Context, amount: Decimal | int | str, currency: str) -> str:
-    return _number_text("money", str(amount), currency, _locale(ctx))
+    return formatting.money(amount, currency, _locale(ctx))
 
 
 @pass_context
 def _date(ctx: Context, value: date_type | datetime_type | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime_type):
-        value = value.astimezone(_zone(ctx)).date()
-    return _date_text(value, _locale(ctx))
+    return formatting.day(value, _locale(ctx), _zone(ctx))
 
 
 @pass_context
 def _datetime(ctx: Context, value: datetime_type | None) -> str:
-    if value is None:
-        return ""
-    return format_datetime(value, "medium", tzinfo=_zone(ctx), locale=_locale(ctx))
+    return formatting.moment(value, _locale(ctx), _zone(ctx))
 
 
 @pass_context
 def _pct(ctx: Context, value: Decimal | int | str | None) -> str:
     """Format a percentage given as a number of percent (15 -> "15%")."""
-    if value is None:
-        return ""
-    return _number_text("pct", str(value), "", _locale(ctx))
+    return formatting.pct(value, _locale(ctx))
 
 
 @pass_context
 def _number(ctx: Context, value: int | Decimal) -> str:
-    return _number_text("number", str(value), "", _locale(ctx))
+    return formatting.number(value, _locale(ctx))
 
 
 def field_label(name: str, country: str | None = None) -> str:
@@ -188,24 +159,6 @@ def _make_env() -> Environment:
     return env
 
 
-@lru_cache(maxsize=64)
-def _parsed(locale: str) -> Locale | None:
-    """One Locale per id and process (Babel builds a new one, data and all, per parse)."""
-    try:
-        return Locale.parse(locale.replace("-", "_"))
-    except (ValueError, UnknownLocaleError):
-        return None
-
-
-def parse_locale(locale: str) -> Locale:
-    """Parse "en_GB" or "en-GB"; fall back to the default rather than lose the email."""
-    parsed = _parsed(locale)
-    if parsed is None:
-        log.warning("unknown locale %r, using %s", locale, DEFAULT_LOCALE)
-        return Locale.parse(DEFAULT_LOCALE)
-    return parsed
-
-
 def _full_context(context: Mapping[str, Any], locale: str, tz: str) -> dict[str, Any]:
     ctx = dict(context)
     deal = ctx.setdefault("deal", None)
@@ -214,7 +167,7 @@ def _full_context(context: Mapping[str, Any], locale: str, tz: str) -> dict[str,
     ctx.setdefault("contact", deal.contact if deal is not None else None)
     ctx.setdefault("progress", fields.progress(deal.stage) if deal is not None else [])
     ctx.setdefault("base_url", None)
-    ctx["locale"] = parse_locale(locale)
+    ctx["locale"] = formatting.parse_locale(locale)
     ctx["tz"] = ZoneInfo(tz)
     return ctx
 
