@@ -344,6 +344,8 @@ class Quote(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str320]
     deal: Mapped[Deal | None] = relationship(back_populates="quotes", foreign_keys=[deal_id])
+    partner: Mapped[Partner] = relationship()
+    prospect: Mapped[Prospect] = relationship()
     product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
     lines: Mapped[list[QuoteLine]] = relationship(
         order_by="QuoteLine.position", lazy="selectin", cascade="all, delete-orphan"
