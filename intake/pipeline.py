@@ -465,10 +465,14 @@ def _poll(
     delay = 1.0
     while not stop.is_set():
         try:
-            run_once(ctx, mailbox, ahead)
+            report = run_once(ctx, mailbox, ahead)
             delay = 1.0
             if callable(on_poll):
                 on_poll(None)
+            # Mail that arrived during the run was announced to the commands of the run,
+            # not to the IDLE that follows it: look again until a run handles nothing.
+            if report.seen > report.failed:
+                continue
             _wait(mailbox, wait_s, stop)
         except (MailboxDisconnected, OSError) as exc:
             if callable(on_poll):

@@ -245,3 +245,41 @@ def test_oversize_message_is_kept_and_answered(world: World, imap_account: ImapA
     assert row.status == "refused" and reply.template == "intake_refused"
     assert count(world, Deal) == 0
     assert len(imap_account.messages("Rejected")) == 1
+
+
+class ArrivingDuringRuns(ImapMailbox):
+    """The real mailbox, with more mail appended (to the real server) just after each of
+    the first fetches: mail that comes in while a run is handling the mail before it."""
+
+    def __init__(self, account: ImapAccount, waves: list[list[bytes]]) -> None:
+        super().__init__(account.imap_url)
+        self.account, self.waves = account, waves
+
+    def fetch_new(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fetched = super().fetch_new(*args, **kwargs)
+        if self.waves:
+            for raw in self.waves.pop(0):
+                self.account.append(raw)
+        return fetched
+
+
+def test_mail_arriving_during_a_run_is_handled_without_waiting_for_idle(
+    world: World, imap_account: ImapAccount
+) -> None:
+    imap_account.append(registration_email(0))
+    waves = [[registration_email(i) for i in range(w * 5 + 1, w * 5 + 6)] for w in range(3)]
+    ctx = intake_context(app_for(world))
+    stop = threading.Event()
+    box = ArrivingDuringRuns(imap_account, waves)
+    # The IDLE would wait a minute: everything must be handled long before that.
+    thread = threading.Thread(target=run_forever, args=(ctx, box, stop), kwargs={"wait_s": 60})
+    started = time.monotonic()
+    thread.start()
+    try:
+        _until(lambda: count(world, Deal) >= 16, timeout=20)
+    finally:
+        stop.set()
+        thread.join(timeout=90)
+    assert time.monotonic() - started < 20
+    assert count(world, Deal) == 16
+    assert imap_account.messages("INBOX") == {}
