@@ -49,6 +49,16 @@ class DeliveryReport:
     failed: int = 0
     retrying: int = 0
 
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.sent + other.sent, self.failed + other.failed, self.retrying + other.retrying
+        )
+
+    @property
+    def tried(self) -> int:
+        """How many rows this delivery claimed and tried."""
+        return self.sent + self.failed + self.retrying
+
 
 def _angle(message_id: str) -> str:
     message_id = message_id.strip()
@@ -361,7 +371,8 @@ def deliver_due(
     kind: str = "email",
     settings: Settings | None = None,
 ) -> DeliveryReport:
-    """Claim due email rows, send each over one connection, and record every outcome.
+    """Claim due email rows, send each over the mailer's connection, and record every
+    outcome. The caller closes the mailer: one connection can serve many calls.
 
     `max_attempts` defaults to the settings' `outbox_max_attempts`, else 12.
     """
@@ -370,26 +381,23 @@ def deliver_due(
     report = DeliveryReport()
     ids = claim_due(uow_factory, now, worker_id, limit, kind=kind)
     down: BaseException | None = None
-    try:
-        for row_id in ids:
-            error = down
-            if error is None:
-                try:
-                    msg = _load(uow_factory, row_id, worker_id, mailer.sender)
-                    if msg is None:
-                        continue
-                    mailer.send(msg)
-                except Exception as exc:  # every failure is recorded on the row
-                    error = exc
-                    # The server is unreachable: release the rest now rather than time out
-                    # once per row.
-                    down = exc if _mailer_down(exc) else None
-            outcome = _record(uow_factory, row_id, worker_id, now, error, max_attempts)
-            report.sent += outcome == "sent"
-            report.failed += outcome == "failed"
-            report.retrying += outcome == "retrying"
-    finally:
-        mailer.close()
+    for row_id in ids:
+        error = down
+        if error is None:
+            try:
+                msg = _load(uow_factory, row_id, worker_id, mailer.sender)
+                if msg is None:
+                    continue
+                mailer.send(msg)
+            except Exception as exc:  # every failure is recorded on the row
+                error = exc
+                # The server is unreachable: release the rest now rather than time out
+                # once per row.
+                down = exc if _mailer_down(exc) else None
+        outcome = _record(uow_factory, row_id, worker_id, now, error, max_attempts)
+        report.sent += outcome == "sent"
+        report.failed += outcome == "failed"
+        report.retrying += outcome == "retrying"
     return report
 
 

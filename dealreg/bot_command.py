@@ -48,9 +48,9 @@ def serve_bot(app: App, port: int) -> None:
     serve(app.runtime, port)
 
 
-def deliver_slack(app: App, now: datetime, worker_id: str) -> DeliveryReport:
-    """Post or update the due Slack messages of the outbox."""
+def deliver_slack(app: App, now: datetime, worker_id: str, limit: int = 50) -> DeliveryReport:
+    """Post or update up to `limit` of the due Slack messages of the outbox."""
     from bot.app import make_client  # here, not at the top: see the module's docstring
     from bot.delivery import deliver_slack_due
 
-    return deliver_slack_due(app.runtime, make_client(app.settings), now, worker_id)
+    return deliver_slack_due(app.runtime, make_client(app.settings), now, worker_id, limit)

@@ -20,6 +20,7 @@ from intake.pipeline import make_mailbox, run_once
 
 JOB_NAMES = ("outbox", "expire", "remind", "nudge", "poll")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+ROUND = 10  # rows of each kind claimed at a time by the outbox job
 
 
 def run_job(app: App, name: str) -> dict[str, Any]:
@@ -66,12 +67,30 @@ def _run(app: App, name: str) -> dict[str, Any]:
 
 
 def _deliver(app: App, now: datetime) -> dict[str, Any]:
-    """Send the due emails, and the due Slack messages when Slack is configured."""
-    sent = outbox.deliver_due(
-        app.uow, make_mailer(app.settings), now, WORKER_ID, settings=app.settings
-    )
-    result: dict[str, Any] = {"sent": sent.sent, "failed": sent.failed, "retrying": sent.retrying}
+    """Send the due emails, and the due Slack messages when Slack is configured, until
+    none is due.
+
+    Each round claims a few rows of each kind, most urgent first, so a message a person
+    is waiting for (an approval just clicked) goes out after at most one round of a
+    backlog's, whichever kind it is, and what falls due meanwhile is in the next round.
+    """
+    mail, slack = outbox.DeliveryReport(), outbox.DeliveryReport()
+    mailer = make_mailer(app.settings)
+    try:
+        while True:
+            now = app.now()
+            mailed = outbox.deliver_due(
+                app.uow, mailer, now, WORKER_ID, limit=ROUND, settings=app.settings
+            )
+            posted = outbox.DeliveryReport()
+            if app.settings.slack_enabled:
+                posted = bot_command.deliver_slack(app, now, WORKER_ID, limit=ROUND)
+            mail, slack = mail + mailed, slack + posted
+            if mailed.tried < ROUND and posted.tried < ROUND:
+                break
+    finally:
+        mailer.close()
+    result: dict[str, Any] = {"sent": mail.sent, "failed": mail.failed, "retrying": mail.retrying}
     if app.settings.slack_enabled:
-        slack = bot_command.deliver_slack(app, now, WORKER_ID)
         result["slack"] = {"sent": slack.sent, "failed": slack.failed}
     return result

@@ -20,9 +20,9 @@ from core.models import OutboxMessage
 from core.uow import UnitOfWork, UowFactory
 
 try:
-    from tests.integration.smtp_server import SmtpServer, free_port
+    from tests.integration.smtp_server import RecordingHandler, SmtpServer, free_port
 except ModuleNotFoundError:  # tests/ is not a package: pytest put this folder on sys.path
-    from smtp_server import SmtpServer, free_port  # type: ignore[no-redef]
+    from smtp_server import RecordingHandler, SmtpServer, free_port  # type: ignore[no-redef]
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 SENDER = "Deal Registration <deals@dealreg.test>"
@@ -342,3 +342,48 @@ def test_mail_a_person_waits_for_is_claimed_ahead_of_a_batchs_backlog(
     assert [to[i] for i in first] == ["approved@northwind.example"]
     assert [to[i] for i in rest] == [f"backlog{i}@northwind.example" for i in range(3)]
     engine.dispose()
+
+
+class QueuesOnArrival(RecordingHandler):
+    """Record every message; when the `at`-th arrives, run `action` (once)."""
+
+    def __init__(self, at: int, action: Any) -> None:
+        super().__init__()
+        self.at, self.action = at, action
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        if len(self.received) == self.at:
+            self.action()
+        return answer
+
+
+def test_the_outbox_job_sends_mail_queued_meanwhile_ahead_of_a_backlog(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from pydantic import SecretStr
+
+    from dealreg.job_runner import ROUND, run_job
+    from dealreg.wiring import App
+
+    def urgent() -> None:  # a reviewer's click, committed while the backlog goes out
+        with app.uow() as uow:
+            email = outbox.Email("intake_form", "urgent@northwind.example", {}, "en_GB")
+            outbox.enqueue(uow, email, now=app.now(), settings=app.settings)
+            uow.commit()
+
+    server = SmtpServer()
+    server.handler = QueuesOnArrival(5, urgent)
+    with server:
+        app = App(settings.model_copy(update={"smtp_url": SecretStr(server.url)}))
+        Base.metadata.create_all(app.engine)
+        with app.background_uow() as uow:  # an intake batch's confirmations
+            for i in range(8 * ROUND):
+                email = outbox.Email("intake_form", f"b{i}@northwind.example", {}, "en_GB")
+                outbox.enqueue(uow, email, now=app.now(), settings=app.settings)
+            uow.commit()
+        result = run_job(app, "outbox")
+        order = [r.rcpt_tos[0] for r in server.received]
+    assert result["sent"] == 8 * ROUND + 1
+    # Queued after the 5th, it goes with the next round, not after the 80 of the backlog.
+    assert ROUND <= order.index("urgent@northwind.example") <= 2 * ROUND
