@@ -97,7 +97,7 @@ def create_app(bot: Bot, *, answered: bool = False) -> slack_bolt.App:
 def health(runtime: Runtime) -> tuple[str, dict[str, Any]]:
     """Report whether the database answers `SELECT 1`."""
     try:
-        with runtime.uow() as uow:
+        with runtime.read() as uow:
             uow.session.execute(text("SELECT 1"))
         return "200 OK", {"status": "ok", "database": "ok"}
     except Exception as exc:

@@ -65,6 +65,9 @@ class Base(DeclarativeBase):
     }
 
 
+READING = "dealreg_reading"  # the execution option of transactions that only read
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
@@ -85,7 +88,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front, so concurrent writers queue
             # on busy_timeout instead of failing with "database is locked" mid-way.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reading transaction takes no lock: under WAL it reads a snapshot while
+            # a writer works, instead of queueing behind the intake's batches.
+            reading = conn.get_execution_options().get(READING)
+            conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -94,8 +100,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[_Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, reading: bool = False) -> sessionmaker[_Session]:
+    """Sessions on `engine`; `reading` ones only read (on SQLite they take no write lock)."""
+    bind = engine.execution_options(**{READING: True}) if reading else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def table_of(model: type[Base]) -> Table:

@@ -17,3 +17,4 @@ class Runtime:
     settings: Settings
     uow: UowFactory
     now: Callable[[], datetime]
+    read: UowFactory  # for work that only reads: a search, a page, a suggestion

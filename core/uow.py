@@ -22,14 +22,23 @@ class UnitOfWork:
     """Use as `with uow_factory() as uow: ...; uow.commit()`.
 
     A `background` unit of work does work no one is waiting on at that moment (a batch of
-    mail): the messages it queues are sent after those a person's action queued.
+    mail): the messages it queues are sent after those a person's action queued. A
+    `reading` one only reads (a search, a page): it never commits, and its factory's
+    sessions need not take the write lock.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], *, background: bool = False) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        background: bool = False,
+        reading: bool = False,
+    ) -> None:
         self._factory = session_factory
         self.session: Session
         self._rows: dict[Table, list[dict[str, Any]]] = {}
         self._background = background
+        self._reading = reading
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
@@ -71,6 +80,8 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        if self._reading:
+            raise RuntimeError("a reading unit of work does not commit")
         self.write()
         self.session.commit()
         wake.committed(self.session)  # the outbox's deliverers, if it queued mail

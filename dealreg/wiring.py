@@ -30,8 +30,16 @@ class App:
     def session_factory(self) -> sessionmaker[Session]:
         return make_session_factory(self.engine)
 
+    @cached_property
+    def read_session_factory(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine, reading=True)
+
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def read_uow(self) -> UnitOfWork:
+        """A unit of work that only reads (it never waits for SQLite's write lock)."""
+        return UnitOfWork(self.read_session_factory, reading=True)
 
     def background_uow(self) -> UnitOfWork:
         """A unit of work whose mail waits behind people's (the intake's batches)."""
@@ -44,7 +52,7 @@ class App:
     @cached_property
     def runtime(self) -> Runtime:
         """What the Slack bot and the email intake are handed: settings, units of work, clock."""
-        return Runtime(settings=self.settings, uow=self.uow, now=self.now)
+        return Runtime(settings=self.settings, uow=self.uow, now=self.now, read=self.read_uow)
 
 
 class KeyValueFormatter(logging.Formatter):

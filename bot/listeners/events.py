@@ -30,7 +30,7 @@ def home(bot: Bot, user_id: str) -> Block:
     """The user's deals with next steps; a reviewer sees the queue awaiting review."""
     try:
         actor = bot.actor(user_id)
-        with bot.runtime.uow() as uow:
+        with bot.runtime.read() as uow:
             if actor.is_reviewer:
                 queue = search(uow.session, actor, stage="opportunity", limit=30)
                 return blocks.home_view(actor.name, [], queue)
