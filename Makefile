@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Servers the integration tests start themselves (PostgreSQL, Dovecot) and the email corpus.
-APT_PACKAGES := dovecot-imapd postgresql libpython3.11-testsuite
+APT_PACKAGES := dovecot-imapd postgresql libpython3.11-testsuite fonts-droid-fallback poppler-utils
 
 .PHONY: run test lint bench drills venv system-packages clean
 
