@@ -16,6 +16,8 @@ import re
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
@@ -46,8 +48,18 @@ def sender_address(settings: Settings) -> str:
     return formataddr((settings.mail_from_name, settings.intake_address))
 
 
-def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
-    """Build the multipart/alternative message for one outbox row."""
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def build_message(
+    row: OutboxMessage, sender: str, attachments: Sequence[Attachment] = ()
+) -> EmailMessage:
+    """Build the message for one outbox row: its text and HTML as multipart/alternative,
+    inside multipart/mixed with the attachments when there are any."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = row.to_addr
@@ -60,6 +72,9 @@ def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
     msg.set_content(row.body_text)
     if row.body_html:
         msg.add_alternative(row.body_html, subtype="html")
+    for item in attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)
     return msg
 
 

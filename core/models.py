@@ -437,6 +437,8 @@ class OutboxMessage(Base):
     body_html: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     message_id: Mapped[str] = mapped_column(String(998))
+    # The quote whose PDF goes with this email, rendered when it is sent (same bytes).
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id"))
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)

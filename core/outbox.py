@@ -29,11 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from core import quote_pdf
 from core.config import Settings
 from core.db import table_of
 from core.emails import render
-from core.mailer import Mailer, build_message
-from core.models import Deal, OutboxMessage
+from core.mailer import Attachment, Mailer, build_message
+from core.models import Deal, OutboxMessage, Quote
 from core.uow import UnitOfWork, UowFactory
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,19 @@ def compose(
         now=now,
         deal_id=email.deal.id if email.deal is not None else None,
         dedupe_key=dedupe_key,
+        quote_id=_attached_quote(email),
     )
+
+
+def _attached_quote(email: Email) -> int | None:
+    """The quote an email hands over, whose PDF goes with it: the approval's, and each
+    further quote asked for by email."""
+    quote = email.context.get("quote")
+    if not isinstance(quote, Quote):
+        return None
+    if email.template == "deal_approved" or email.context.get("command") == "quote":
+        return quote.id
+    return None
 
 
 def new_row(
@@ -210,6 +223,7 @@ def new_row(
     deal_id: int | None,
     dedupe_key: str | None = None,
     priority: int = 0,
+    quote_id: int | None = None,
 ) -> dict[str, Any]:
     """The values of a new outbox row, due now (every column)."""
     return {
@@ -224,6 +238,7 @@ def new_row(
         "body_html": body_html,
         "headers": headers,
         "message_id": message_id,
+        "quote_id": quote_id,
         "created_at": now,
         "next_attempt_at": now,
         "attempts": 0,
@@ -318,13 +333,22 @@ def _permanent(exc: BaseException) -> bool:
     return isinstance(exc, ValueError | TypeError | UnicodeError)
 
 
-def _load(uow_factory: UowFactory, row_id: int, worker_id: str, sender: str) -> EmailMessage | None:
+def _load(
+    uow_factory: UowFactory, row_id: int, worker_id: str, sender: str, vendor_name: str
+) -> EmailMessage | None:
     """Build the message of a row this worker still holds, else None."""
     with uow_factory() as uow:
         row = uow.session.get(OutboxMessage, row_id)
         if row is None or row.claimed_by != worker_id or row.sent_at is not None:
             return None
-        return build_message(row, sender)
+        attachments = []
+        if row.quote_id is not None:
+            quote = uow.session.get_one(Quote, row.quote_id)
+            pdf = Attachment(
+                quote_pdf.filename(quote), "application/pdf", quote_pdf.render(quote, vendor_name)
+            )
+            attachments.append(pdf)
+        return build_message(row, sender, attachments)
 
 
 def _record(
@@ -378,6 +402,7 @@ def deliver_due(
     """
     if max_attempts is None:
         max_attempts = settings.outbox_max_attempts if settings is not None else 12
+    vendor_name = str((settings or Settings.model_construct()).vendor_name)
     report = DeliveryReport()
     ids = claim_due(uow_factory, now, worker_id, limit, kind=kind)
     down: BaseException | None = None
@@ -385,7 +410,7 @@ def deliver_due(
         error = down
         if error is None:
             try:
-                msg = _load(uow_factory, row_id, worker_id, mailer.sender)
+                msg = _load(uow_factory, row_id, worker_id, mailer.sender, vendor_name)
                 if msg is None:
                     continue
                 mailer.send(msg)

@@ -51,6 +51,7 @@ HANDLERS: dict[str, Handler] = {
     "deals extend": deals_command.deals_extend,
     "deals extension": deals_command.deals_extension,
     "deals quote": deals_command.deals_quote,
+    "deals quote-pdf": deals_command.deals_quote_pdf,
     "deals check": deals_command.deals_check,
     "deals prospect": deals_command.deals_prospect,
 }
@@ -144,6 +145,10 @@ def _deals_parser(sub: Any) -> None:
     q = cmd("quote", "add a quote to the deal's prospect (as the partner)")
     q.add_argument("--users", type=int)
     q.add_argument("--product")
+    pdf = cmd("quote-pdf", "write a quote as a PDF", number=False, by=None)
+    pdf.add_argument("quote", metavar="Q-NUMBER")
+    pdf.add_argument("-o", "--output", type=Path, help="the file (default: Q-NUMBER.pdf here)")
+    pdf.add_argument("--by", metavar="EMAIL", help="as this partner contact (their quotes only)")
     chk = cmd("check", "is a domain free to register?", number=False)
     chk.add_argument("domain")
     pr = cmd("prospect", "a prospect's registrations and quotes", number=False)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from core import services
+from core import quote_pdf, services
 from core.domains import describe, suspicion
 from core.errors import NotFound
 from core.models import Contact, Partner
@@ -144,6 +145,22 @@ def deals_extension(app: App, args: argparse.Namespace) -> int:
     return _done(
         args, view, f"extension {'granted: protected until ' + until if grant else 'declined'}"
     )
+
+
+def deals_quote_pdf(app: App, args: argparse.Namespace) -> int:
+    """Write a quote's PDF, the same bytes its emails and Slack messages carry."""
+    who = actor(app, args.by)
+    with app.read_uow() as uow:
+        quote = services.find_quote(uow.session, who, args.quote)
+        data = quote_pdf.render(quote, app.settings.vendor_name)
+        path = args.output or Path(quote_pdf.filename(quote))
+        number = quote.number
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+    view = {"quote": number, "file": str(path), "bytes": len(data)}
+    return emit(args, view, f"{number}: {path} ({len(data):,} bytes)")
 
 
 def deals_quote(app: App, args: argparse.Namespace) -> int:

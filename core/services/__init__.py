@@ -4,7 +4,14 @@ from core.protection import DomainCheck
 from core.services.common import SYSTEM, Actor, identify
 from core.services.lifecycle import expire_lapsed
 from core.services.orders import add_quote, advance
-from core.services.queries import deal_view, prospect_page, quote_view, search, show
+from core.services.queries import (
+    deal_view,
+    find_quote,
+    prospect_page,
+    quote_view,
+    search,
+    show,
+)
 from core.services.register import (
     Registered,
     Request,
@@ -35,6 +42,7 @@ __all__ = [
     "deal_view",
     "decide_extension",
     "expire_lapsed",
+    "find_quote",
     "identify",
     "prospect_page",
     "quote_view",

@@ -184,6 +184,17 @@ def show(session: Session, actor: Actor, number: str) -> Deal:
     return load_deal(session, actor, number)
 
 
+def find_quote(session: Session, actor: Actor, number: str) -> Quote:
+    """Load a quote by number; a partner sees only their own (another's is not found)."""
+    key = number.strip().upper()
+    quote = session.scalar(select(Quote).where(Quote.number == key))
+    if quote is None or not (
+        actor.kind in ("reviewer", "system") or quote.partner_id == actor.partner_id
+    ):
+        raise NotFound(f"no quote {key}", field="quote")
+    return quote
+
+
 def quote_view(quote: Quote) -> dict[str, Any]:
     return {
         "number": quote.number,

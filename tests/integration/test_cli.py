@@ -222,3 +222,36 @@ def test_a_partner_view_shows_no_rival_name_number_or_conflict(cli: Cli) -> None
     for text in shown:
         assert first not in text and "Nightingale Holdings" not in text
         assert "Northwind" not in text and "ann@" not in text
+
+
+def test_quote_pdf_is_written_for_its_partner_and_matches_the_emailed_one(cli: Cli) -> None:
+    from email import message_from_bytes, policy
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    reg = cli.write("reg.json", form())
+    number = cli.json("deals", "register", "--partner", "Northwind IT", "--file", reg)["number"]
+    cli.ok("deals", "approve", number, "--reviewer", REVIEWER)
+    [quote] = cli.json("deals", "show", number)["quotes"]
+    q = quote["number"]
+
+    written = cli.json("deals", "quote-pdf", q, "--by", ANN)
+    pdf = (cli.tmp / f"{q}.pdf").read_bytes()
+    assert written == {"quote": q, "file": f"{q}.pdf", "bytes": len(pdf)}
+    text = PdfReader(BytesIO(pdf)).pages[0].extract_text()
+    assert q in text and number in text and "Example Holdings" in text
+    cli.ok("deals", "quote-pdf", q, "-o", str(cli.tmp / "copy.pdf"))  # the operator
+    assert (cli.tmp / "copy.pdf").read_bytes() == pdf
+
+    rival = cli("deals", "quote-pdf", q, "--by", BOB)  # another partner's contact
+    assert rival.returncode == 1 and f"no quote {q}" in rival.stderr
+    assert not (cli.tmp / "rival.pdf").exists()
+
+    # `make run` writes mail to files: the approval's .eml carries the same PDF.
+    cli.ok("jobs", "run", "outbox")
+    attached = []
+    for path in (cli.tmp / "outbox").glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        attached += [p.get_content() for p in message.iter_attachments()]
+    assert attached == [pdf]

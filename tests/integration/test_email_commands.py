@@ -232,3 +232,42 @@ def test_a_command_from_an_unproven_sender_waits_for_its_confirmation(
 def _events(world: World) -> list[Any]:
     with world.uow() as uow:
         return list(uow.session.scalars(select(DealEvent.id).order_by(DealEvent.id)))
+
+
+def pdf_parts(message: EmailMessage) -> dict[str, bytes]:
+    """The PDF attachments of a received message, by file name."""
+    return {
+        str(part.get_filename()): bytes(part.get_content())
+        for part in message.iter_attachments()
+        if part.get_content_type() == "application/pdf"
+    }
+
+
+def test_the_approval_and_each_emailed_quote_carry_the_quote_as_a_pdf(
+    world: World, ann: Partner, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core import quote_pdf
+
+    ann.send(registration_email(1))
+    approve_from_the_cli(world, "DR-000001", monkeypatch)
+    approval = ann.last("deal_approved")
+    quoted = answer_to(ann, ann.write("quote 300 users", answering=approval))
+    status = answer_to(ann, ann.write("status", answering=approval))
+    settings = ann.app.settings
+    report = outbox.deliver_due(
+        ann.app.uow, make_mailer(settings), ann.app.now(), "t", settings=settings
+    )
+    assert report.failed == 0
+
+    with world.uow() as uow:
+        quotes = list(uow.session.scalars(select(Quote).order_by(Quote.id)))
+        pdfs = {q.number: quote_pdf.render(q, settings.vendor_name) for q in quotes}
+    assert len(pdfs) == 2
+    received = {m.message["Subject"]: m.message for m in smtp_server.received}
+    first, second = sorted(pdfs)
+    assert pdf_parts(received[approval.subject]) == {f"{first}.pdf": pdfs[first]}
+    assert pdf_parts(received[quoted.subject]) == {f"{second}.pdf": pdfs[second]}
+    assert pdf_parts(received[status.subject]) == {}  # only the emails that hand a quote over
+    # The text and HTML bodies are still there, beside the PDF.
+    body = received[approval.subject].get_body(("html", "plain"))
+    assert body is not None and first in body.get_content()
