@@ -1,27 +1,41 @@
 """Block Kit for reading deals: progress, details, quotes, search, checks, help, App Home
-(pure)."""
+(pure).
+
+Shown as Slack shows things: dates in each reader's own time zone, money and counts in the
+partner's locale as the emails show them, a domain with its punycode beside its Unicode form.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from decimal import Decimal
 
 from bot.kit import (
     Block,
     actions,
     button,
     clip,
-    context,
     divider,
-    fields_section,
     header,
     section,
 )
-from core.domains import Suspicion, describe, display_both, display_domain, suspicion
+from bot.mrkdwn import (
+    Mrkdwn,
+    Part,
+    day,
+    md,
+    md_context,
+    md_fields,
+    md_lines,
+    md_section,
+    when,
+)
+from core import formatting
+from core.domains import Suspicion, describe, display_both, suspicion
 from core.fields import (
     END_USER_ROLES,
     FIELDS,
+    FIELDS_BY_NAME,
     MIGRATING_TO,
     PRIORITIES,
     REJECT_REASONS,
@@ -29,8 +43,8 @@ from core.fields import (
     label_for,
     progress,
 )
-from core.models import Deal, Quote
-from core.pricing import round_money
+from core.locales import locale_for
+from core.models import Deal, Partner, Quote
 from core.protection import DomainCheck
 from core.services.queries import ProspectPage
 
@@ -42,6 +56,21 @@ _CHOICES = {
 }
 
 
+# -- Values as the partner reads them ------------------------------------------------------
+
+
+def partner_locale(partner: Partner) -> str:
+    """The locale the partner's emails and Slack messages show money and counts in."""
+    return locale_for(partner.country, partner.locale)
+
+
+def money(
+    amount: Decimal | int | str, currency: str, locale: str = formatting.DEFAULT_LOCALE
+) -> str:
+    """An amount as the emails show it ("£1,234.50" in en_GB)."""
+    return formatting.money(amount, currency, locale)
+
+
 def progress_line(stage: str) -> str:
     """The four stages with the current one marked, as the portal's progress bar."""
     steps = " → ".join(f"{_MARK[str(s['state'])]} {s['label']}" for s in progress(stage))
@@ -50,33 +79,31 @@ def progress_line(stage: str) -> str:
     return steps
 
 
-def when(value: datetime | None) -> str:
-    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def money(amount: Any, currency: str) -> str:
-    return f"{currency} {round_money(amount, currency):,}"
-
-
-def field_value(deal: Deal, name: str) -> str:
+def field_value(deal: Deal, name: str) -> Part:
     """One registration field of `deal` as a person reads it."""
     if name == "domain":
         return display_both(deal.prospect.domain)
     if name == "product":
         return deal.product.name
     value = getattr(deal, name)
+    spec = FIELDS_BY_NAME.get(name)
+    kind = spec.kind if spec is not None else "text"
     if value is None:
         return ""
     if name in _CHOICES:
         return _CHOICES[name].get(value, str(value))
-    if name == "projected_value":
-        return money(value, deal.currency)
-    if name == "budget_approved":
+    if kind == "money":
+        return money(value, deal.currency, partner_locale(deal.partner))
+    if kind == "int":
+        return formatting.number(value, partner_locale(deal.partner))
+    if kind == "date":
+        return day(value)
+    if kind == "bool":
         return "Yes" if value else "No"
     return str(value)
 
 
-def deal_fields(deal: Deal, names: Iterable[str] | None = None) -> list[tuple[str, str]]:
+def deal_fields(deal: Deal, names: Iterable[str] | None = None) -> list[tuple[str, Part]]:
     wanted = list(names) if names is not None else [f.name for f in FIELDS]
     return [(label_for(n, deal.country), field_value(deal, n)) for n in wanted]
 
@@ -101,27 +128,30 @@ def deal_title(deal: Deal) -> str:
 
 
 def quote_blocks(quote: Quote) -> list[Block]:
-    """A quote with its lines and total."""
+    """A quote with its lines and total, in its partner's locale."""
+    locale = partner_locale(quote.partner)
     lines = [
-        f"• {line.description}: {money(line.amount, quote.currency)}"
-        + (f" ({line.pct.normalize()}%)" if line.pct is not None else "")
+        f"• {line.description}: {money(line.amount, quote.currency, locale)}"
+        + (f" ({formatting.pct(line.pct, locale)})" if line.pct is not None else "")
         for line in quote.lines
     ]
-    text = (
-        f"*Quote {quote.number}* · {quote.product.name} · {quote.number_of_users:,} users"
+    users = formatting.number(quote.number_of_users, locale)
+    text = md(
+        f"*Quote {quote.number}* · {quote.product.name} · {users} users"
         f" × {quote.term_months} months\n" + "\n".join(lines) + "\n"
-        f"*Total {money(quote.total, quote.currency)}* · valid until {quote.valid_until}"
+        f"*Total {money(quote.total, quote.currency, locale)}* · valid until ",
+        day(quote.valid_until),
     )
-    return [section(text)]
+    return [md_section(text)]
 
 
 def deal_details(deal: Deal) -> list[Block]:
     """Everything about one deal: fields, progress, quotes, history."""
     blocks: list[Block] = [header(deal_title(deal)), section(progress_line(deal.stage))]
     blocks.append(
-        context(
+        md_context(
             f"Partner: {deal.partner.name} · {deal.contact.email}",
-            f"Protected until: {when(deal.protection_expires_at)}",
+            md("Protected until: ", day(deal.protection_expires_at)),
         )
     )
     if deal.returned_question:
@@ -129,19 +159,21 @@ def deal_details(deal: Deal) -> list[Block]:
     if deal.reject_reason:
         reason = REJECT_REASONS.get(deal.reject_reason, deal.reject_reason)
         blocks.append(section(f"*Rejected:* {reason}. {deal.review_note or ''}"))
-    blocks += fields_section(deal_fields(deal))
+    blocks += md_fields(deal_fields(deal))
     for quote in deal.quotes[-5:]:
         blocks += quote_blocks(quote)
-    history = [f"{when(e.at)} · {e.action} by {e.actor} ({e.channel})" for e in deal.events[-10:]]
+    history = [
+        md(when(e.at), f" · {e.action} by {e.actor} ({e.channel})") for e in deal.events[-10:]
+    ]
     if history:
-        blocks += [divider(), context(clip("\n".join(history), 3000))]
+        blocks += [divider(), md_context(md_lines(history))]
     return blocks
 
 
 def deal_line(deal: Deal) -> str:
     return (
-        f"*{deal.number}* · {deal.company_name} "
-        f"({display_domain(deal.prospect.domain)}) · {deal.product.name}\n"
+        f"*{deal.number}* · {deal.company_name} · "
+        f"{display_both(deal.prospect.domain)} · {deal.product.name}\n"
         f"{progress_line(deal.stage)}"
     )
 
@@ -154,18 +186,23 @@ def search_results(term: str, deals: list[Deal]) -> list[Block]:
     return blocks
 
 
-def check_result(check: DomainCheck) -> str:
+def check_text(check: DomainCheck) -> Mrkdwn:
     """Free, already yours, or protected until a date: never who protects it or how."""
     domain = display_both(check.domain)
     if check.status == "yours":
-        text = f"ℹ️ *{domain}* is already yours: {check.your_deal}."
+        text = md(f"ℹ️ *{domain}* is already yours: {check.your_deal}.")
     elif check.status == "protected":
-        until = check.protected_until.strftime("%Y-%m-%d") if check.protected_until else "?"
-        text = f"⛔ *{domain}* is protected by another partner until {until}."
+        until = day(check.protected_until)
+        text = md(f"⛔ *{domain}* is protected by another partner until ", until, ".")
     else:
-        text = f"✅ *{domain}* is free to register."
+        text = md(f"✅ *{domain}* is free to register.")
     odd = suspicion(check.domain)
-    return text if odd is None else f"{text}\n{spelling_warning(odd)}"
+    return text if odd is None else text + f"\n{spelling_warning(odd)}"
+
+
+def check_result(check: DomainCheck) -> str:
+    """The domain check in plain words, its date as an ISO date (for a modal's note)."""
+    return check_text(check).plain
 
 
 def spelling_warning(odd: Suspicion) -> str:
@@ -175,9 +212,10 @@ def spelling_warning(odd: Suspicion) -> str:
 
 def prospect_blocks(page: ProspectPage) -> list[Block]:
     """A prospect as the actor may see it: its availability, their deals and quotes."""
-    name = page.company_name or display_domain(page.domain)
-    blocks: list[Block] = [header(clip(f"{name} ({display_domain(page.domain)})", 150))]
-    blocks.append(section(check_result(page.check)))
+    domain = display_both(page.domain)
+    title = f"{page.company_name} · {domain}" if page.company_name else domain
+    blocks: list[Block] = [header(clip(title, 150))]
+    blocks.append(md_section(check_text(page.check)))
     blocks += [section(deal_line(d)) for d in page.deals[:20]] or [
         section("No registrations to show.")
     ]

@@ -2,7 +2,8 @@
 
 The bot delivers right after a click and the worker every few seconds; either way a row
 shows the same. The review message is posted once and then updated in place; so is an
-extension request, whose channel and ts its row keeps once posted.
+extension request, whose channel and ts its row keeps once posted. A partner's DM keeps them
+too, so a retry after its quote PDF failed to upload shares the PDF without posting again.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import notifications
+from bot.files import open_dm, share_quote
 from core.config import Settings
 from core.models import Deal, OutboxMessage, Reviewer
 from core.outbox import DeliveryReport, deliver_each
 from core.ports import Runtime
 from core.services import quotes
+from core.uow import UnitOfWork
 
 REVIEW_CHANNEL_TEMPLATES = ("review_request", "review_update", "partner_answer")
 EXTENSION_DECISIONS = ("extension_granted", "extension_declined")
@@ -73,8 +76,7 @@ def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> N
         elif row.template == "reviewer_nudge":
             _thread(client, deal, notifications.nudge(deal), fallback=row.to_addr)
         elif row.template == "partner_dm":
-            event = str(payload.get("event", ""))
-            _dm(client, row.to_addr, notifications.partner_dm(deal, event))
+            _partner_dm(uow, client, runtime.settings, row, deal, str(payload.get("event", "")))
         else:
             raise ValueError(f"unknown slack template {row.template!r}")
         uow.commit()
@@ -129,7 +131,24 @@ def _thread(
         client.chat_postMessage(channel=fallback, **body)
 
 
-def _dm(client: WebClient, user_id: str, body: dict[str, Any]) -> None:
-    opened = client.conversations_open(users=user_id)
-    channel = opened["channel"]["id"]
-    client.chat_postMessage(channel=channel, **body)
+def _partner_dm(
+    uow: UnitOfWork,
+    client: WebClient,
+    settings: Settings,
+    row: OutboxMessage,
+    deal: Deal,
+    event: str,
+) -> None:
+    """DM the registering contact; on approval, share the deal's newest quote as a PDF.
+
+    Where the DM went is committed to the row before the upload, so a retry after a failed
+    upload only uploads.
+    """
+    posted = row.headers or {}
+    if not posted.get("ts"):
+        body = notifications.partner_dm(deal, event)
+        answer = client.chat_postMessage(channel=open_dm(client, row.to_addr), **body)
+        row.headers = posted = {"channel": str(answer["channel"]), "ts": str(answer["ts"])}
+        uow.commit()
+    if event == "approved" and deal.quotes:
+        share_quote(client, posted["channel"], deal.quotes[-1], settings.vendor_name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.blocks import check_result, money, progress_line
+from bot.blocks import check_result, money, partner_locale, progress_line
 from bot.kit import (
     Block,
     clip,
@@ -232,7 +232,10 @@ def advance(deal: Deal) -> Block:
     number = deal.number
     blocks: list[Block] = [section(f"*{number}*\n{progress_line(deal.stage)}")]
     if deal.stage == "approved":
-        choices = [(q.number, f"{q.number} · {money(q.total, q.currency)}") for q in deal.quotes]
+        locale = partner_locale(deal.partner)
+        choices = [
+            (q.number, f"{q.number} · {money(q.total, q.currency, locale)}") for q in deal.quotes
+        ]
         blocks.append(input_block("quote", "Quote to order", _select(choices)))
         submit = "Start order"
     else:

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import SUMMARY, deal_fields, deal_title, money, progress_line, when
-from bot.kit import (
-    Block,
-    actions,
-    button,
-    context,
-    fields_section,
-    header,
-    message,
-    section,
-)
+from bot.blocks import SUMMARY, deal_fields, deal_title, money, partner_locale, progress_line
+from bot.kit import Block, actions, button, context, header, message, section
+from bot.mrkdwn import day, md, md_fields, md_section, when
 from core.domains import describe, display_both, suspicion
 from core.fields import REJECT_REASONS
 from core.models import Deal, DealEvent
@@ -36,15 +28,14 @@ def last_review_event(deal: Deal) -> DealEvent | None:
     return None
 
 
-def preview_text(priced: Priced) -> str:
+def preview_text(priced: Priced, locale: str) -> str:
+    """The quote approval would make, its amounts in the partner's `locale`."""
     lines = [
-        f"• {line.description}: {money(line.amount, priced.currency)}" for line in priced.lines
+        f"• {line.description}: {money(line.amount, priced.currency, locale)}"
+        for line in priced.lines
     ]
-    return (
-        "*Quote on approval*\n"
-        + "\n".join(lines)
-        + f"\n*Total {money(priced.total, priced.currency)}*"
-    )
+    total = money(priced.total, priced.currency, locale)
+    return "*Quote on approval*\n" + "\n".join(lines) + f"\n*Total {total}*"
 
 
 def review_buttons(number: str) -> Block:
@@ -67,12 +58,12 @@ def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> 
             progress_line(deal.stage),
         ),
     ]
-    blocks += fields_section(deal_fields(deal, SUMMARY))
+    blocks += md_fields(deal_fields(deal, SUMMARY))
     if deal.problems_to_solve:
         blocks.append(section(f"*Problems to solve*\n{deal.problems_to_solve}"))
     blocks += warnings(deal)
     if priced is not None and deal.stage == "opportunity":
-        blocks.append(section(preview_text(priced)))
+        blocks.append(section(preview_text(priced, partner_locale(deal.partner))))
     blocks += _outcome(deal, names)
     return message(f"Registration {number} from {deal.partner.name}", blocks)
 
@@ -109,28 +100,30 @@ def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
     who = names.get(event.actor, event.actor)
     if event.action == "answer":
         answer = str(event.details.get("answer", ""))
-        return [section(f"💬 *{who} answered* ({when(event.at)}): {answer}")] + (
-            [review_buttons(number)] if pending else []
-        )
-    text = f"{_DONE[event.action]} by *{who}* on {when(event.at)}"
+        said = md(f"💬 *{who} answered* (", when(event.at), f"): {answer}")
+        return [md_section(said)] + ([review_buttons(number)] if pending else [])
+    text = md(f"{_DONE[event.action]} by *{who}* on ", when(event.at))
     if event.action == "reject":
         code = str(event.details.get("reason", ""))
         text += f"\nReason: {REJECT_REASONS.get(code, code)}. {deal.review_note or ''}"
     if event.action == "return":
         text += f"\nQuestion: {event.details.get('question', '')}"
     if event.action == "approve" and deal.protection_expires_at:
-        text += f"\nProtected until {when(deal.protection_expires_at)}"
-    return [section(text)]
+        text += md("\nProtected until ", day(deal.protection_expires_at))
+    return [md_section(text)]
 
 
 def extension_request(deal: Deal, reason: str = "") -> dict[str, Any]:
     number = deal.number
     because = f" Why: {reason}" if reason else ""
     blocks = [
-        section(
-            f"⏳ *{deal.partner.name}* asks to extend the protection of "
-            f"*{deal_title(deal)}* (until {when(deal.protection_expires_at)}; "
-            f"{deal.extensions_granted} extension(s) so far).{because}"
+        md_section(
+            md(
+                f"⏳ *{deal.partner.name}* asks to extend the protection of "
+                f"*{deal_title(deal)}* (until ",
+                day(deal.protection_expires_at),
+                f"; {deal.extensions_granted} extension(s) so far).{because}",
+            )
         ),
         actions(
             button("Grant", "deal_extension_grant", number, "primary"),
@@ -143,11 +136,12 @@ def extension_request(deal: Deal, reason: str = "") -> dict[str, Any]:
 
 def extension_decided(deal: Deal, granted: bool, who: str) -> dict[str, Any]:
     verb = "granted" if granted else "declined"
-    text = (
-        f"Extension of *{deal_title(deal)}* {verb} by *{who}*; "
-        f"protected until {when(deal.protection_expires_at)}."
+    text = md(
+        f"Extension of *{deal_title(deal)}* {verb} by *{who}*; protected until ",
+        day(deal.protection_expires_at),
+        ".",
     )
-    return message(f"Extension {verb} for {deal.number}", [section(text)])
+    return message(f"Extension {verb} for {deal.number}", [md_section(text)])
 
 
 def answer_in_thread(deal: Deal, answer: str) -> dict[str, Any]:
@@ -156,8 +150,8 @@ def answer_in_thread(deal: Deal, answer: str) -> dict[str, Any]:
 
 
 def nudge(deal: Deal) -> dict[str, Any]:
-    text = f"⏰ {deal.number} has been waiting for review since {when(deal.created_at)}."
-    return message(text, [section(text)])
+    text = md(f"⏰ {deal.number} has been waiting for review since ", when(deal.created_at), ".")
+    return message(text.plain, [md_section(text)])
 
 
 _DM = {
@@ -186,9 +180,12 @@ def partner_dm(deal: Deal, event: str) -> dict[str, Any]:
         blocks.append(section(f"*Reason:* {reason}. {deal.review_note or ''}"))
     if event == "approved":
         blocks.append(
-            section(
-                f"Protected until {when(deal.protection_expires_at)}. "
-                f"Next: `/deal advance {number}` to start the order from the quote."
+            md_section(
+                md(
+                    "Protected until ",
+                    day(deal.protection_expires_at),
+                    f". Next: `/deal advance {number}` to start the order from the quote.",
+                )
             )
         )
     plain_text = text.replace("*", "")

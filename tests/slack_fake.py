@@ -1,9 +1,16 @@
-"""A local stand-in for Slack's Web API and response URLs, recording every call."""
+"""A local stand-in for Slack's Web API and response URLs, recording every call.
+
+Files arrive by Slack's external upload, as `WebClient.files_upload_v2` makes it:
+`files.getUploadURLExternal` hands out a file id and an upload URL on this server, the bytes
+are POSTed there, and `files.completeUploadExternal` shares the uploaded files in a channel.
+`uploads` keeps every file by id; `wait_for_upload` waits for one to be shared.
+"""
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -14,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 REVIEW_CHANNEL_ID = "C0REVIEW"
+_CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]+")
 
 
 @dataclass
@@ -24,6 +32,20 @@ class Call:
     answer: dict[str, Any] | None = None  # what Slack answered; None when rate limited
 
 
+@dataclass
+class Upload:
+    """A file of the external upload: its bytes once POSTed, its share once completed."""
+
+    filename: str
+    length: int
+    data: bytes | None = None  # None until the bytes are POSTed to the upload URL
+    completed: bool = False
+    title: str | None = None
+    channel: str | None = None  # None: completed without a channel, so private
+    comment: str | None = None
+    thread_ts: str | None = None
+
+
 class FakeSlack:
     """Answer like Slack on a free loopback port; `calls` records what was asked."""
 
@@ -31,6 +53,9 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.emails: dict[str, str] = {}  # Slack user id -> profile email
         self._limited: dict[str, int] = {}  # method -> Retry-After seconds, once
+        self._failing: dict[str, str] = {}  # method -> the error Slack answers, once
+        self.uploads: dict[str, Upload] = {}  # file id -> the file, from its upload URL on
+        self._file_ids = itertools.count(1)
         # Where `apps.connections.open` sends Socket Mode clients (tests/socket_mode.py sets it).
         self.socket_mode_url: str | None = None
         self._lock = threading.Condition()
@@ -53,6 +78,32 @@ class FakeSlack:
 
     def rate_limit_once(self, method: str, retry_after: int = 1) -> None:
         self._limited[method] = retry_after
+
+    def fail_once(self, method: str, error: str = "invalid_channel") -> None:
+        """Answer the next call to `method` with `{"ok": false, "error": error}`, as Slack
+        refuses a call (HTTP 200)."""
+        self._failing[method] = error
+
+    def wait_for_upload(
+        self, match: Callable[[Upload], bool] = lambda u: True, timeout: float = 10.0
+    ) -> Upload:
+        """Wait for a file shared by `files.completeUploadExternal` that satisfies `match`."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for upload in self.uploads.values():
+                    if upload.completed and match(upload):
+                        return upload
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    shared = [(u.filename, u.channel) for u in self.uploads.values() if u.completed]
+                    raise AssertionError(f"no matching shared file; shared: {shared}")
+                self._lock.wait(left)
+
+    def shared_files(self) -> list[Upload]:
+        """The files shared so far, in the order their uploads began."""
+        with self._lock:
+            return [u for u in self.uploads.values() if u.completed]
 
     def close(self) -> None:
         self._server.shutdown()
@@ -113,6 +164,13 @@ class FakeSlack:
     def answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         """Slack's answer to one Web API call."""
         ok: dict[str, Any] = {"ok": True}
+        error = self._failing.pop(method, None)
+        if error is not None:
+            return {"ok": False, "error": error}
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(p)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(p)
         if method == "apps.connections.open":
             if not str(p.get("token", "")).startswith("xapp-"):
                 return {"ok": False, "error": "not_allowed_token_type"}
@@ -143,6 +201,46 @@ class FakeSlack:
             return ok | {"channel": {"id": "D" + str(p.get("users", "")).split(",")[0]}}
         return ok
 
+    def _upload_url(self, p: dict[str, Any]) -> dict[str, Any]:
+        length = str(p.get("length", ""))
+        if not p.get("filename") or not length.isdigit() or int(length) < 1:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F0FILE{next(self._file_ids):06d}"
+        with self._lock:
+            self.uploads[file_id] = Upload(str(p["filename"]), int(length))
+        return {"ok": True, "upload_url": f"{self.base}/upload/v1/{file_id}", "file_id": file_id}
+
+    def receive_upload(self, file_id: str, data: bytes) -> tuple[int, str]:
+        """Take the bytes POSTed to an upload URL; Slack's status and plain-text answer."""
+        with self._lock:
+            upload = self.uploads.get(file_id)
+            if upload is None or upload.completed:
+                return 404, "Not Found"
+            upload.data = data
+            self._lock.notify_all()
+        return 200, f"OK - {len(data)}"
+
+    def _complete_upload(self, p: dict[str, Any]) -> dict[str, Any]:
+        files = p.get("files")
+        channel = p.get("channel_id") or None
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        if channel is not None and not _CHANNEL_ID.fullmatch(str(channel)):
+            return {"ok": False, "error": "invalid_channel"}
+        with self._lock:
+            found = [self.uploads.get(str(f.get("id"))) for f in files]
+            if any(u is None or u.data is None or u.completed for u in found):
+                return {"ok": False, "error": "file_not_found"}  # never uploaded, or shared
+            shared = []
+            for f, upload in zip(files, found, strict=True):
+                assert upload is not None
+                upload.completed, upload.channel = True, channel
+                upload.title = str(f.get("title") or upload.filename)
+                upload.comment, upload.thread_ts = p.get("initial_comment"), p.get("thread_ts")
+                shared.append({"id": f["id"], "title": upload.title})
+            self._lock.notify_all()
+        return {"ok": True, "files": shared}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -159,7 +257,7 @@ class FakeSlack:
                     params.update(json.loads(raw or "{}"))
                 else:
                     params.update(dict(parse_qsl(raw)))
-                for key in ("view", "blocks"):  # form posts carry JSON strings
+                for key in ("view", "blocks", "files"):  # form posts carry JSON strings
                     if isinstance(params.get(key), str):
                         params[key] = json.loads(params[key])
                 return params
@@ -174,11 +272,27 @@ class FakeSlack:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _upload(self, file_id: str) -> None:
+                """The raw bytes of a file, POSTed to the URL `files.getUploadURLExternal`
+                gave (sent as they are, whatever Content-Type the client names)."""
+                size = int(self.headers.get("Content-Length") or 0)
+                status, text = fake.receive_upload(file_id, self.rfile.read(size))
+                fake._record("upload", {"file_id": file_id, "length": size})
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_GET(self) -> None:
                 self.do_POST()
 
             def do_POST(self) -> None:
                 path = urlsplit(self.path).path
+                if path.startswith("/upload/v1/"):
+                    self._upload(path.removeprefix("/upload/v1/"))
+                    return
                 params = self._params()
                 if path.startswith("/response/"):
                     fake._record("response_url", params | {"_url": path})

@@ -3,6 +3,8 @@ ephemerally."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -11,12 +13,13 @@ import slack_bolt
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import blocks, modals
+from bot import blocks, files, modals
 from bot.context import Bot, bot_of
-from bot.kit import Block, section
+from bot.kit import Block, context, section
 from bot.listeners.replies import Reply, ephemeral, guarded, open_then
+from bot.mrkdwn import md_section
 from core.errors import FieldError, Invalid
-from core.models import Partner, Product
+from core.models import Partner, Product, Quote
 from core.services import (
     Actor,
     add_quote,
@@ -26,6 +29,8 @@ from core.services import (
     search,
     show,
 )
+
+log = logging.getLogger("bot")
 
 Verb = Callable[[Bot, Actor, str], tuple[str, list[Block]]]
 
@@ -92,13 +97,13 @@ def advance_view(bot: Bot, user_id: str, number: str) -> Block:
 
 
 def _search(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.runtime.uow() as uow:
+    with bot.runtime.read() as uow:
         found = search(uow.session, actor, rest, limit=40)
         return f"{len(found)} deal(s)", blocks.search_results(rest, found)
 
 
 def _show(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.runtime.uow() as uow:
+    with bot.runtime.read() as uow:
         deal = show(uow.session, actor, rest)
         return deal.number, blocks.deal_details(deal)
 
@@ -123,18 +128,34 @@ def _quote(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
             users=users,
             now=runtime.now(),
             settings=runtime.settings,
-        )
-        return f"Quote {quote.number}", blocks.quote_blocks(quote)
+        )  # committed: the quote stays whatever becomes of its PDF
+        note = _pdf_to_dm(bot, actor, quote)
+        return f"Quote {quote.number}: {note}", [*blocks.quote_blocks(quote), context(note)]
+
+
+def _pdf_to_dm(bot: Bot, actor: Actor, quote: Quote) -> str:
+    """Share the quote's PDF in the actor's DM with the bot, never in a channel others read;
+    say where it went, or that it could not be sent (logged under a reference)."""
+    try:
+        if actor.slack_user_id is None:
+            raise ValueError(f"{actor.email} has no Slack user to send the PDF to")
+        channel = files.open_dm(bot.client, actor.slack_user_id)
+        files.share_quote(bot.client, channel, quote, bot.runtime.settings.vendor_name)
+    except Exception:
+        ref = uuid.uuid4().hex[:8]
+        log.exception("could not share the PDF of %s, reference %s", quote.number, ref)
+        return f"⚠️ The quote is saved, but its PDF could not be sent (reference {ref})."
+    return "📄 Its PDF is in your direct messages with me."
 
 
 def _check(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.runtime.uow() as uow:
-        text = blocks.check_result(check_domain(uow.session, actor, rest, bot.runtime.now()))
-    return text, [section(text)]
+    with bot.runtime.read() as uow:
+        found = blocks.check_text(check_domain(uow.session, actor, rest, bot.runtime.now()))
+    return found.plain, [md_section(found)]
 
 
 def _prospect(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
-    with bot.runtime.uow() as uow:
+    with bot.runtime.read() as uow:
         page = prospect_page(uow.session, actor, rest, bot.runtime.now())
         return page.company_name or page.domain, blocks.prospect_blocks(page)
 
