@@ -29,7 +29,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core import quote_pdf
 from core.config import Settings
 from core.db import table_of
 from core.emails import render
@@ -343,6 +342,8 @@ def _load(
             return None
         attachments = []
         if row.quote_id is not None:
+            from core import quote_pdf  # reportlab takes 0.15 s to import: only to draw one
+
             quote = uow.session.get_one(Quote, row.quote_id)
             pdf = Attachment(
                 quote_pdf.filename(quote), "application/pdf", quote_pdf.render(quote, vendor_name)

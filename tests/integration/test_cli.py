@@ -224,6 +224,7 @@ def test_a_partner_view_shows_no_rival_name_number_or_conflict(cli: Cli) -> None
         assert "Northwind" not in text and "ann@" not in text
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the service: both, elsewhere
 def test_quote_pdf_is_written_for_its_partner_and_matches_the_emailed_one(cli: Cli) -> None:
     from email import message_from_bytes, policy
     from io import BytesIO
