@@ -170,12 +170,16 @@ def _items(session: Session, requests: Sequence[Request]) -> list[_Item]:
     codes = {r.registration.product for r in requests}
     stmt = select(Product).where(Product.code.in_(codes)).options(lazyload(Product.prices))
     products = {p.code: p for p in session.scalars(stmt)}
+    wanted = {r.actor.contact_id for r in requests}
+    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(wanted)))}
     items = []
     for request in requests:
         product = products.get(request.registration.product)
         if product is None:  # taken out of the catalogue since the values were validated
             raise Invalid([FieldError("product", "is no longer in the catalogue")])
-        contact = session.get_one(Contact, request.actor.contact_id)
+        contact_id = request.actor.contact_id
+        loaded = contacts.get(contact_id) if contact_id is not None else None
+        contact = loaded or session.get_one(Contact, contact_id)  # not loaded: a bug of ours
         items.append(_Item(request, contact, product))
     return items
 
