@@ -14,7 +14,7 @@ from typing import Any
 from bench import common
 from bench.common import Scale, Servers, log
 
-BENCHMARKS = ("intake", "slack_ack", "search", "parse_size", "latency")
+BENCHMARKS = ("intake", "slack_ack", "search", "parse_size", "latency", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +59,10 @@ def _run(name: str, servers: Servers, scale: Scale, profile: bool) -> dict[str, 
         from bench import latency
 
         return latency.run(servers, scale)
+    if name == "scale":
+        from bench import scale as growth
+
+        return growth.run(servers, scale)
     from bench import search
 
     return search.run(servers, scale)

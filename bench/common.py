@@ -29,12 +29,25 @@ class Scale:
     sqlite_deals: int
     requests: int
     searches: int
+    # The scale benchmark: deals stored beforehand, emails per round, rounds, and the
+    # `/deal search` commands per (user, term) on each database.
+    stored: int
+    round_emails: int
+    rounds: int
+    commands: int
+    quick: bool = False
 
     @classmethod
     def of(cls, quick: bool) -> Scale:
         if quick:
-            return cls(emails=300, deals=50_000, sqlite_deals=20_000, requests=120, searches=4)
-        return cls(emails=2_500, deals=1_000_000, sqlite_deals=100_000, requests=400, searches=10)
+            return cls(
+                emails=300, deals=50_000, sqlite_deals=20_000, requests=120, searches=4,
+                stored=100_000, round_emails=300, rounds=2, commands=6, quick=True,
+            )  # fmt: skip
+        return cls(
+            emails=2_500, deals=1_000_000, sqlite_deals=100_000, requests=400, searches=10,
+            stored=1_000_000, round_emails=2_500, rounds=3, commands=30,
+        )  # fmt: skip
 
 
 class Servers:
@@ -149,6 +162,8 @@ def goals(results: dict[str, Any]) -> list[Goal]:
     ack = results.get("slack_ack", {})
     search = results.get("search", {})
     size = results.get("parse_size", {})
+    scale = results.get("scale", {})
+    lite, pg = scale.get("sqlite", {}), scale.get("postgresql", {})
     return [
         Goal("intake rate, SQLite", intake.get("rate_per_s"), 300, True, "msg/s"),
         Goal("intake rate / floor", intake.get("ratio"), 0.25, True, "x"),
@@ -160,6 +175,10 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         Goal("read 10 MB message, slowest shape", size.get("max_10mb_s"), 2, False, "s"),
         Goal("read 1 MB encoded Subject", size.get("subject_1mb_s"), 0.5, False, "s"),
         Goal("read time per byte, 10 MB / 100 KB", size.get("max_growth_ratio"), 1.5, False, "x"),
+        Goal("intake rate empty / full, SQLite", lite.get("intake_ratio"), 1.2, False, "x"),
+        Goal("intake rate empty / full, PostgreSQL", pg.get("intake_ratio"), 1.2, False, "x"),
+        Goal("search p95 full / empty, SQLite", lite.get("search_ratio"), 1.2, False, "x"),
+        Goal("search p95 full / empty, PostgreSQL", pg.get("search_ratio"), 1.2, False, "x"),
     ]
 
 

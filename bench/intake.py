@@ -96,7 +96,7 @@ def floor_rate(account: ImapAccount, batch: int = 200) -> tuple[float, int]:
             data = client.fetch(uids[start : start + batch], ["BODY.PEEK[]"])  # type: ignore[attr-defined]
             for item in data.values():
                 msg = email.message_from_bytes(item[b"BODY[]"], policy=email.policy.default)
-                body = msg.get_body(("plain", "html"))  # type: ignore[attr-defined]
+                body = msg.get_body(("plain", "html"))
                 seen += bool(body is not None and body.get_content())
     return seen / took["s"], seen
 
@@ -142,7 +142,8 @@ class _profiled:
     """Profile the block with pyinstrument into `path` (text), when a path is given."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path, self.profiler = path, None
+        self.path = path
+        self.profiler: Any = None  # a pyinstrument Profiler while profiling
 
     def __enter__(self) -> None:
         if self.path is not None:

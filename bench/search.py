@@ -4,12 +4,8 @@ very same SQL sent straight through the database driver."""
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import random
 import tempfile
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,135 +13,10 @@ from sqlalchemy import event, select
 
 from bench import common
 from bench.common import Scale, Servers, log, percentile, stopwatch, timed_ms
-from core.domains import skeleton
-from core.models import Contact, Deal, Product
+from bench.fill import load_postgres, load_sqlite, prospect_rows, vocabulary
+from core.models import Deal
 from core.services import Actor, search
 from tests.factories import ANN, REVIEWER, World
-
-COMMON = ["global", "tech", "north", "group", "data", "cloud", "blue", "green", "smart", "prime"]
-SYLLABLES = ["zor", "vex", "qui", "llon", "tra", "mek", "ba", "rix", "nu", "dor", "pel", "kas"]
-TLDS = ["com", "co.uk", "de", "io", "net", "com.au", "fr", "org"]
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-def vocabulary(size: int = 240) -> list[str]:
-    """Real words first (drawn often), then made-up ones (drawn rarely)."""
-    rng = random.Random(3)
-    words = list(COMMON)
-    while len(words) < size:
-        word = "".join(rng.choice(SYLLABLES) for _ in range(3))
-        if word not in words:
-            words.append(word)
-    return words
-
-
-def prospect_rows(count: int, words: list[str]) -> Iterator[tuple[Any, ...]]:
-    """(id, domain, company_name, created_at): a skewed vocabulary, some words very common."""
-    rng = random.Random(5)
-    for pid in range(1, count + 1):
-        first = words[int(rng.random() ** 3 * len(words))]
-        second = words[int(rng.random() ** 3 * len(words))]
-        kind = rng.choice(("Ltd", "GmbH", "Inc", "Group", "Holdings", "Partners"))
-        domain = f"{first}{second}{pid}.{rng.choice(TLDS)}"
-        yield pid, domain, f"{first.title()} {second.title()} {kind}", NOW
-
-
-PROSPECT_COLUMNS = ("id", "domain", "skeleton", "company_name", "created_at")
-BATCH = 50_000  # rows per INSERT statement when loading SQLite
-
-DEAL_COLUMNS = (
-    "id", "number", "stage", "channel", "partner_id", "contact_id", "prospect_id", "product_id",
-    "company_name", "contact_name", "contact_phone", "end_user_first_name",
-    "end_user_last_name", "end_user_position", "end_user_email", "end_user_phone",
-    "end_user_role", "address_line1", "country", "postcode", "number_of_users",
-    "projected_value", "currency", "close_date", "budget_approved", "project_priority",
-    "problems_to_solve", "migrating_to", "created_at", "updated_at", "extensions_granted",
-)  # fmt: skip
-
-
-def deal_rows(
-    count: int, prospects: int, contacts: list[tuple[int, int]], products: list[int]
-) -> Iterator[tuple[Any, ...]]:
-    """Deals spread over the prospects; one in ten of the first pass is still active."""
-    for did in range(1, count + 1):
-        partner_id, contact_id = contacts[did % len(contacts)]
-        active = did <= prospects and did % 10 == 0
-        yield (
-            did, f"DR-{did:06d}", "opportunity" if active else "expired", "email",
-            partner_id, contact_id, (did - 1) % prospects + 1, products[did % len(products)],
-            "Prospect", "Sam Carter", "+442079460958", "Jo", "Bloggs", "Head of IT",
-            "jo@example.com", "+442079460123", "decision_maker", "1 High Street", "GB",
-            "CT1 1AA", 250, "85000.5", "GBP", date(2027, 3, 31), True, "high",
-            "Too much spam.", "microsoft_365", NOW, NOW, 0,
-        )  # fmt: skip
-
-
-def _catalogue(world: World) -> tuple[list[tuple[int, int]], list[int]]:
-    with world.uow() as uow:
-        contacts = [(c.partner_id, c.id) for c in uow.session.scalars(select(Contact))]
-        products = list(uow.session.scalars(select(Product.id)))
-    return contacts, products
-
-
-def load_postgres(world: World, deals: int) -> None:
-    """COPY prospects and deals in, with the search indexes rebuilt afterwards."""
-    prospects = max(1, deals // 2)
-    contacts, products = _catalogue(world)
-    raw = world.engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute(
-            "SELECT indexdef, indexname FROM pg_indexes WHERE tablename IN ('deals', 'prospects')"
-            " AND indexname NOT LIKE '%pkey' AND indexdef NOT LIKE 'CREATE UNIQUE%'"
-        )
-        indexes = cur.fetchall()
-        for _def, name in indexes:
-            cur.execute(f'DROP INDEX "{name}"')
-        with cur.copy(f"COPY prospects ({', '.join(PROSPECT_COLUMNS)}) FROM STDIN") as copy:
-            for row in _with_skeletons(prospect_rows(prospects, vocabulary())):
-                copy.write_row(row)
-        with cur.copy(f"COPY deals ({', '.join(DEAL_COLUMNS)}) FROM STDIN") as copy:
-            for row in deal_rows(deals, prospects, contacts, products):
-                copy.write_row(row)
-        cur.execute("SET maintenance_work_mem = '256MB'")
-        for definition, _name in indexes:
-            cur.execute(definition)
-        for table in ("deals", "prospects"):
-            cur.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
-        cur.execute("ANALYZE deals")
-        cur.execute("ANALYZE prospects")
-        raw.commit()
-    finally:
-        raw.close()
-
-
-def load_sqlite(world: World, deals: int) -> None:
-    """Insert prospects and deals in one transaction, `BATCH` rows a statement; the triggers
-    fill the search index as they would for rows written one at a time."""
-    prospects = max(1, deals // 2)
-    contacts, products = _catalogue(world)
-    tables = (
-        ("prospects", PROSPECT_COLUMNS, _with_skeletons(prospect_rows(prospects, vocabulary()))),
-        ("deals", DEAL_COLUMNS, deal_rows(deals, prospects, contacts, products)),
-    )
-    with world.engine.begin() as conn:
-        for name, columns, rows in tables:
-            marks = ", ".join("?" for _ in columns)
-            insert = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})"
-            while batch := [_as_text(row) for row in itertools.islice(rows, BATCH)]:
-                conn.exec_driver_sql(insert, batch)
-        conn.exec_driver_sql("ANALYZE")
-
-
-def _as_text(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A row as SQLite stores it: dates and datetimes as ISO text."""
-    return tuple(v.isoformat() if isinstance(v, date | datetime) else v for v in row)
-
-
-def _with_skeletons(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
-    """The prospect rows with the confusable skeleton of each domain, in PROSPECT_COLUMNS."""
-    for pid, domain, name, created_at in rows:
-        yield pid, domain, skeleton(domain), name, created_at
 
 
 def terms(deals: int) -> dict[str, str]:

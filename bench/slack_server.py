@@ -73,7 +73,7 @@ def main(kind: str, clicks: int) -> None:
             wsgi, numbers = bare_wsgi(slack), [f"DR-{n:06d}" for n in range(1, clicks + 1)]
         server = waitress.create_server(wsgi, host="127.0.0.1", port=0, threads=THREADS)
         threading.Thread(target=server.run, daemon=True).start()
-        port = server.effective_port  # type: ignore[union-attr]
+        port = server.effective_port
         print(json.dumps({"port": port, "deals": numbers, "slack": slack.base}), flush=True)
         sys.stdin.read()  # serve until the benchmark closes our stdin
         server.close()
