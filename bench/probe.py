@@ -18,11 +18,10 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from imapclient import IMAPClient
-from slack_sdk.signature import SignatureVerifier
 
 from bench.common import percentile
 from tests.factories import registration_email
-from tests.integration.bot_harness import SECRET
+from tests.integration.bot_harness import signed_headers
 from tests.integration.smtp_server import RecordingHandler
 from tests.servers import ImapAccount
 from tests.slack_fake import FakeSlack
@@ -183,13 +182,7 @@ class SignedSlack:
         return url.rsplit("/", 1)[1]
 
     def _post(self, body: str) -> None:
-        ts = str(int(time.time()))
-        signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body) or ""
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature,
-        }
+        headers = signed_headers(body)
         self._conn.request("POST", "/slack/events", body=body.encode(), headers=headers)
         response = self._conn.getresponse()
         response.read()

@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from slack_sdk.signature import SignatureVerifier
-
 from bench.common import ROOT, Scale, log, percentile
 from bench.slack_server import SECRET, TOKEN, bare_wsgi
+from tests.integration.bot_harness import signed_headers
 from tests.slack_fake import FakeSlack
 from tests.socket_mode import SocketModeServer, envelope_of
 
@@ -73,13 +72,7 @@ def click(number: str, user: str = "U0REVIEW") -> str:
 
 def _post(conn: http.client.HTTPConnection, body: str) -> float:
     """Sign and post one request; its latency in ms (the response must be 200)."""
-    ts = str(int(time.time()))
-    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body) or ""
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
-    }
+    headers = signed_headers(body, SECRET)
     started = time.perf_counter()
     conn.request("POST", "/slack/events", body=body.encode(), headers=headers)
     response = conn.getresponse()

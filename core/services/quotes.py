@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -53,11 +53,46 @@ def create_quote(
     """Store a priced quote with its lines, numbered Q-000001 from the id reserved for it."""
     priced = preview(partner, product, users, settings, with_margin=with_margin)
     [quote_id] = reserve_ids(session, Quote, 1)
-    quote = Quote(
+    valid_until = (now + timedelta(days=settings.quote_valid_days)).date()
+    quote = priced_quote(
+        priced,
+        quote_id=quote_id,
+        partner=partner,
+        prospect=prospect,
+        product=product,
+        users=users,
+        deal=deal,
+        valid_until=valid_until,
+        now=now,
+        created_by=created_by,
+    )
+    session.add(quote)
+    session.flush()
+    return quote
+
+
+def priced_quote(
+    priced: Priced,
+    *,
+    quote_id: int,
+    partner: Partner,
+    prospect: Prospect,
+    product: Product,
+    users: int,
+    deal: Deal | None,
+    valid_until: date,
+    now: datetime,
+    created_by: str,
+) -> Quote:
+    """A quote (not yet stored) of `priced`, with its lines, numbered from `quote_id`; its
+    deal by id only, so the deal's loaded `quotes` stay as they are."""
+    return Quote(
         id=quote_id,
         number=f"Q-{quote_id:06d}",
         prospect_id=prospect.id,
+        prospect=prospect,
         partner_id=partner.id,
+        partner=partner,
         deal_id=deal.id if deal else None,
         product_id=product.id,
         product=product,
@@ -68,7 +103,7 @@ def create_quote(
         reward_margin_pct=priced.reward_margin_pct,
         list_amount=priced.list_amount,
         total=priced.total,
-        valid_until=(now + timedelta(days=settings.quote_valid_days)).date(),
+        valid_until=valid_until,
         created_at=now,
         created_by=created_by,
         lines=[
@@ -85,9 +120,6 @@ def create_quote(
             for i, line in enumerate(priced.lines, start=1)
         ],
     )
-    session.add(quote)
-    session.flush()
-    return quote
 
 
 def protecting_deal(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,8 +16,10 @@ from reportlab.pdfbase.ttfonts import TTFont
 
 from core import formatting, quote_pdf
 from core.locales import locale_for
-from core.models import Deal, Partner, Product, Prospect, Quote, QuoteLine, Tier
+from core.models import Deal, Partner, Product, Prospect, Quote, Tier
 from core.pricing import price_quote
+from core.services.quotes import priced_quote
+from tests.servers import unavailable
 
 HOSTILE = "<script>alert(1)</script> & Co"
 DROID = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
@@ -50,7 +51,11 @@ def make_quote(
         name=partner_name, tier=tier, country=country, currency=currency, locale=locale
     )
     product = Product(
-        code="esg", name="Email Security Cloud Gateway", unit_price=Decimal(unit), currency=currency
+        code="esg",
+        name="Email Security Cloud Gateway",
+        unit_price=Decimal(unit),
+        currency=currency,
+        term_months=12,
     )
     prospect = Prospect(domain=domain, company_name=company, skeleton=domain, created_at=CREATED)
     priced = price_quote(
@@ -70,36 +75,20 @@ def make_quote(
         product=product,
         protection_expires_at=PROTECTED_UNTIL,
     )
-    return Quote(
-        number="Q-000001",
+    quote = priced_quote(
+        priced,
+        quote_id=1,
         partner=partner,
         prospect=prospect,
         product=product,
-        deal=deal if with_deal else None,
-        currency=currency,
-        number_of_users=users,
-        term_months=12,
-        discount_pct=priced.discount_pct,
-        reward_margin_pct=priced.reward_margin_pct,
-        list_amount=priced.list_amount,
-        total=priced.total,
+        users=users,
+        deal=None,
         valid_until=VALID_UNTIL,
-        created_at=CREATED,
+        now=CREATED,
         created_by="ann@northwind.example",
-        lines=[
-            QuoteLine(
-                position=i,
-                kind=line.kind,
-                description=line.description,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                term_months=line.term_months,
-                pct=line.pct,
-                amount=line.amount,
-            )
-            for i, line in enumerate(priced.lines, start=1)
-        ],
     )
+    quote.deal = deal if with_deal else None
+    return quote
 
 
 @dataclass(frozen=True)
@@ -172,10 +161,7 @@ def no_cjk_font(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
     if not DROID.is_file():
         reason = f"{DROID} is missing (the Makefile's system-packages installs it)"
-        # As for the test servers (tests/servers.py): CI sets REQUIRE_SERVICES=1 to fail.
-        if os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {"1", "true", "yes"}:
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable(reason)
     monkeypatch.setattr(quote_pdf, "CJK_FONT_PATHS", (DROID,))
 
 
