@@ -8,7 +8,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import create_wsgi, make_bot, make_client
 from bot.delivery import deliver_slack_due
 from dealreg.wiring import App
-from tests.factories import ANN, World, form, register
+from tests.factories import World
 from tests.slack_fake import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -47,16 +46,6 @@ def signed_headers(body: str, secret: str = SECRET, age: float = 0) -> dict[str,
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": signature,
     }
-
-
-def registered(world: World, bot: BotHarness) -> str:
-    """Register Ann's deal and post its review message, as the worker would."""
-    with world.uow() as uow:
-        reg = register(
-            uow, world.actor(ANN), form(), now=datetime.now(UTC), settings=bot.app.settings
-        )
-    bot.deliver()
-    return reg.deal.number
 
 
 class Response:

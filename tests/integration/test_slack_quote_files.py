@@ -16,8 +16,8 @@ from bot.app import make_client
 from bot.delivery import deliver_slack_due
 from core import quote_pdf
 from core.models import Deal, OutboxMessage, Quote
-from tests.factories import World
-from tests.integration.bot_harness import BotHarness, registered
+from tests.factories import ANN, World, form, register
+from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import Call, FakeSlack, Upload
 
 ANN_DM = "DU01ANN"  # the fake's DM channel for Ann's Slack user, U01ANN
@@ -29,6 +29,16 @@ def bot(slack_db_world: World, slack: FakeSlack) -> Iterator[BotHarness]:
     harness = BotHarness(slack_db_world, slack)
     yield harness
     harness.close()
+
+
+def registered(world: World, bot: BotHarness) -> str:
+    """Register Ann's deal and post its review message, as the worker would."""
+    with world.uow() as uow:
+        reg = register(
+            uow, world.actor(ANN), form(), now=datetime.now(UTC), settings=bot.app.settings
+        )
+    bot.deliver()
+    return reg.deal.number
 
 
 def pdf_of(world: World, bot: BotHarness, number: str) -> tuple[str, bytes]:
