@@ -13,17 +13,10 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import CatalogError
 from core.models import Contact, Partner, Product, ProductPrice, Reviewer, Tier
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
-
-
-class CatalogError(Exception):
-    """A bad catalogue file; names the line and the field at fault."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass

@@ -47,3 +47,11 @@ class NotFound(DealError):
 
 class Conflict(DealError):
     """Another partner holds the prospect, or the move collides with existing state."""
+
+
+class CatalogError(Exception):
+    """A bad catalogue file; names the line and the field at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems

@@ -1,202 +1,106 @@
-"""The `dealreg` command: its arguments, which function runs each subcommand, exit codes."""
+"""The `dealreg` command: parse the arguments, import and run the one subcommand asked for,
+map the errors a user can act on to one line and an exit status.
+
+Nothing of the product is imported before the arguments are parsed, and then only what the
+subcommand needs (`dealreg.arguments.HANDLERS` names its module), so `--help` and a listing
+start at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from dealreg.arguments import handler_of, parser
 
-from core.catalog import CatalogError
-from core.config import Settings
-from core.errors import DealError, Invalid
-from dealreg import (
-    admin_command,
-    bot_command,
-    deals_command,
-    intake_command,
-    job_runner,
-    worker,
-)
-from dealreg.output import CommandError
-from dealreg.wiring import App
+if TYPE_CHECKING:
+    from core.config import Settings
+    from dealreg.wiring import App
 
-Handler = Callable[[App, argparse.Namespace], int]
-
-# "COMMAND ACTION" (or "COMMAND") -> the function that runs it.
-HANDLERS: dict[str, Handler] = {
-    "init": admin_command.init,
-    "catalog load": admin_command.catalog_load,
-    "status": admin_command.status,
-    "run": worker.run,
-    "worker": worker.worker,
-    "bot": bot_command.bot,
-    "jobs run": job_runner.jobs_run,
-    "intake run": intake_command.intake_run,
-    "intake parse": intake_command.intake_parse,
-    "intake list": intake_command.intake_list,
-    "intake retry": intake_command.intake_retry,
-    "deals list": deals_command.deals_list,
-    "deals show": deals_command.deals_show,
-    "deals register": deals_command.deals_register,
-    "deals approve": deals_command.deals_approve,
-    "deals reject": deals_command.deals_reject,
-    "deals return": deals_command.deals_return,
-    "deals answer": deals_command.deals_answer,
-    "deals advance": deals_command.deals_advance,
-    "deals extend": deals_command.deals_extend,
-    "deals extension": deals_command.deals_extension,
-    "deals quote": deals_command.deals_quote,
-    "deals quote-pdf": deals_command.deals_quote_pdf,
-    "deals check": deals_command.deals_check,
-    "deals prospect": deals_command.deals_prospect,
-}
+Handler = Callable[["App", argparse.Namespace], int]
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dealreg", description="Deal registration.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    sub.add_parser("init", help="create or migrate the database")
-    cat = sub.add_parser("catalog", help="the product catalogue").add_subparsers(
-        dest="action", required=True
-    )
-    load = cat.add_parser("load", help="load products, tiers, partners and reviewers (upsert)")
-    load.add_argument("file", type=Path)
-    load.add_argument("--json", action="store_true")
-
-    sub.add_parser("run", help="bot (if Slack is configured), intake and scheduler in one")
-    bot = sub.add_parser("bot", help="serve the Slack app over HTTP")
-    bot.add_argument("--port", type=int)
-    sub.add_parser("worker", help="the scheduler: intake polling, outbox, expiry, reminders")
-    st = sub.add_parser("status", help="deals per stage, queues, failures")
-    st.add_argument("--json", action="store_true")
-
-    _intake_parser(sub)
-    _deals_parser(sub)
-
-    jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
-        dest="action", required=True
-    )
-    run = jobs.add_parser("run", help="run one job now")
-    run.add_argument("name", choices=job_runner.JOB_NAMES)
-    run.add_argument("--json", action="store_true")
-    return p
-
-
-def _intake_parser(sub: Any) -> None:
-    intake = sub.add_parser("intake", help="the email intake").add_subparsers(
-        dest="action", required=True
-    )
-    run = intake.add_parser("run", help="read the mailbox and handle registrations")
-    run.add_argument("--once", action="store_true", help="handle what is there, then stop")
-    parse = intake.add_parser("parse", help="print what a message parses to (writes nothing)")
-    parse.add_argument("file", type=Path)
-    lst = intake.add_parser("list", help="received messages")
-    lst.add_argument("--status")
-    lst.add_argument("--json", action="store_true")
-    retry = intake.add_parser("retry", help="run a stored message through the pipeline again")
-    retry.add_argument("id", type=int)
-
-
-def _deals_parser(sub: Any) -> None:
-    deals = sub.add_parser("deals", help="deal registrations").add_subparsers(
-        dest="action", required=True
-    )
-
-    def cmd(name: str, help_: str, *, number: bool = True, by: str | None = "--by") -> Any:
-        c = deals.add_parser(name, help=help_)
-        if number:
-            c.add_argument("number", metavar="DR-NUMBER")
-        if by:
-            c.add_argument(by, dest="by", required=True, metavar="EMAIL")
-        c.add_argument("--json", action="store_true")
-        return c
-
-    lst = cmd("list", "list deals", number=False, by=None)
-    lst.add_argument("--search")
-    lst.add_argument("--stage")
-    lst.add_argument("--as", dest="by", metavar="EMAIL", help="list as this person sees")
-    lst.add_argument("--limit", type=int, default=50)
-    show = cmd("show", "show one deal", by=None)
-    show.add_argument("--as", dest="by", metavar="EMAIL")
-    reg = cmd("register", "register from a JSON file of the fields", number=False, by=None)
-    reg.add_argument("--partner", required=True, help="the partner's name")
-    reg.add_argument("--file", required=True, type=Path)
-    reg.add_argument("--by", help="the registering contact (default: the partner's first)")
-    cmd("approve", "approve (as a reviewer)", by="--reviewer")
-    rej = cmd("reject", "reject (as a reviewer)", by="--reviewer")
-    rej.add_argument("--reason", required=True, help="a reason code or text")
-    rej.add_argument("--note")
-    ret = cmd("return", "return for more information (as a reviewer)", by="--reviewer")
-    ret.add_argument("--question", required=True)
-    ans = cmd("answer", "answer a returned registration (as the partner)")
-    ans.add_argument("--text", required=True)
-    adv = cmd("advance", "order started, then order submitted (as the partner)")
-    adv.add_argument("--quote", help="the quote that became the order")
-    adv.add_argument("--po", help="the customer's purchase-order number")
-    cmd("extend", "request an extension of the protection (as the partner)")
-    ext = cmd("extension", "grant or decline a requested extension", by="--reviewer")
-    ext.add_argument("decision", choices=["grant", "decline"])
-    q = cmd("quote", "add a quote to the deal's prospect (as the partner)")
-    q.add_argument("--users", type=int)
-    q.add_argument("--product")
-    pdf = cmd("quote-pdf", "write a quote as a PDF", number=False, by=None)
-    pdf.add_argument("quote", metavar="Q-NUMBER")
-    pdf.add_argument("-o", "--output", type=Path, help="the file (default: Q-NUMBER.pdf here)")
-    pdf.add_argument("--by", metavar="EMAIL", help="as this partner contact (their quotes only)")
-    chk = cmd("check", "is a domain free to register?", number=False)
-    chk.add_argument("domain")
-    pr = cmd("prospect", "a prospect's registrations and quotes", number=False)
-    pr.add_argument("domain")
+def handler(args: argparse.Namespace) -> Handler:
+    """Import the module of the subcommand `args` name; return the function that runs it."""
+    module, _, name = handler_of(args).partition(":")
+    run: Handler = getattr(importlib.import_module(module), name)
+    return run
 
 
 def dispatch(app: App, args: argparse.Namespace) -> int:
     """Run the subcommand `args` name with `app`; return its exit status."""
-    key = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
-    return HANDLERS[key](app, args)
+    return handler(args)(app, args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `dealreg` with `argv`; return the exit status."""
-    args = _parser().parse_args(argv)
+def _settings() -> Settings | None:
+    from pydantic import ValidationError
+
+    from core.config import Settings
+
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "setting"
         print(f"dealreg: bad setting {name}: {first['msg']}", file=sys.stderr)
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `dealreg` with `argv`; return the exit status."""
+    args = parser().parse_args(argv)
+    settings = _settings()
+    if settings is None:
         return 2
+    from dealreg.wiring import App
+
     app = App(settings)
     try:
         return dispatch(app, args)
-    except Invalid as exc:
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        return _told(exc)
+    finally:
+        app.close()
+
+
+def _told(exc: Exception) -> int:
+    """Tell the user what they can act on in one line; return the exit status.
+
+    Anything else is ours: raised again, with its traceback.
+    """
+    # Imported here, once a command has failed: a command that runs needs none of them.
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from core.errors import CatalogError, DealError, Invalid
+    from dealreg.output import CommandError
+
+    if isinstance(exc, Invalid):
         for e in exc.errors:
             print(f"dealreg: {e.field}: {e.message}", file=sys.stderr)
         return 1
-    except DealError as exc:
+    if isinstance(exc, DealError):
         print(f"dealreg: {exc.message}", file=sys.stderr)
         return 1
-    except CatalogError as exc:
+    if isinstance(exc, CatalogError):
         print("dealreg: catalogue refused, nothing loaded:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    except CommandError as exc:
+    if isinstance(exc, CommandError):
         print(f"dealreg: {exc}", file=sys.stderr)
         return exc.code
-    except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).strip().splitlines()[0]
-        hint = (
-            " (run `dealreg init` first)"
-            if "no such table" in reason or ("does not exist" in reason and "relation" in reason)
-            else ""
-        )
-        print(f"dealreg: cannot use the database: {reason}{hint}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    if not isinstance(exc, OperationalError | ProgrammingError):
+        raise exc
+    reason = str(exc.orig).strip().splitlines()[0]
+    hint = (
+        " (run `dealreg init` first)"
+        if "no such table" in reason or ("does not exist" in reason and "relation" in reason)
+        else ""
+    )
+    print(f"dealreg: cannot use the database: {reason}{hint}", file=sys.stderr)
+    return 1

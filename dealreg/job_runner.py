@@ -18,7 +18,6 @@ from dealreg.output import emit
 from dealreg.wiring import App
 from intake.pipeline import make_mailbox, run_once
 
-JOB_NAMES = ("outbox", "expire", "remind", "nudge", "poll")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 ROUND = 10  # rows of each kind claimed at a time by the outbox job
 

@@ -49,6 +49,12 @@ class App:
     def now() -> datetime:
         return datetime.now(UTC)
 
+    def close(self) -> None:
+        """Close the database's connections, when any were opened."""
+        engine = self.__dict__.get("engine")
+        if engine is not None:
+            engine.dispose()
+
     @cached_property
     def runtime(self) -> Runtime:
         """What the Slack bot and the email intake are handed: settings, units of work, clock."""

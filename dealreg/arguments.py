@@ -1,0 +1,144 @@
+"""The `dealreg` command's arguments, built from argparse alone so `--help` imports nothing
+of the product, and the module and function that run each subcommand."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+JOB_NAMES = ("outbox", "expire", "remind", "nudge", "poll")
+
+# "COMMAND ACTION" (or "COMMAND") -> "module:function" that runs it, imported only when run.
+HANDLERS: dict[str, str] = {
+    "init": "dealreg.admin_command:init",
+    "catalog load": "dealreg.admin_command:catalog_load",
+    "status": "dealreg.admin_command:status",
+    "run": "dealreg.worker:run",
+    "worker": "dealreg.worker:worker",
+    "bot": "dealreg.bot_command:bot",
+    "jobs run": "dealreg.job_runner:jobs_run",
+    "intake run": "dealreg.intake_command:intake_run",
+    "intake parse": "dealreg.intake_command:intake_parse",
+    "intake list": "dealreg.intake_command:intake_list",
+    "intake retry": "dealreg.intake_command:intake_retry",
+    "deals list": "dealreg.deals_command:deals_list",
+    "deals show": "dealreg.deals_command:deals_show",
+    "deals register": "dealreg.deals_command:deals_register",
+    "deals approve": "dealreg.deals_command:deals_approve",
+    "deals reject": "dealreg.deals_command:deals_reject",
+    "deals return": "dealreg.deals_command:deals_return",
+    "deals answer": "dealreg.deals_command:deals_answer",
+    "deals advance": "dealreg.deals_command:deals_advance",
+    "deals extend": "dealreg.deals_command:deals_extend",
+    "deals extension": "dealreg.deals_command:deals_extension",
+    "deals quote": "dealreg.deals_command:deals_quote",
+    "deals quote-pdf": "dealreg.deals_command:deals_quote_pdf",
+    "deals check": "dealreg.deals_command:deals_check",
+    "deals prospect": "dealreg.deals_command:deals_prospect",
+}
+
+
+def handler_of(args: argparse.Namespace) -> str:
+    """The "module:function" that runs the subcommand `args` name."""
+    key = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    return HANDLERS[key]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole argument tree of `dealreg`."""
+    p = argparse.ArgumentParser(prog="dealreg", description="Deal registration.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("init", help="create or migrate the database")
+    cat = sub.add_parser("catalog", help="the product catalogue").add_subparsers(
+        dest="action", required=True
+    )
+    load = cat.add_parser("load", help="load products, tiers, partners and reviewers (upsert)")
+    load.add_argument("file", type=Path)
+    load.add_argument("--json", action="store_true")
+
+    sub.add_parser("run", help="bot (if Slack is configured), intake and scheduler in one")
+    bot = sub.add_parser("bot", help="serve the Slack app over HTTP")
+    bot.add_argument("--port", type=int)
+    sub.add_parser("worker", help="the scheduler: intake polling, outbox, expiry, reminders")
+    st = sub.add_parser("status", help="deals per stage, queues, failures")
+    st.add_argument("--json", action="store_true")
+
+    _intake(sub)
+    _deals(sub)
+
+    jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
+        dest="action", required=True
+    )
+    run = jobs.add_parser("run", help="run one job now")
+    run.add_argument("name", choices=JOB_NAMES)
+    run.add_argument("--json", action="store_true")
+    return p
+
+
+def _intake(sub: Any) -> None:
+    intake = sub.add_parser("intake", help="the email intake").add_subparsers(
+        dest="action", required=True
+    )
+    run = intake.add_parser("run", help="read the mailbox and handle registrations")
+    run.add_argument("--once", action="store_true", help="handle what is there, then stop")
+    parse = intake.add_parser("parse", help="print what a message parses to (writes nothing)")
+    parse.add_argument("file", type=Path)
+    lst = intake.add_parser("list", help="received messages")
+    lst.add_argument("--status")
+    lst.add_argument("--json", action="store_true")
+    retry = intake.add_parser("retry", help="run a stored message through the pipeline again")
+    retry.add_argument("id", type=int)
+
+
+def _deals(sub: Any) -> None:
+    deals = sub.add_parser("deals", help="deal registrations").add_subparsers(
+        dest="action", required=True
+    )
+
+    def cmd(name: str, help_: str, *, number: bool = True, by: str | None = "--by") -> Any:
+        c = deals.add_parser(name, help=help_)
+        if number:
+            c.add_argument("number", metavar="DR-NUMBER")
+        if by:
+            c.add_argument(by, dest="by", required=True, metavar="EMAIL")
+        c.add_argument("--json", action="store_true")
+        return c
+
+    lst = cmd("list", "list deals", number=False, by=None)
+    lst.add_argument("--search")
+    lst.add_argument("--stage")
+    lst.add_argument("--as", dest="by", metavar="EMAIL", help="list as this person sees")
+    lst.add_argument("--limit", type=int, default=50)
+    show = cmd("show", "show one deal", by=None)
+    show.add_argument("--as", dest="by", metavar="EMAIL")
+    reg = cmd("register", "register from a JSON file of the fields", number=False, by=None)
+    reg.add_argument("--partner", required=True, help="the partner's name")
+    reg.add_argument("--file", required=True, type=Path)
+    reg.add_argument("--by", help="the registering contact (default: the partner's first)")
+    cmd("approve", "approve (as a reviewer)", by="--reviewer")
+    rej = cmd("reject", "reject (as a reviewer)", by="--reviewer")
+    rej.add_argument("--reason", required=True, help="a reason code or text")
+    rej.add_argument("--note")
+    ret = cmd("return", "return for more information (as a reviewer)", by="--reviewer")
+    ret.add_argument("--question", required=True)
+    ans = cmd("answer", "answer a returned registration (as the partner)")
+    ans.add_argument("--text", required=True)
+    adv = cmd("advance", "order started, then order submitted (as the partner)")
+    adv.add_argument("--quote", help="the quote that became the order")
+    adv.add_argument("--po", help="the customer's purchase-order number")
+    cmd("extend", "request an extension of the protection (as the partner)")
+    ext = cmd("extension", "grant or decline a requested extension", by="--reviewer")
+    ext.add_argument("decision", choices=["grant", "decline"])
+    q = cmd("quote", "add a quote to the deal's prospect (as the partner)")
+    q.add_argument("--users", type=int)
+    q.add_argument("--product")
+    pdf = cmd("quote-pdf", "write a quote as a PDF", number=False, by=None)
+    pdf.add_argument("quote", metavar="Q-NUMBER")
+    pdf.add_argument("-o", "--output", type=Path, help="the file (default: Q-NUMBER.pdf here)")
+    pdf.add_argument("--by", metavar="EMAIL", help="as this partner contact (their quotes only)")
+    chk = cmd("check", "is a domain free to register?", number=False)
+    chk.add_argument("domain")
+    pr = cmd("prospect", "a prospect's registrations and quotes", number=False)
+    pr.add_argument("domain")
