@@ -229,12 +229,7 @@ def describe(app: App) -> str:
             f"  mail out      {out}",
             f"  intake        {s.intake_address}; sender proof {proof}",
             f"  Slack         {slack}",
-            f"  first deal    {first}"
-            + (
-                f", then answer the confirmation in {s.outbox_dir}"
-                if s.intake_require_sender_proof
-                else ""
-            ),
+            f"  first deal    {first}",
             f'  by email      write "help" to {s.intake_address} for the form and the commands',
         ]
     )

@@ -1,17 +1,36 @@
-"""The `dealreg` command as an operator runs it: real processes, real database."""
+"""The `dealreg` command as an operator runs it: its arguments, output and exit status, on a
+real database. Commands run in this process (`dealreg.cli.main`, with the command's own
+environment, directory and standard streams); `Cli.process` runs one as its own process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dealreg.cli import main
 from tests.factories import ANN, BOB, DEMO_CATALOG, JANA, REVIEWER, form
+
+
+@contextlib.contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """Run with exactly `env` as the process's environment, then put the old one back."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 class Cli:
@@ -26,6 +45,21 @@ class Cli:
         self.env.pop("SMTP_URL", None)
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        out, err = io.StringIO(), io.StringIO()
+        with (
+            environment(self.env),
+            contextlib.chdir(self.tmp),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
+        return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+    def process(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `python -m dealreg ARGS` as its own process."""
         return subprocess.run(
             [sys.executable, "-m", "dealreg", *args],
             env=self.env,
@@ -184,9 +218,10 @@ def test_catalogue_syntax_error_names_the_line(cli: Cli) -> None:
     assert result.returncode == 1 and "line 3" in result.stderr
 
 
-def test_uninitialised_database_says_to_run_init(tmp_path: Path) -> None:
+@pytest.mark.parametrize("run", ["in_process", "process"])
+def test_uninitialised_database_says_to_run_init(tmp_path: Path, run: str) -> None:
     cli = Cli(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
-    result = cli("deals", "list")
+    result = (cli.process if run == "process" else cli)("deals", "list")
     assert result.returncode == 1
     assert "run `dealreg init` first" in result.stderr and "Traceback" not in result.stderr
 

@@ -14,7 +14,8 @@ def test_on_embedded_defaults_it_says_where_to_drop_mail_and_why_slack_is_off() 
     assert ".eml files in var/outbox" in text
     assert "Slack         off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET" in text
     assert "cp examples/registration.eml var/maildir/new/" in text
-    assert "answer the confirmation in var/outbox" in text
+    assert "then answer the confirmation in var/outbox" in text
+    assert text.count("answer the confirmation") == 1
     assert 'write "help" to deals@dealreg.localhost' in text
 
 
@@ -35,3 +36,14 @@ def test_configured_servers_are_named_without_their_secrets() -> None:
     assert "Slack         on:" in text and "#deal-desk" in text
     assert "sender proof OFF" in text and "confirmation" not in text
     assert "secret" not in text
+
+
+def test_with_smtp_and_sender_proof_it_says_once_to_answer_the_confirmation_email() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        smtp_url="smtp://relay.example:25",
+        intake_require_sender_proof=True,
+    )
+    [line] = [x for x in describe(App(settings)).splitlines() if "first deal" in x]
+    assert line.endswith("then answer the confirmation email")
+    assert line.count("confirmation") == 1
