@@ -35,7 +35,7 @@ def classify(msg: Message, *, own_addresses: set[str], form_found: bool) -> Clas
     if sender and sender in own:
         return Classification("own", f"sent from our own address {sender}")
     facts = signals.read(msg)
-    hit = signals.first(facts)
+    hit = signals.first(facts, form_found=form_found)
     if hit is not None:
         signal, detail = hit
         return Classification(signal.kind, f"{signal.name} ({signal.source}): {detail}")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from intake.body import body_text
 from intake.classify import Classification, classify
-from intake.messages import body_text, load, message_key, reply_headers, return_path, sender_address
+from intake.messages import load, message_key, reply_headers, return_path, sender_address
 from intake.parser import is_form, parse_form
 
 OWN = {"deals@dealreg.localhost"}
 FORM = "Company Name: Acme\nDomain: acme.example\nProduct: Email Archive\n"
+NO_FORM = "Hello, a quick question about the programme.\n"
 
 
 def _kind(headers: str, body: str = FORM) -> str:
@@ -80,6 +82,26 @@ def test_mail_from_daemons_is_a_bounce(sender):
 )
 def test_bulk_and_list_mail_is_recognised(headers):
     assert _kind(headers) == "bulk"
+
+
+# What a sending platform stamps on each message marks bulk mail, with a form or without.
+SENDING_PLATFORM_STAMPS = [
+    "List-Unsubscribe: <mailto:leave@lists.example>\n",
+    "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n",
+    "Feedback-ID: 1:campaign:esp:123\n",
+    "Return-Path: <bounce-md_30112948.55a02731@mandrill.example>\n",
+    "Return-Path: <bounces+1137616-c1ad@em123.northwind.example>\n",
+    "Return-Path: <bounces-main+x1y2@mail.example>\n",
+    "Return-Path: <pm_bounces@pm.mtasv.net>\n",
+    "Return-Path: <01000190abcd-1234@amazonses.com>\n",
+    "Return-Path: <x7f3@bounce.news.example>\n",
+]
+
+
+@pytest.mark.parametrize("stamp", SENDING_PLATFORM_STAMPS)
+def test_a_sending_platform_stamp_marks_bulk_mail_with_or_without_a_form(stamp):
+    assert _kind(stamp + "Subject: Spring offers\n", NO_FORM) == "bulk"
+    assert _kind(stamp + "Subject: New deal\n") == "bulk"
 
 
 def test_noreply_sender_is_bulk():

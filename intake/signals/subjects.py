@@ -1,9 +1,10 @@
 """Subject lines that machines write: auto-replies, delivery notices and reports (data).
 
-Each list says where its entries come from. Prefixes are matched, case-insensitively, at
-the start of the subject (after any `Re:`/`Fwd:`) and followed by a colon or by nothing;
-phrases anywhere in it. Add a language or a product here, with its source, rather than a
-pattern in the code.
+Each list says where its entries come from. Prefixes are matched at the start of the
+subject (after any `Re:`/`Fwd:`) and followed by a colon or by nothing; phrases anywhere in
+it; both without regard to case or diacritics. Add a product here, with its source, rather
+than a pattern in the code; what people write in their own out-of-office replies is in
+`intake.signals.phrases`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 # The prefix Outlook and Exchange (Microsoft 365) put before the original subject of an
 # automatic reply, in the display languages Outlook ships ("Automatic reply:", from
 # Microsoft's own localised term), with the legacy "Out of Office AutoReply:" and
-# "Out of Office:" of Exchange 2003-2007 (listed by ezmlm-weed(1)). The other-language
-# wordings people give their own out-of-office subjects come from the public filter list
-# at gist.github.com/wesbos/d7877929def4368cdb8abc12c5d3e38b.
+# "Out of Office:" of Exchange 2003-2007 (listed by ezmlm-weed(1)). What people write in
+# their own out-of-office subjects, per language, is in `intake.signals.phrases`; both
+# lists are matched with and without diacritics ("Reponse automatique:").
 AUTO_REPLY_PREFIXES: tuple[str, ...] = (
     # English: Outlook, Exchange, ezmlm-weed(1), the sisimai RFC 3834 detector.
     "automatic reply",
@@ -25,40 +26,23 @@ AUTO_REPLY_PREFIXES: tuple[str, ...] = (
     "autoresponse",
     "out of office autoreply",
     "out of office",
-    "out of the office",
-    "ooo",
     # RFC 5230 4.5: a Sieve vacation reply without its own subject is "Auto: " + subject;
     # Lotus Notes writes "AUTO: <name> is out of the office" (sisimai RFC 3834 detector).
     "auto",
     "automatische antwort",  # de
-    "abwesenheitsnotiz",  # de
-    "abwesend",  # de
     "réponse automatique",  # fr
-    "absence du bureau",  # fr
-    "absent du bureau",  # fr
-    "à l'extérieur du bureau",  # fr-CA
     "respuesta automática",  # es
-    "fuera de la oficina",  # es
     "risposta automatica",  # it
-    "fuori sede",  # it
     "resposta automática",  # pt, gl
-    "fora do escritório",  # pt
     "resposta automàtica",  # ca
     "automatisch antwoord",  # nl
-    "afwezig",  # nl
-    "afwezigheid",  # nl
-    "niet aanwezig",  # nl
     "automatiskt svar",  # sv
     "automatisk svar",  # da, nb
     "autosvar",  # sv, da, nb
     "automaattinen vastaus",  # fi
     "odpowiedź automatyczna",  # pl
-    "automatyczna odpowiedź",  # pl
-    "poza biurem",  # pl
     "automatická odpověď",  # cs
-    "mimo kancelář",  # cs
     "automatická odpoveď",  # sk
-    "mimo kancelárie",  # sk
     "automatikus válasz",  # hu
     "răspuns automat",  # ro
     "automatski odgovor",  # hr, sr-Latn, bs
@@ -67,9 +51,7 @@ AUTO_REPLY_PREFIXES: tuple[str, ...] = (
     "automātiskā atbilde",  # lv
     "automatinis atsakymas",  # lt
     "otomatik yanıt",  # tr
-    "otomatik cevap",  # tr
     "αυτόματη απάντηση",  # el
-    "εκτός γραφείου",  # el
     "автоматический ответ",  # ru
     "автоматична відповідь",  # uk
     "автоматичен отговор",  # bg
@@ -83,11 +65,8 @@ AUTO_REPLY_PREFIXES: tuple[str, ...] = (
     "balasan otomatis",  # id
     "balasan automatik",  # ms
     "自動応答",  # ja
-    "自動返信",  # ja
-    "自动回复",  # zh-CN
     "自动答复",  # zh-CN
     "自動回覆",  # zh-TW
-    "自動回復",  # zh-HK
     "자동 회신",  # ko
     "자동 응답",  # ko
 )
