@@ -22,8 +22,10 @@ from core.validation import ProductRef, ValidationContext, validate_registration
 from dealreg.output import CommandError, emit
 from dealreg.wiring import App
 from intake import messages, parser
-from intake.act import IntakeContext, proof_settings
-from intake.pipeline import handle_stored, make_mailbox, run_forever, run_once
+from intake.context import IntakeContext
+from intake.pipeline import make_mailbox, run_forever, run_once
+from intake.proof import proof_settings
+from intake.settle import handle_stored
 
 UNSAFE = (
     "WARNING: INTAKE_REQUIRE_SENDER_PROOF is off: anyone who puts a partner contact's address "

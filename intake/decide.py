@@ -1,6 +1,6 @@
 """What to do with one inbound message: every routing rule of the intake, pure.
 
-The pipeline reads a message (`readahead.Read`), looks up what the database knows about
+The intake reads a message (`readahead.Read`), looks up what the database knows about
 its sender and its thread (`Facts`), and asks `decide` for a `Decision`; `intake.act` then
 carries it out. Nothing here touches the database, the clock or the network, so each rule
 is tested on its own (tests/unit/test_decide.py).

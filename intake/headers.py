@@ -120,3 +120,10 @@ def decode_bytes(data: bytes, charset: str) -> str:
         return data.decode(candidates[0], errors="replace")
     except (LookupError, UnicodeError, ValueError):
         return data.decode("utf-8", errors="replace")
+
+
+def printable(value: bytes | str) -> str:
+    """Render a sender-chosen value for our own text (a reason, a log): printable and short."""
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    text = "".join(ch if ch.isprintable() else "?" for ch in text.strip())
+    return text if len(text) <= 80 else text[:79] + "…"

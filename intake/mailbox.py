@@ -1,7 +1,7 @@
 """The intake mailbox: fetch raw messages by UID and file them away (IMAP or a local Maildir).
 
-No parsing and no database here. Both mailboxes offer the same interface:
-`uidvalidity()`, `fetch_new(after_uid)`, `move(uid, folder)`, `wait(timeout_s)`,
+No parsing and no database here. Both mailboxes offer the same interface (`Mailbox`, and
+`uidvalidity()`): `fetch_new(after_uid)`, `move(uid, folder)`, `wait(timeout_s)`,
 `reconnect()` and `close()`. The caller stores and handles each message, commits, and only
 then moves it out of the inbox, so whatever is still in the inbox is due.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from imapclient import IMAPClient
@@ -41,6 +41,28 @@ class FetchedMessage:
     headers: bytes | None = None
 
 
+@dataclass(frozen=True)
+class Folders:
+    """Where handled messages are filed, beside the inbox: the accepted, and the rest."""
+
+    processed: str = "Processed"
+    rejected: str = "Rejected"
+
+
+FOLDERS = Folders()
+
+
+class Mailbox(Protocol):
+    def fetch_new(
+        self, after_uid: int, *, max_bytes: int | None = None
+    ) -> Iterable[FetchedMessage]: ...
+    def move(self, uid: int, folder: str) -> None: ...
+    def move_many(self, uids: list[int], folder: str) -> None: ...
+    def wait(self, timeout_s: float) -> bool: ...
+    def reconnect(self) -> None: ...
+    def close(self) -> None: ...
+
+
 def _response_says_bye(responses: list[Any]) -> bool:
     return any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses)
 
@@ -58,8 +80,7 @@ class ImapMailbox:
         self,
         url: str,
         *,
-        processed: str = "Processed",
-        rejected: str = "Rejected",
+        folders: Folders = FOLDERS,
         batch: int = 200,
         max_bytes: int | None = None,
         timeout_s: float = 60.0,
@@ -74,7 +95,7 @@ class ImapMailbox:
         self._user = unquote(parts.username)
         self._password = unquote(parts.password or "")
         self.folder = unquote(parts.path.lstrip("/")) or "INBOX"
-        self.processed, self.rejected = processed, rejected
+        self.folders = folders
         self.batch, self.max_bytes = batch, max_bytes
         self._timeout = timeout_s
         self._ssl_context = ssl_context
@@ -103,7 +124,7 @@ class ImapMailbox:
             if not self._tls and client.has_capability("STARTTLS"):
                 client.starttls(self._ssl_context)
             client.login(self._user, self._password)
-            for name in (self.processed, self.rejected):
+            for name in (self.folders.processed, self.folders.rejected):
                 if not client.folder_exists(name):
                     client.create_folder(name)
             selected = client.select_folder(self.folder)
@@ -263,8 +284,11 @@ class ImapMailbox:
 
 
 __all__ = [
+    "FOLDERS",
     "FetchedMessage",
+    "Folders",
     "ImapMailbox",
+    "Mailbox",
     "MailboxDisconnected",
     "MailboxError",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from intake.mailbox import FetchedMessage, MailboxError
+from intake.mailbox import FOLDERS, FetchedMessage, Folders, MailboxError
 
 
 class MaildirMailbox:
@@ -32,16 +32,16 @@ class MaildirMailbox:
         self,
         path: str | os.PathLike[str],
         *,
-        processed: str = "Processed",
-        rejected: str = "Rejected",
+        folders: Folders = FOLDERS,
         max_bytes: int | None = None,
         poll_s: float = 0.2,
     ) -> None:
         self.path = Path(path)
-        self.processed, self.rejected = processed, rejected
+        self.folders = folders
         self.max_bytes = max_bytes
         self._poll_s = poll_s
-        for folder in (self.path, self.path / f".{processed}", self.path / f".{rejected}"):
+        filed = (self.path / f".{folders.processed}", self.path / f".{folders.rejected}")
+        for folder in (self.path, *filed):
             for sub in ("tmp", "new", "cur"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
         self._index_path = self.path / self.INDEX

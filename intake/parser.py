@@ -11,8 +11,9 @@ from email.message import Message
 
 from core.fields import FIELDS, FIELDS_BY_NAME
 from intake import labels
+from intake.body import body_text, has_alternatives
 from intake.classify import IGNORED_KINDS, Classification, classify
-from intake.messages import body_text, has_alternatives, load
+from intake.messages import load
 
 MAX_LINES = 5_000
 MAX_LINE = 2_000

@@ -23,7 +23,7 @@ from multiprocessing.process import BaseProcess
 
 from core.errors import Invalid
 from core.validation import Registration, ValidationContext, validate_registration
-from intake import classify, messages, parser
+from intake import body, classify, messages, parser
 from intake.commands import Command, read_command
 from intake.proof import Proof, ProofSettings, prove
 
@@ -109,7 +109,7 @@ def read(
     else:
         kind = classify.classify(msg, own_addresses=set(own_addresses), form_found=False).kind
     subject = messages.header(msg, "Subject")
-    reply_text = messages.reply_text(msg) if parsed is not None else ""
+    reply_text = body.reply_text(msg) if parsed is not None else ""
     context = (contexts or {}).get(sender) if sender else None
     registration = None
     if context is not None and parsed is not None and is_registration(parsed):

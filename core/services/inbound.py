@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -21,30 +22,40 @@ FINAL = frozenset(
 ACCEPTED = frozenset({"registered", "duplicate", "answered", "held"})
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """What a message says about itself: its key (its identity), Message-ID, From, Subject."""
+
+    key: str
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a message was fetched from: the mailbox, its UID there, and its size there."""
+
+    mailbox: str | None
+    uidvalidity: int | None
+    uid: int | None
+    size: int
+
+
 def new(
-    *,
-    key: str,
-    raw: bytes,
-    message_id: str | None,
-    sender: str | None,
-    subject: str | None,
-    mailbox: str | None,
-    uidvalidity: int | None,
-    uid: int | None,
-    size: int,
-    now: datetime,
-    proof: str | None = None,
+    *, envelope: Envelope, place: Place, raw: bytes, now: datetime, proof: str | None = None
 ) -> InboundEmail:
     """A message as it came in, not stored yet; headers cut to what their columns hold."""
+    message_id, sender = envelope.message_id, envelope.sender
     return InboundEmail(
-        message_key=key[:998],
+        message_key=envelope.key[:998],
         message_id=(message_id or None) and message_id[:998],
-        mailbox=mailbox,
-        uidvalidity=uidvalidity,
-        uid=uid,
+        mailbox=place.mailbox,
+        uidvalidity=place.uidvalidity,
+        uid=place.uid,
         sender=(sender or None) and sender[:320],
-        subject=(subject or "")[:998] or None,
-        size=size,
+        subject=(envelope.subject or "")[:998] or None,
+        size=place.size,
         raw=raw,
         status="received",
         attempts=0,

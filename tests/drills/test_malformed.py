@@ -27,9 +27,9 @@ from core.services.inbound import ACCEPTED, FINAL
 from dealreg.intake_command import intake_context
 from dealreg.wiring import App
 from intake import messages
-from intake.act import IntakeContext
+from intake.context import IntakeContext
 from intake.mailbox import FetchedMessage
-from intake.pipeline import move_settled, settle_batch
+from intake.settle import move_settled, settle_batch
 from tests.drills.junk import malformed_emails, slack_request
 from tests.factories import World
 from tests.integration.bot_harness import BotHarness, slack_world

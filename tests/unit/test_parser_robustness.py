@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from intake.body import body_text
 from intake.messages import (
-    body_text,
     load,
     message_key,
     reply_headers,

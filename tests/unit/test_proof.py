@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from intake.alignment import aligned
 from intake.messages import load, sender_address
-from intake.proof import MAX_SIGNATURES, Proof, ProofSettings, aligned, prove
+from intake.proof import MAX_SIGNATURES, Proof, ProofSettings, prove
 from tests.dkim import DkimKeys, DnsServer, sign, silent_resolver
 
 ANN = "ann@kestrel.example"

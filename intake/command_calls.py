@@ -1,0 +1,148 @@
+"""Carry out a command by email with the service call Slack and the CLI make for it, and
+answer with its outcome or with the error it was refused with (the move left undone)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from core.errors import DealError
+from core.models import Deal, InboundEmail
+from core.services import (
+    Actor,
+    add_quote,
+    advance,
+    check_domain,
+    request_extension,
+    search,
+    show,
+)
+from core.uow import SavepointUnitOfWork, UnitOfWork
+from intake.commands import Command
+from intake.context import Acting, IntakeContext
+from intake.decide import Decision
+from intake.readahead import Read
+from intake.reply import reply, to_sender
+
+
+def carry_out_command(
+    at: Acting, row: InboundEmail, read: Read, actor: Actor | None, decision: Decision
+) -> None:
+    """Carry out a command by email and answer with its outcome, or with why it was refused."""
+    assert actor is not None and read.command is not None
+    ctx, now, to = at.ctx, at.now, to_sender(read, actor)
+    command, verb = read.command, read.command.verb
+    try:
+        with SavepointUnitOfWork(at.uow.session) as savepoint:
+            outcome = _COMMANDS[verb](ctx, savepoint, actor, command, decision.deal or "", now)
+            savepoint.commit()
+    except DealError as exc:
+        context = {"command": verb, "error": exc.message}
+        refused = Decision(
+            "reply", "invalid", f"{decision.reason}: {exc.message}", decision.template, context
+        )
+        reply(at, row, to, refused)
+        return
+    deal = outcome.get("deal")
+    done = Decision(
+        decision.action,
+        decision.status,
+        decision.reason,
+        decision.template,
+        {**decision.context, **outcome},
+    )
+    reply(at, row, to, done, deal_id=deal.id if isinstance(deal, Deal) else None)
+
+
+Outcome = dict[str, Any]
+
+
+def _start_order(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    deal = advance(
+        uow,
+        actor,
+        number,
+        quote_number=command.quote,
+        action="start_order",
+        now=now,
+        settings=ctx.settings,
+    )
+    return {"deal": deal, "quote": next(q for q in deal.quotes if q.id == deal.order_quote_id)}
+
+
+def _submit_order(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    deal = advance(
+        uow,
+        actor,
+        number,
+        po_number=command.po_number,
+        action="submit_order",
+        now=now,
+        settings=ctx.settings,
+    )
+    return {"deal": deal}
+
+
+def _quote(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    deal = show(uow.session, actor, number)
+    users = command.users or deal.number_of_users
+    product = command.product or deal.product.code
+    quote = add_quote(
+        uow,
+        actor,
+        deal.prospect.domain,
+        product_code=product,
+        users=users,
+        now=now,
+        settings=ctx.settings,
+    )
+    return {"deal": deal, "quote": quote}
+
+
+def _extend(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    deal = request_extension(
+        uow, actor, number, reason=command.reason, now=now, settings=ctx.settings
+    )
+    return {"deal": deal}
+
+
+def _status(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    return {"deal": show(uow.session, actor, number)}
+
+
+def _deals(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    return {"deals": search(uow.session, actor, limit=DEALS_LISTED)}
+
+
+def _check(
+    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
+) -> Outcome:
+    return {"check": check_domain(uow.session, actor, command.domain or "", now)}
+
+
+# The newest deals a `deals` reply lists.
+DEALS_LISTED = 50
+_COMMANDS: dict[
+    str, Callable[[IntakeContext, UnitOfWork, Actor, Command, str, datetime], Outcome]
+] = {
+    "start_order": _start_order,
+    "submit_order": _submit_order,
+    "quote": _quote,
+    "extend": _extend,
+    "status": _status,
+    "deals": _deals,
+    "check": _check,
+}
