@@ -9,35 +9,24 @@ signs. Characters DejaVu lacks are drawn, one by one, with the first CJK TrueTyp
 `CJK_FONT_PATHS` that exists (the Debian packages fonts-wqy-zenhei, fonts-wqy-microhei,
 fonts-droid-fallback); a deployment with another font sets that tuple.
 
-Fallback, where no font has a character: its compatibility form (NFKC) when DejaVu has
-that (fullwidth "￥" becomes "¥", fullwidth letters become ASCII), else "?" for each such
-character; invisible format characters (joiners, variation selectors, direction marks) are
-dropped. The page never shows a missing-glyph box. The prospect's domain is always shown in
-its ASCII (punycode) form too, so a name drawn as "?" still names the customer.
+Where no font has a character, `core.quote_fonts` draws a stand-in (see there). The
+prospect's domain is always shown in its ASCII (punycode) form too, so a name drawn as "?"
+still names the customer.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import re
-import threading
-import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import (
     BaseDocTemplate,
     Frame,
@@ -52,8 +41,7 @@ from core import formatting
 from core.domains import display_both
 from core.locales import locale_for
 from core.models import Quote
-
-log = logging.getLogger(__name__)
+from core.quote_fonts import Fonts, bundled, first_cjk, markup
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 CJK_FONT_PATHS: tuple[Path, ...] = (
@@ -86,24 +74,6 @@ _PAD = 4  # a table cell's padding: text outside tables is indented as much
 _GREY = colors.HexColor("#6b7280")
 _RULE = colors.HexColor("#d1d5db")
 _SHADE = colors.HexColor("#f3f4f6")
-_SPACES = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]+")
-_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class _Face:
-    name: str  # the name the font is registered under with reportlab
-    cmap: Mapping[int, int]  # code point -> glyph
-
-
-@dataclass(frozen=True)
-class _Fonts:
-    regular: _Face
-    bold: _Face
-    cjk: _Face | None
-
-
-_faces: dict[str, _Face | None] = {}  # by registered name
 
 
 def filename(quote: Quote) -> str:
@@ -113,10 +83,10 @@ def filename(quote: Quote) -> str:
 
 def render(quote: Quote, vendor_name: str) -> bytes:
     """Render `quote` as a PDF for its partner, in the partner's locale."""
-    fonts = _Fonts(
-        _load(FONT_DIR / "DejaVuSans.ttf", _REGULAR),
-        _load(FONT_DIR / "DejaVuSans-Bold.ttf", _REGULAR + "-Bold"),
-        _first_cjk(tuple(CJK_FONT_PATHS)),
+    fonts = Fonts(
+        bundled(FONT_DIR / "DejaVuSans.ttf", _REGULAR),
+        bundled(FONT_DIR / "DejaVuSans-Bold.ttf", _REGULAR + "-Bold"),
+        first_cjk(tuple(CJK_FONT_PATHS)),
     )
     out = io.BytesIO()
     doc = _document(out, quote, vendor_name)
@@ -153,79 +123,10 @@ def _document(out: io.BytesIO, quote: Quote, vendor_name: str) -> BaseDocTemplat
     return doc
 
 
-def _load(path: Path, name: str) -> _Face:
-    face = _register(path, name)
-    if face is None:
-        raise RuntimeError(f"the bundled font {path} cannot be read")
-    return face
-
-
-def _register(path: Path, name: str) -> _Face | None:
-    """Register a TrueType font (the first face of a .ttc) once per process."""
-    with _lock:  # one font object per name, even when two threads render the first quote
-        if name not in _faces:
-            try:
-                font = TTFont(name, str(path))
-            except (OSError, TTFError) as exc:
-                log.warning("font %s is unusable: %s", path, exc)
-                _faces[name] = None
-            else:
-                pdfmetrics.registerFont(font)
-                _faces[name] = _Face(name, font.face.charToGlyph)
-        return _faces[name]
-
-
-@lru_cache(maxsize=8)
-def _first_cjk(paths: tuple[Path, ...]) -> _Face | None:
-    for path in paths:
-        if path.is_file():
-            face = _register(path, f"Quote-CJK-{path.stem}")
-            if face is not None:
-                return face
-    return None
-
-
-def _clean(text: str) -> str:
-    """Composed characters, one space for any run of blanks or controls, no format chars."""
-    text = _SPACES.sub(" ", unicodedata.normalize("NFC", text))
-    return "".join(
-        c
-        for c in text
-        if unicodedata.category(c) != "Cf"
-        and not ("\ufe00" <= c <= "\ufe0f" or "\U000e0100" <= c <= "\U000e01ef")
-    )
-
-
-def _markup(text: str, base: _Face, cjk: _Face | None) -> str:
-    """Paragraph markup for plain `text`: escaped, each character in a font that has it."""
-    runs: list[tuple[str | None, str]] = []
-    for char in _clean(text):
-        face, shown = _glyph(char, base, cjk)
-        if runs and runs[-1][0] == face:
-            runs[-1] = (face, runs[-1][1] + shown)
-        else:
-            runs.append((face, shown))
-    return "".join(
-        escape(t) if face is None else f'<font face="{face}">{escape(t)}</font>' for face, t in runs
-    )
-
-
-def _glyph(char: str, base: _Face, cjk: _Face | None) -> tuple[str | None, str]:
-    """The font (None: the paragraph's own) and the text that draws `char`."""
-    if ord(char) in base.cmap:
-        return None, char
-    if cjk is not None and ord(char) in cjk.cmap:
-        return cjk.name, char
-    folded = unicodedata.normalize("NFKC", char)
-    if folded != char and all(ord(c) in base.cmap for c in folded):
-        return None, folded
-    return None, "?"
-
-
 class _Writer:
     """Builds the page's flowables for one locale and frame width."""
 
-    def __init__(self, fonts: _Fonts, locale: str, width: float) -> None:
+    def __init__(self, fonts: Fonts, locale: str, width: float) -> None:
         self.fonts, self.locale, self.width = fonts, locale, width
         body = ParagraphStyle("body", fontName=fonts.regular.name, fontSize=9.5, leading=12.5)
         bold = ParagraphStyle("bold", body, fontName=fonts.bold.name)
@@ -246,7 +147,7 @@ class _Writer:
     def p(self, text: str, style: str = "body") -> Paragraph:
         st = self.styles[style]
         base = self.fonts.bold if st.fontName == self.fonts.bold.name else self.fonts.regular
-        return Paragraph(_markup(text, base, self.fonts.cjk), st)
+        return Paragraph(markup(text, base, self.fonts.cjk), st)
 
     def money(self, amount: Decimal, currency: str) -> str:
         return formatting.money(amount, currency, self.locale)

@@ -4,14 +4,7 @@ from core.protection import DomainCheck
 from core.services.common import SYSTEM, Actor, identify
 from core.services.lifecycle import expire_lapsed
 from core.services.orders import add_quote, advance
-from core.services.queries import (
-    deal_view,
-    find_quote,
-    prospect_page,
-    quote_view,
-    search,
-    show,
-)
+from core.services.queries import prospect_page, search
 from core.services.register import (
     Registered,
     Request,
@@ -27,6 +20,7 @@ from core.services.review import (
     request_extension,
     return_for_info,
 )
+from core.services.views import deal_view, find_quote, quote_view, show
 
 __all__ = [
     "SYSTEM",
