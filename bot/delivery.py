@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from bot import notifications
 from bot.files import open_dm, share_quote
 from core.config import Settings
+from core.delivery import DeliveryReport, Round, deliver_each
 from core.models import Deal, OutboxMessage, Reviewer
-from core.outbox import DeliveryReport, deliver_each
 from core.ports import Runtime
 from core.services import quotes
 from core.uow import UnitOfWork
@@ -40,17 +40,16 @@ def deliver_slack_due(
     urgent_only: bool = False,
 ) -> DeliveryReport:
     """Claim due Slack rows, post or update each message, and record the outcome;
-    `urgent_only`: only those people's actions queued (see `outbox.claim_due`)."""
-    return deliver_each(
-        runtime.uow,
-        partial(_send, runtime, client, worker_id),
-        now,
+    `urgent_only`: only those people's actions queued (see `core.delivery.Round`)."""
+    round_ = Round(
         worker_id,
+        now,
         kind="slack",
         limit=limit,
         max_attempts=runtime.settings.outbox_max_attempts,
         urgent_only=urgent_only,
     )
+    return deliver_each(runtime.uow, partial(_send, runtime, client, worker_id), round_)
 
 
 def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> None:

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core import outbox
+from core import delivery, outbox
 from core.config import Settings
 from core.locales import locale_for
 from core.models import Deal, InboundEmail, JobRun, Reviewer
 from core.services import inbound
-from core.services.common import notify_partner, notify_slack
+from core.services.common import Notice, notify_partner, notify_slack
 from core.services.lifecycle import expire_lapsed
 from core.uow import UnitOfWork
 
@@ -44,10 +44,8 @@ def remind(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[s
             # date) makes a new key, so reminders start again for the new window.
             key = f"expiry_reminder:{deal.id}:{due[0]}:{deal.protection_expires_at:%Y%m%d}"
             extra = {"days_left": left.days, "extensions_left": _left(deal, settings)}
-            if notify_partner(
-                uow, deal, "expiry_reminder", now=now, settings=settings, extra=extra,
-                dedupe_key=key,
-            ):  # fmt: skip
+            notice = Notice("expiry_reminder", extra)
+            if notify_partner(uow, deal, notice, now=now, settings=settings, dedupe_key=key):
                 sent.append(deal.number)
         uow.commit()
     return sent
@@ -78,7 +76,7 @@ def nudge(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[st
             outbox.enqueue(uow, email, now=now, settings=settings, dedupe_key=key)
         for deal in waiting:
             deal.last_nudged_at = now
-            notify_slack(uow, deal, "reviewer_nudge", now=now, settings=settings)
+            notify_slack(uow, deal, Notice("reviewer_nudge"), now=now, settings=settings)
         uow.commit()
         return [d.number for d in waiting]
 
@@ -146,7 +144,7 @@ def status(uow_factory: UowFactory, now: datetime) -> dict[str, Any]:
             "oldest_waiting_hours": round((now - oldest).total_seconds() / 3600, 1)
             if oldest
             else None,
-            "outbox": outbox.pending_counts(s),
+            "outbox": delivery.pending_counts(s),
             "jobs": runs,
             "inbound_failed": int(failed_inbound or 0),
             "inbound_held": int(held or 0),

@@ -37,15 +37,19 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(exponent, rounding=ROUND_HALF_UP)
 
 
+@dataclass(frozen=True)
+class ListPrice:
+    """A product's price before any discount: its name, its price a user a month in a
+    currency, and its term."""
+
+    product_name: str
+    unit_price: Decimal
+    currency: str
+    term_months: int
+
+
 def price_quote(
-    *,
-    product_name: str,
-    unit_price: Decimal,
-    currency: str,
-    users: int,
-    term_months: int,
-    discount_pct: Decimal,
-    reward_margin_pct: Decimal,
+    price: ListPrice, users: int, *, discount_pct: Decimal, reward_margin_pct: Decimal
 ) -> Priced:
     """Price a quote: list = unit x users x months; discounts are percentages of list.
 
@@ -54,14 +58,13 @@ def price_quote(
     the total is the rounded list less the two rounded deductions, so the lines always
     add up to the total exactly.
     """
-    if users < 1 or term_months < 1:
+    if users < 1 or price.term_months < 1:
         raise ValueError("users and term_months must be positive")
     if discount_pct + reward_margin_pct > _HUNDRED:
         raise ValueError("discount and reward margin exceed 100% of list")
-    list_amount = round_money(unit_price * users * term_months, currency)
-    lines = [
-        PriceLine("list", product_name, unit_price, users, term_months, None, list_amount),
-    ]
+    unit, months, currency = price.unit_price, price.term_months, price.currency
+    list_amount = round_money(unit * users * months, currency)
+    lines = [PriceLine("list", price.product_name, unit, users, months, None, list_amount)]
     deductions = Decimal(0)
     for kind, label, p in (
         ("tier_discount", "Partner tier discount", discount_pct),
@@ -70,7 +73,7 @@ def price_quote(
         if p > 0:
             amount = round_money(list_amount * p / _HUNDRED, currency)
             deductions += amount
-            lines.append(PriceLine(kind, label, unit_price, users, term_months, p, -amount))
+            lines.append(PriceLine(kind, label, unit, users, months, p, -amount))
     return Priced(
         currency=currency,
         lines=tuple(lines),

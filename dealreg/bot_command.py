@@ -13,7 +13,7 @@ import os
 import sys
 from datetime import datetime
 
-from core.outbox import DeliveryReport
+from core.delivery import DeliveryReport
 from dealreg.wiring import App, configure_logging
 
 DEFAULT_PORT = 3000

@@ -15,7 +15,9 @@ from core.domains import describe, suspicion
 from core.errors import NotFound
 from core.models import Contact, Partner
 from core.services import Actor
+from core.services.orders import OrderStep, QuoteAsk
 from core.services.register import Request, register, validate
+from core.services.review import Rejection
 from dealreg import render
 from dealreg.output import CommandError, emit
 from dealreg.wiring import App
@@ -109,7 +111,7 @@ def deals_approve(app: App, args: argparse.Namespace) -> int:
 
 def deals_reject(app: App, args: argparse.Namespace) -> int:
     """Reject a registration with a reason, as a reviewer."""
-    view = _act(app, args, services.reject, reason=args.reason, note=args.note)
+    view = _act(app, args, services.reject, rejection=Rejection(args.reason, args.note))
     return _done(args, view, f"rejected ({view['reject_reason']})")
 
 
@@ -127,7 +129,8 @@ def deals_answer(app: App, args: argparse.Namespace) -> int:
 
 def deals_advance(app: App, args: argparse.Namespace) -> int:
     """Start the order from a quote, then submit it with the PO number."""
-    view = _act(app, args, services.advance, quote_number=args.quote, po_number=args.po)
+    step = OrderStep(quote_number=args.quote, po_number=args.po)
+    view = _act(app, args, services.advance, step=step)
     return _done(args, view, "advanced")
 
 
@@ -173,15 +176,8 @@ def deals_quote(app: App, args: argparse.Namespace) -> int:
         domain, product = deal.prospect.domain, args.product or deal.product.code
         users = args.users or deal.number_of_users
     with app.uow() as uow:
-        quote = services.add_quote(
-            uow,
-            who,
-            domain,
-            product_code=product,
-            users=users,
-            now=app.now(),
-            settings=app.settings,
-        )
+        ask = QuoteAsk(domain, product, users)
+        quote = services.add_quote(uow, who, ask, now=app.now(), settings=app.settings)
         view = services.quote_view(quote)
     margin = view["reward_margin_pct"]
     return emit(

@@ -10,7 +10,7 @@ import traceback
 from datetime import datetime
 from typing import Any
 
-from core import jobs, outbox
+from core import delivery, jobs
 from core.mailer import make_mailer
 from dealreg import bot_command
 from dealreg.intake_command import intake_context
@@ -73,15 +73,14 @@ def _deliver(app: App, now: datetime) -> dict[str, Any]:
     is waiting for (an approval just clicked) goes out after at most one round of a
     backlog's, whichever kind it is, and what falls due meanwhile is in the next round.
     """
-    mail, slack = outbox.DeliveryReport(), outbox.DeliveryReport()
+    mail, slack = delivery.DeliveryReport(), delivery.DeliveryReport()
     mailer = make_mailer(app.settings)
     try:
         while True:
             now = app.now()
-            mailed = outbox.deliver_due(
-                app.uow, mailer, now, WORKER_ID, limit=ROUND, settings=app.settings
-            )
-            posted = outbox.DeliveryReport()
+            round_ = delivery.Round(WORKER_ID, now, limit=ROUND)
+            mailed = delivery.deliver_due(app.uow, mailer, round_, settings=app.settings)
+            posted = delivery.DeliveryReport()
             if app.settings.slack_enabled:
                 posted = bot_command.deliver_slack(app, now, WORKER_ID, limit=ROUND)
             mail, slack = mail + mailed, slack + posted

@@ -18,6 +18,7 @@ from core.services import (
     search,
     show,
 )
+from core.services.orders import OrderStep, QuoteAsk
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from intake.commands import Command
 from intake.context import Acting, IntakeContext
@@ -65,8 +66,7 @@ def _start_order(
         uow,
         actor,
         number,
-        quote_number=command.quote,
-        action="start_order",
+        step=OrderStep(action="start_order", quote_number=command.quote),
         now=now,
         settings=ctx.settings,
     )
@@ -80,8 +80,7 @@ def _submit_order(
         uow,
         actor,
         number,
-        po_number=command.po_number,
-        action="submit_order",
+        step=OrderStep(action="submit_order", po_number=command.po_number),
         now=now,
         settings=ctx.settings,
     )
@@ -94,15 +93,8 @@ def _quote(
     deal = show(uow.session, actor, number)
     users = command.users or deal.number_of_users
     product = command.product or deal.product.code
-    quote = add_quote(
-        uow,
-        actor,
-        deal.prospect.domain,
-        product_code=product,
-        users=users,
-        now=now,
-        settings=ctx.settings,
-    )
+    ask = QuoteAsk(domain=deal.prospect.domain, product_code=product, users=users)
+    quote = add_quote(uow, actor, ask, now=now, settings=ctx.settings)
     return {"deal": deal, "quote": quote}
 
 

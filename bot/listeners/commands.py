@@ -29,6 +29,7 @@ from core.services import (
     search,
     show,
 )
+from core.services.orders import QuoteAsk
 
 log = logging.getLogger("bot")
 
@@ -123,9 +124,7 @@ def _quote(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
         quote = add_quote(
             uow,
             actor,
-            domain,
-            product_code=product,
-            users=users,
+            QuoteAsk(domain, product, users),
             now=runtime.now(),
             settings=runtime.settings,
         )  # committed: the quote stays whatever becomes of its PDF

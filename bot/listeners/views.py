@@ -12,8 +12,10 @@ from bot.context import Bot, bot_of
 from bot.kit import Block
 from bot.listeners.replies import submit
 from core.services import advance, answer, reject, return_for_info
+from core.services.orders import OrderStep
 from core.services.register import Request, validate
 from core.services.register import register as register_deals
+from core.services.review import Rejection
 
 
 def register(app: slack_bolt.App) -> None:
@@ -71,8 +73,7 @@ def _reject(bot: Bot, body: dict[str, Any]) -> None:
             uow,
             actor,
             number,
-            reason=values.get("reason", ""),
-            note=values.get("note"),
+            rejection=Rejection(values.get("reason", ""), values.get("note")),
             now=runtime.now(),
             settings=runtime.settings,
         )
@@ -114,8 +115,7 @@ def _advance(bot: Bot, body: dict[str, Any]) -> Block:
             uow,
             actor,
             number,
-            quote_number=values.get("quote"),
-            po_number=values.get("po_number"),
+            step=OrderStep(quote_number=values.get("quote"), po_number=values.get("po_number")),
             now=runtime.now(),
             settings=runtime.settings,
         )

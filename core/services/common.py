@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,7 +26,6 @@ from core.models import (
     DealEvent,
     OutboxMessage,
     Partner,
-    Quote,
     Reviewer,
     deal_number,
 )
@@ -155,50 +155,59 @@ _WHAT = {
 }
 
 
-def audit(
-    uow: UnitOfWork,
-    deal: Deal,
-    actor: Actor,
-    now: datetime,
-    action: str,
-    from_stage: str | None,
-    to_stage: str | None,
-    details: dict[str, Any] | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Event:
+    """One entry of a deal's audit trail: the action, the stages either side of it, and
+    what else it records."""
+
+    action: str
+    from_stage: str | None
+    to_stage: str | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def audit(uow: UnitOfWork, deal: Deal, actor: Actor, now: datetime, event: Event) -> None:
     """Log the deal's event, and add it to the audit trail when `uow` commits."""
     log.info(
         "%s %s -> %s by %s via %s",
-        action,
-        from_stage or "-",
-        to_stage or "-",
+        event.action,
+        event.from_stage or "-",
+        event.to_stage or "-",
         actor.email,
         actor.channel,
         extra={"deal": deal.number},
     )
     if deal.id is None:
         uow.session.flush()
-    event = {
+    row = {
         "deal_id": deal.id,
         "at": now,
         "actor": actor.email,
         "channel": actor.channel,
-        "action": action,
-        "from_stage": from_stage,
-        "to_stage": to_stage,
-        "details": details or {},
+        "action": event.action,
+        "from_stage": event.from_stage,
+        "to_stage": event.to_stage,
+        "details": dict(event.details),
     }
-    uow.add(table_of(DealEvent), event)
+    uow.add(table_of(DealEvent), row)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a notification about a deal says: its template, and what it adds to the deal
+    (an email's context, such as the quote it hands over; a Slack message's payload)."""
+
+    template: str
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 def notify_slack(
     uow: UnitOfWork,
     deal: Deal,
-    template: str,
+    notice: Notice,
     *,
     now: datetime,
     settings: Settings,
-    to: str | None = None,
-    payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
 ) -> None:
     """Queue a Slack notification about `deal` when `uow` commits; the Slack adapter renders
@@ -210,66 +219,53 @@ def notify_slack(
     """
     if not settings.slack_enabled:
         return
-    if to is None:
-        to = (
-            deal.contact.slack_user_id
-            if template == "partner_dm"
-            else settings.slack_review_channel
-        )
+    template = notice.template
+    to = deal.contact.slack_user_id if template == "partner_dm" else settings.slack_review_channel
     if not to or (dedupe_key is not None and outbox.queued(uow, dedupe_key)):
         return  # a contact without a Slack account gets email only
     if deal.id is None:
         uow.session.flush()
-    row = outbox.new_row(
-        kind="slack",
-        template=template,
+    routing = outbox.Routing(
         to=to,
-        subject=f"{template} {deal.number}",
-        body_text=json.dumps(payload or {}, default=str),
-        body_html=None,
-        headers={},
         message_id=f"slack-{uuid.uuid4()}",
-        now=now,
         deal_id=deal.id,
         dedupe_key=dedupe_key,
         priority=outbox.priority_of(uow),
     )
-    uow.add(table_of(OutboxMessage), row)
+    body = json.dumps(dict(notice.details), default=str)
+    content = outbox.Content(template, subject=f"{template} {deal.number}", body_text=body)
+    uow.add(table_of(OutboxMessage), outbox.new_row("slack", routing, content, now=now))
 
 
 def notify_partner(
     uow: UnitOfWork,
     deal: Deal,
-    template: str,
+    notice: Notice,
     *,
     now: datetime,
     settings: Settings,
-    quote: Quote | None = None,
-    extra: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
-    in_reply_to: str | None = None,
-    references: list[str] | None = None,
 ) -> bool:
-    """Queue an email to the deal's registering contact when `uow` commits; False when one
-    under `dedupe_key` is queued already."""
+    """Queue an email to the deal's registering contact, in the deal's thread, when `uow`
+    commits; False when one under `dedupe_key` is queued already."""
     partner: Partner = deal.partner
     context: dict[str, Any] = {
         "deal": deal,
-        "quote": quote,
+        "quote": None,
         "partner": partner,
         "contact": deal.contact,
         "vendor_name": settings.vendor_name,
         "progress": progress(deal.stage),
-        **(extra or {}),
+        **notice.details,
     }
-    refs = references or ([deal.thread_message_id] if deal.thread_message_id else None)
+    thread = deal.thread_message_id
     email = outbox.Email(
-        template=template,
+        template=notice.template,
         to=deal.contact.email,
         context=context,
         locale=locale_for(partner.country, partner.locale),
         deal=deal,
-        in_reply_to=in_reply_to or deal.thread_message_id,
-        references=refs,
+        in_reply_to=thread,
+        references=[thread] if thread else None,
     )
     return outbox.enqueue(uow, email, now=now, settings=settings, dedupe_key=dedupe_key)

@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select
 
 from core.config import Settings
 from core.models import Deal
-from core.services.common import SYSTEM, audit, notify_partner
+from core.services.common import SYSTEM, Event, Notice, audit, notify_partner
 from core.uow import UnitOfWork
 
 
@@ -46,15 +46,10 @@ def expire_lapsed(
             source = deal.stage
             deal.expire(now)
             details = {"lapsed_at": lapsed_at.isoformat()}
-            audit(uow, deal, SYSTEM, now, "expire", source, deal.stage, details)
-            notify_partner(
-                uow,
-                deal,
-                "deal_expired",
-                now=now,
-                settings=settings,
-                dedupe_key=f"deal_expired:{deal.id}",
-            )
+            audit(uow, deal, SYSTEM, now, Event("expire", source, deal.stage, details))
+            notice = Notice("deal_expired")
+            key = f"deal_expired:{deal.id}"
+            notify_partner(uow, deal, notice, now=now, settings=settings, dedupe_key=key)
             uow.commit()
             expired.append(deal.number)
     return expired

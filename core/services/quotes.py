@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -11,8 +12,8 @@ from core import protection
 from core.config import Settings
 from core.db import reserve_ids
 from core.models import Deal, Partner, Product, Prospect, Quote, QuoteLine
-from core.pricing import Priced, price_quote
-from core.services import claims
+from core.pricing import ListPrice, Priced, price_quote
+from core.services.claims import claim
 
 
 def margin_pct(partner: Partner, settings: Settings) -> Decimal:
@@ -26,42 +27,41 @@ def preview(
 ) -> Priced:
     """Price what a quote would be, without storing it (the review's quote preview)."""
     unit_price, currency = product.price_in(partner.currency)
+    price = ListPrice(product.name, unit_price, currency, product.term_months)
     return price_quote(
-        product_name=product.name,
-        unit_price=unit_price,
-        currency=currency,
-        users=users,
-        term_months=product.term_months,
+        price,
+        users,
         discount_pct=partner.tier.discount_pct,
         reward_margin_pct=margin_pct(partner, settings) if with_margin else Decimal(0),
     )
 
 
+@dataclass(frozen=True)
+class QuoteBasis:
+    """What a quote prices and for whom: the partner, the prospect, the product and its
+    users, the deal it belongs to, and whether the reward margin applies."""
+
+    partner: Partner
+    prospect: Prospect
+    product: Product
+    users: int
+    deal: Deal | None
+    with_margin: bool
+
+
 def create_quote(
-    session: Session,
-    *,
-    partner: Partner,
-    prospect: Prospect,
-    product: Product,
-    users: int,
-    deal: Deal | None,
-    with_margin: bool,
-    now: datetime,
-    settings: Settings,
-    created_by: str,
+    session: Session, basis: QuoteBasis, *, now: datetime, settings: Settings, created_by: str
 ) -> Quote:
     """Store a priced quote with its lines, numbered Q-000001 from the id reserved for it."""
-    priced = preview(partner, product, users, settings, with_margin=with_margin)
+    priced = preview(
+        basis.partner, basis.product, basis.users, settings, with_margin=basis.with_margin
+    )
     [quote_id] = reserve_ids(session, Quote, 1)
     valid_until = (now + timedelta(days=settings.quote_valid_days)).date()
     quote = priced_quote(
         priced,
+        basis,
         quote_id=quote_id,
-        partner=partner,
-        prospect=prospect,
-        product=product,
-        users=users,
-        deal=deal,
         valid_until=valid_until,
         now=now,
         created_by=created_by,
@@ -73,32 +73,29 @@ def create_quote(
 
 def priced_quote(
     priced: Priced,
+    basis: QuoteBasis,
     *,
     quote_id: int,
-    partner: Partner,
-    prospect: Prospect,
-    product: Product,
-    users: int,
-    deal: Deal | None,
     valid_until: date,
     now: datetime,
     created_by: str,
 ) -> Quote:
     """A quote (not yet stored) of `priced`, with its lines, numbered from `quote_id`; its
     deal by id only, so the deal's loaded `quotes` stay as they are."""
+    deal = basis.deal
     return Quote(
         id=quote_id,
         number=f"Q-{quote_id:06d}",
-        prospect_id=prospect.id,
-        prospect=prospect,
-        partner_id=partner.id,
-        partner=partner,
+        prospect_id=basis.prospect.id,
+        prospect=basis.prospect,
+        partner_id=basis.partner.id,
+        partner=basis.partner,
         deal_id=deal.id if deal else None,
-        product_id=product.id,
-        product=product,
+        product_id=basis.product.id,
+        product=basis.product,
         currency=priced.currency,
-        number_of_users=users,
-        term_months=product.term_months,
+        number_of_users=basis.users,
+        term_months=basis.product.term_months,
         discount_pct=priced.discount_pct,
         reward_margin_pct=priced.reward_margin_pct,
         list_amount=priced.list_amount,
@@ -126,4 +123,4 @@ def protecting_deal(
     session: Session, partner_id: int, prospect: Prospect, now: datetime
 ) -> Deal | None:
     """The partner's deal that protects `prospect` for them, if any (`core.protection`)."""
-    return protection.own_protection(claims.claim(session, prospect), partner_id, prospect.id, now)
+    return protection.own_protection(claim(session, prospect), partner_id, prospect.id, now)

@@ -20,9 +20,11 @@ from core.fields import FIELDS
 from core.locales import locale_for
 from core.models import Contact, Deal, Partner, Product, Prospect, deal_number
 from core.protection import DomainCheck
-from core.services import claims
+from core.services.claims import active_deals, lookalikes
 from core.services.common import (
     Actor,
+    Event,
+    Notice,
     audit,
     notify_partner,
     notify_slack,
@@ -36,7 +38,7 @@ def check_domain(session: Session, actor: Actor, text: str, now: datetime) -> Do
     """Normalise `text` and say whether it is free, the actor's, or protected by another
     partner's approved deal on it or on a domain that looks like it."""
     domain = normalise_domain(text)
-    deals = claims.active_deals(session, [p.id for p in claims.lookalikes(session, [domain])])
+    deals = active_deals(session, [p.id for p in lookalikes(session, [domain])])
     return protection.check(deals, domain, actor.partner_id, now)
 
 
@@ -131,9 +133,9 @@ def _register_all(
     items = _items(session, requests)
     # The prospects asked for and their lookalikes, and the active deals on them, oldest
     # first; each new prospect and deal joins its list.
-    found = claims.lookalikes(session, {r.registration.domain for r in requests})
+    found = lookalikes(session, {r.registration.domain for r in requests})
     prospects = {p.domain: p for p in found}
-    active = claims.active_deals(session, [p.id for p in found])
+    active = active_deals(session, [p.id for p in found])
     new_prospects: list[Prospect] = []
     made: list[_Item] = []  # the requests a new deal was made for
     for item in items:
@@ -191,11 +193,11 @@ def _announce(uow: UnitOfWork, item: _Item, now: datetime, settings: Settings) -
     details: dict[str, Any] = {"registration": item.request.registration.to_json()}
     if item.rival is not None:
         details["conflict_with"] = item.rival.number
-    audit(uow, deal, actor, now, "register", None, "opportunity", details)
-    notify_partner(uow, deal, "registration_received", now=now, settings=settings)
-    notify_slack(uow, deal, "review_request", now=now, settings=settings)
-    event = {"event": "registered"}
-    notify_slack(uow, deal, "partner_dm", now=now, settings=settings, payload=event)
+    audit(uow, deal, actor, now, Event("register", None, "opportunity", details))
+    notify_partner(uow, deal, Notice("registration_received"), now=now, settings=settings)
+    notify_slack(uow, deal, Notice("review_request"), now=now, settings=settings)
+    dm = Notice("partner_dm", {"event": "registered"})
+    notify_slack(uow, deal, dm, now=now, settings=settings)
 
 
 def _insert(session: Session, prospects: list[Prospect], deals: list[Deal]) -> None:

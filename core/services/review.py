@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import protection
@@ -10,9 +11,11 @@ from core.domains import display_both
 from core.errors import Conflict, FieldError, Invalid
 from core.fields import REJECT_REASONS
 from core.models import Deal, Quote
-from core.services import claims
+from core.services.claims import claim, lock
 from core.services.common import (
     Actor,
+    Event,
+    Notice,
     audit,
     authorise,
     load_deal,
@@ -20,7 +23,7 @@ from core.services.common import (
     notify_slack,
     require_role,
 )
-from core.services.quotes import create_quote
+from core.services.quotes import QuoteBasis, create_quote
 from core.uow import UnitOfWork
 
 
@@ -34,29 +37,22 @@ def approve(
     deal = load_deal(session, actor, number, for_update=True)
     # Serialise approvals of one prospect and its lookalikes so two reviewers cannot
     # approve rivals at once.
-    claims.lock(session, deal.prospect)
-    same = [d for d in claims.claim(session, deal.prospect) if d.product_id == deal.product_id]
+    lock(session, deal.prospect)
+    same = [d for d in claim(session, deal.prospect) if d.product_id == deal.product_id]
     rival = protection.protector((d for d in same if d.id != deal.id), now)
     if rival is not None and deal.stage == "opportunity":
         raise Conflict(_refusal(deal, rival), field="deal")
     authorise(actor, deal, "approve")
     deal.approve(actor.email, now, timedelta(days=settings.protection_days))
-    audit(uow, deal, actor, now, "approve", "opportunity", deal.stage)
-    quote = create_quote(
-        session,
-        partner=deal.partner,
-        prospect=deal.prospect,
-        product=deal.product,
-        users=deal.number_of_users,
-        deal=deal,
-        with_margin=True,
-        now=now,
-        settings=settings,
-        created_by=actor.email,
+    audit(uow, deal, actor, now, Event("approve", "opportunity", deal.stage))
+    basis = QuoteBasis(
+        deal.partner, deal.prospect, deal.product, deal.number_of_users, deal, with_margin=True
     )
+    quote = create_quote(session, basis, now=now, settings=settings, created_by=actor.email)
     session.flush()
     session.refresh(deal, ["quotes"])
-    notify_partner(uow, deal, "deal_approved", now=now, settings=settings, quote=quote)
+    notice = Notice("deal_approved", {"quote": quote})
+    notify_partner(uow, deal, notice, now=now, settings=settings)
     _tell_slack(uow, deal, "approved", actor, now, settings)
     uow.commit()
     return deal, quote
@@ -90,41 +86,35 @@ def reason_code(text: str) -> tuple[str, str | None]:
     return "other", text.strip()
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """Why a registration is rejected: the reason as typed (a code, its label, or free
+    text) and the reviewer's note."""
+
+    reason: str
+    note: str | None = None
+
+
 def reject(
     uow: UnitOfWork,
     actor: Actor,
     number: str,
     *,
-    reason: str,
-    note: str | None = None,
+    rejection: Rejection,
     now: datetime,
     settings: Settings,
 ) -> Deal:
     """Reject a registration with a reason code and a note."""
-    code, free_text = reason_code(reason)
-    note = "\n".join(t for t in (note, free_text) if t) or None
+    code, free_text = reason_code(rejection.reason)
+    note = "\n".join(t for t in (rejection.note, free_text) if t) or None
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
     authorise(actor, deal, "reject")
     deal.reject(actor.email, code, note, now)
-    audit(
-        uow,
-        deal,
-        actor,
-        now,
-        "reject",
-        "opportunity",
-        deal.stage,
-        {"reason": code, "note": note},
-    )
-    notify_partner(
-        uow,
-        deal,
-        "deal_rejected",
-        now=now,
-        settings=settings,
-        extra={"reason_label": REJECT_REASONS[code], "note": note},
-    )
+    details = {"reason": code, "note": note}
+    audit(uow, deal, actor, now, Event("reject", "opportunity", deal.stage, details))
+    notice = Notice("deal_rejected", {"reason_label": REJECT_REASONS[code], "note": note})
+    notify_partner(uow, deal, notice, now=now, settings=settings)
     _tell_slack(uow, deal, "rejected", actor, now, settings)
     uow.commit()
     return deal
@@ -141,10 +131,9 @@ def return_for_info(
     authorise(actor, deal, "return")
     deal.return_for_info(question.strip(), now)
     details = {"question": question.strip()}
-    audit(uow, deal, actor, now, "return", deal.stage, deal.stage, details)
-    notify_partner(
-        uow, deal, "deal_returned", now=now, settings=settings, extra={"question": question}
-    )
+    audit(uow, deal, actor, now, Event("return", deal.stage, deal.stage, details))
+    notice = Notice("deal_returned", {"question": question})
+    notify_partner(uow, deal, notice, now=now, settings=settings)
     _tell_slack(uow, deal, "returned", actor, now, settings)
     uow.commit()
     return deal
@@ -161,8 +150,9 @@ def answer(
     authorise(actor, deal, "answer")
     question = deal.answer(now)
     details = {"question": question, "answer": text}
-    audit(uow, deal, actor, now, "answer", deal.stage, deal.stage, details)
-    notify_slack(uow, deal, "partner_answer", now=now, settings=settings, payload={"answer": text})
+    audit(uow, deal, actor, now, Event("answer", deal.stage, deal.stage, details))
+    notice = Notice("partner_answer", {"answer": text})
+    notify_slack(uow, deal, notice, now=now, settings=settings)
     uow.commit()
     return deal
 
@@ -183,8 +173,8 @@ def request_extension(
     if not deal.request_extension(now, settings.max_extensions):
         return deal  # already pending: asking twice is the same request
     why = {"reason": reason.strip()[:500]} if reason and reason.strip() else {}
-    audit(uow, deal, actor, now, "request_extension", deal.stage, deal.stage, why)
-    notify_slack(uow, deal, "extension_request", now=now, settings=settings, payload=why)
+    audit(uow, deal, actor, now, Event("request_extension", deal.stage, deal.stage, why))
+    notify_slack(uow, deal, Notice("extension_request", why), now=now, settings=settings)
     uow.commit()
     return deal
 
@@ -205,24 +195,16 @@ def decide_extension(
     authorise(actor, deal, action)
     if not grant:
         deal.decline_extension(now)
-        audit(uow, deal, actor, now, action, deal.stage, deal.stage)
+        audit(uow, deal, actor, now, Event(action, deal.stage, deal.stage))
     else:
         extension = timedelta(days=settings.extension_days)
         old_end = deal.grant_extension(now, extension, settings.max_extensions)
         assert deal.protection_expires_at is not None
-        audit(uow, deal, actor, now, action, deal.stage, deal.stage)
-        audit(
-            uow,
-            deal,
-            actor,
-            now,
-            "protection_extended",
-            deal.stage,
-            deal.stage,
-            {"from": old_end.isoformat(), "to": deal.protection_expires_at.isoformat()},
-        )
+        audit(uow, deal, actor, now, Event(action, deal.stage, deal.stage))
+        span = {"from": old_end.isoformat(), "to": deal.protection_expires_at.isoformat()}
+        audit(uow, deal, actor, now, Event("protection_extended", deal.stage, deal.stage, span))
     template = "extension_granted" if grant else "extension_declined"
-    notify_partner(uow, deal, template, now=now, settings=settings)
+    notify_partner(uow, deal, Notice(template), now=now, settings=settings)
     _tell_slack(uow, deal, template, actor, now, settings)
     uow.commit()
     return deal
@@ -233,5 +215,5 @@ def _tell_slack(
 ) -> None:
     """Update the review message in place and tell the partner by DM."""
     payload = {"event": event, "by": actor.name, "by_email": actor.email, "at": now.isoformat()}
-    notify_slack(uow, deal, "review_update", now=now, settings=settings, payload=payload)
-    notify_slack(uow, deal, "partner_dm", now=now, settings=settings, payload=payload)
+    notify_slack(uow, deal, Notice("review_update", payload), now=now, settings=settings)
+    notify_slack(uow, deal, Notice("partner_dm", payload), now=now, settings=settings)

@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from core import outbox
+from core import delivery
 from core.mailer import make_mailer
 from core.models import OutboxMessage
 from tests.drills.helpers import (
@@ -99,11 +99,10 @@ def test_outbox_killed_mid_delivery_loses_no_message(
     # Rows a killed worker had claimed wait out the stale-claim timeout (10 minutes), then
     # any worker takes them over: run one as if that time had passed.
     settings = pg_world.settings.model_copy(update={"smtp_url": SecretStr(smtp_server.url)})
-    later = datetime.now(UTC) + outbox.STALE_CLAIM + timedelta(minutes=1)
+    later = datetime.now(UTC) + delivery.STALE_CLAIM + timedelta(minutes=1)
     mailer = make_mailer(settings)
-    report = outbox.deliver_due(
-        pg_world.uow, mailer, later, "drill-takeover", limit=10_000, settings=settings
-    )
+    takeover = delivery.Round("drill-takeover", later, limit=10_000)
+    report = delivery.deliver_due(pg_world.uow, mailer, takeover, settings=settings)
     print(f"taken over after the stale-claim timeout: {report}")
 
     got = Counter(r.message["Message-ID"] for r in smtp_server.received)

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from core import services
 from core.errors import Conflict, Invalid, NotAllowed, NotFound
 from core.models import Deal, DealEvent, OutboxMessage, Quote
+from core.services.orders import OrderStep, QuoteAsk
+from core.services.review import Rejection
 from tests import factories
 from tests.factories import ANN, BOB, JANA, NOW, RAJ, REVIEWER, World, form
 
@@ -163,8 +165,9 @@ def test_advance_names_quote_then_needs_po_number(world: World) -> None:
         services.advance(uow, world.actor(ANN), number, now=NOW, settings=world.settings)
     assert err.value.errors[0].field == "po_number"
     with world.uow() as uow:
+        step = OrderStep(po_number="PO-7781")
         deal = services.advance(
-            uow, world.actor(RAJ), number, po_number="PO-7781", now=NOW, settings=world.settings
+            uow, world.actor(RAJ), number, step=step, now=NOW, settings=world.settings
         )
         assert (deal.stage, deal.po_number) == ("order_submitted", "PO-7781")
         view = services.deal_view(deal, world.actor(RAJ))
@@ -184,8 +187,7 @@ def test_reject_with_reason_code_and_note(world: World) -> None:
             uow,
             world.actor(REVIEWER),
             number,
-            reason="Existing customer",
-            note="Direct account since 2020",
+            rejection=Rejection("Existing customer", note="Direct account since 2020"),
             now=NOW,
             settings=world.settings,
         )
@@ -221,9 +223,7 @@ def test_further_quote_carries_margin_only_while_protected(world: World) -> None
         before = services.add_quote(
             uow,
             world.actor(ANN),
-            "example.co.uk",
-            product_code="archive",
-            users=100,
+            QuoteAsk("example.co.uk", product_code="archive", users=100),
             now=NOW,
             settings=world.settings,
         )
@@ -233,9 +233,7 @@ def test_further_quote_carries_margin_only_while_protected(world: World) -> None
         during = services.add_quote(
             uow,
             world.actor(ANN),
-            "example.co.uk",
-            product_code="archive",
-            users=100,
+            QuoteAsk("example.co.uk", product_code="archive", users=100),
             now=NOW + timedelta(days=1),
             settings=world.settings,
         )
@@ -246,9 +244,7 @@ def test_further_quote_carries_margin_only_while_protected(world: World) -> None
         after = services.add_quote(
             uow,
             world.actor(ANN),
-            "example.co.uk",
-            product_code="archive",
-            users=100,
+            QuoteAsk("example.co.uk", product_code="archive", users=100),
             now=NOW + timedelta(days=91),
             settings=world.settings,
         )

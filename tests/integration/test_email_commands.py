@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from core import outbox
+from core import delivery
 from core.mailer import make_mailer
 from core.models import Deal, DealEvent, InboundEmail, OutboxMessage, Quote
 from dealreg import cli
@@ -118,8 +118,8 @@ def test_a_partner_takes_an_emailed_deal_to_a_submitted_order_by_replying(
 
     # Every answer went out through SMTP, threaded to the message it answers.
     settings = ann.app.settings
-    report = outbox.deliver_due(
-        ann.app.uow, make_mailer(settings), ann.app.now(), "t", settings=settings
+    report = delivery.deliver_due(
+        ann.app.uow, make_mailer(settings), delivery.Round("t", ann.app.now()), settings=settings
     )
     assert report.failed == 0
     answers = [m.message for m in smtp_server.received if m.message["Subject"] == started.subject]
@@ -254,8 +254,8 @@ def test_the_approval_and_each_emailed_quote_carry_the_quote_as_a_pdf(
     quoted = answer_to(ann, ann.write("quote 300 users", answering=approval))
     status = answer_to(ann, ann.write("status", answering=approval))
     settings = ann.app.settings
-    report = outbox.deliver_due(
-        ann.app.uow, make_mailer(settings), ann.app.now(), "t", settings=settings
+    report = delivery.deliver_due(
+        ann.app.uow, make_mailer(settings), delivery.Round("t", ann.app.now()), settings=settings
     )
     assert report.failed == 0
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from core import jobs, outbox
+from core import delivery, jobs
 from core.mailer import make_mailer
 from core.models import Deal, InboundEmail, OutboxMessage
 from dealreg.intake_command import intake_context
@@ -112,7 +112,8 @@ def test_a_forged_registration_is_held_and_only_the_contact_is_asked(
     assert [r.template for r in rows(world, OutboxMessage)] == ["intake_confirm"]
 
     settings = app.settings.model_copy(update={"smtp_url": SecretStr(smtp_server.url)})
-    sent = outbox.deliver_due(app.uow, make_mailer(settings), app.now(), "t", settings=settings)
+    round_ = delivery.Round("t", app.now())
+    sent = delivery.deliver_due(app.uow, make_mailer(settings), round_, settings=settings)
     assert sent.sent == 1
     [mail] = smtp_server.received
     assert mail.rcpt_tos == [ANN]

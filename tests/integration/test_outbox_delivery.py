@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core import outbox
+from core import delivery, outbox
 from core.config import Settings
 from core.db import Base, make_engine, make_session_factory
+from core.delivery import Round
 from core.mailer import FileMailer, SmtpMailer, build_message, make_mailer
 from core.models import OutboxMessage
 from core.uow import UnitOfWork, UowFactory
@@ -99,8 +100,12 @@ def test_enqueued_reply_is_delivered_once_with_threading_headers(
         in_reply_to="<reg-1@northwind.example>",
         references=["<root@northwind.example>"],
     )
-    report = outbox.deliver_due(uow_factory, SmtpMailer(smtp_server.url, sender=SENDER), T0, "w1")
-    again = outbox.deliver_due(uow_factory, SmtpMailer(smtp_server.url, sender=SENDER), T0, "w1")
+    report = delivery.deliver_due(
+        uow_factory, SmtpMailer(smtp_server.url, sender=SENDER), Round("w1", T0)
+    )
+    again = delivery.deliver_due(
+        uow_factory, SmtpMailer(smtp_server.url, sender=SENDER), Round("w1", T0)
+    )
 
     assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
     assert again.sent == 0
@@ -136,11 +141,11 @@ def test_server_down_keeps_rows_pending_then_sends_each_once_after_backoff(
     mailer = SmtpMailer(f"smtp://127.0.0.1:{port}", sender=SENDER, timeout=5)
     add_emails(uow_factory, settings, count=3)
 
-    down = outbox.deliver_due(uow_factory, mailer, T0, "w1")
-    not_yet = outbox.deliver_due(uow_factory, mailer, T0 + timedelta(seconds=20), "w1")
+    down = delivery.deliver_due(uow_factory, mailer, Round("w1", T0))
+    not_yet = delivery.deliver_due(uow_factory, mailer, Round("w1", T0 + timedelta(seconds=20)))
 
     assert (down.sent, down.retrying, down.failed) == (0, 3, 0)
-    assert not_yet == outbox.DeliveryReport()
+    assert not_yet == delivery.DeliveryReport()
     rows = all_rows(uow_factory)
     for row in rows:
         assert row.sent_at is None and row.failed_at is None and row.claimed_at is None
@@ -148,8 +153,8 @@ def test_server_down_keeps_rows_pending_then_sends_each_once_after_backoff(
         assert T0 + timedelta(seconds=30) <= row.next_attempt_at <= T0 + timedelta(seconds=33)
     later = max(r.next_attempt_at for r in rows) + timedelta(seconds=1)
     with SmtpServer(port) as server:
-        up = outbox.deliver_due(uow_factory, mailer, later, "w1")
-        after = outbox.deliver_due(uow_factory, mailer, later + timedelta(hours=2), "w1")
+        up = delivery.deliver_due(uow_factory, mailer, Round("w1", later))
+        after = delivery.deliver_due(uow_factory, mailer, Round("w1", later + timedelta(hours=2)))
         received = server.received
     assert (up.sent, after.sent) == (3, 0)
     assert sorted(r.message["Message-ID"] for r in received) == sorted(r.message_id for r in rows)
@@ -162,21 +167,21 @@ def test_row_fails_after_max_attempts_and_an_operator_can_requeue_it(
     mailer = SmtpMailer(f"smtp://127.0.0.1:{port}", sender=SENDER, timeout=5)
     add_emails(uow_factory, settings, count=2)
 
-    first = outbox.deliver_due(uow_factory, mailer, T0, "w1", max_attempts=2)
-    second = outbox.deliver_due(
-        uow_factory, mailer, T0 + timedelta(minutes=5), "w1", max_attempts=2
+    first = delivery.deliver_due(uow_factory, mailer, Round("w1", T0, max_attempts=2))
+    second = delivery.deliver_due(
+        uow_factory, mailer, Round("w1", T0 + timedelta(minutes=5), max_attempts=2)
     )
 
     assert (first.retrying, second.failed) == (2, 2)
     with uow_factory() as uow:
-        assert outbox.pending_counts(uow.session)["failed"] == 2
-        assert outbox.requeue_failed(uow.session, T0 + timedelta(minutes=10)) == 2
+        assert delivery.pending_counts(uow.session)["failed"] == 2
+        assert delivery.requeue_failed(uow.session, T0 + timedelta(minutes=10)) == 2
         uow.commit()
     with SmtpServer(port) as server:
-        report = outbox.deliver_due(uow_factory, mailer, T0 + timedelta(minutes=10), "w1")
+        report = delivery.deliver_due(uow_factory, mailer, Round("w1", T0 + timedelta(minutes=10)))
         assert report.sent == 2 and len(server.received) == 2
     with uow_factory() as uow:
-        assert outbox.pending_counts(uow.session) == {
+        assert delivery.pending_counts(uow.session) == {
             "pending": 0,
             "retrying": 0,
             "claimed": 0,
@@ -191,7 +196,9 @@ def test_recipient_refused_for_good_fails_at_once(
     smtp_server.handler.refuse.add("ann0@northwind.example")
     add_emails(uow_factory, settings, count=2)
 
-    report = outbox.deliver_due(uow_factory, SmtpMailer(smtp_server.url, sender=SENDER), T0, "w1")
+    report = delivery.deliver_due(
+        uow_factory, SmtpMailer(smtp_server.url, sender=SENDER), Round("w1", T0)
+    )
 
     assert (report.sent, report.failed, report.retrying) == (1, 1, 0)
     failed = [r for r in all_rows(uow_factory) if r.failed_at is not None]
@@ -204,15 +211,15 @@ def test_two_workers_delivering_at_once_send_each_message_once(
 ) -> None:
     add_emails(uow_factory, settings, count=30)
     start = threading.Barrier(2)
-    reports: dict[str, list[outbox.DeliveryReport]] = {"w1": [], "w2": []}
+    reports: dict[str, list[delivery.DeliveryReport]] = {"w1": [], "w2": []}
 
     def work(worker_id: str) -> None:
         mailer = SmtpMailer(smtp_server.url, sender=SENDER)
         start.wait()
         while True:
-            report = outbox.deliver_due(uow_factory, mailer, T0, worker_id, limit=4)
+            report = delivery.deliver_due(uow_factory, mailer, Round(worker_id, T0, limit=4))
             reports[worker_id].append(report)
-            if report == outbox.DeliveryReport():
+            if report == delivery.DeliveryReport():
                 return
 
     threads = [threading.Thread(target=work, args=(w,)) for w in reports]
@@ -232,9 +239,9 @@ def test_claim_of_a_crashed_worker_is_taken_over_once_stale(
 ) -> None:
     [row] = add_emails(uow_factory, settings)
 
-    crashed = outbox.claim_due(uow_factory, T0, "crashed", 10)
-    fresh = outbox.claim_due(uow_factory, T0 + timedelta(minutes=1), "w2", 10)
-    stale = outbox.claim_due(uow_factory, T0 + timedelta(minutes=11), "w2", 10)
+    crashed = delivery.claim_due(uow_factory, Round("crashed", T0, limit=10))
+    fresh = delivery.claim_due(uow_factory, Round("w2", T0 + timedelta(minutes=1), limit=10))
+    stale = delivery.claim_due(uow_factory, Round("w2", T0 + timedelta(minutes=11), limit=10))
 
     assert (crashed, fresh, stale) == ([row.id], [], [row.id])
 
@@ -270,7 +277,7 @@ def test_file_mailer_writes_parseable_eml_files(
     mailer = make_mailer(settings)
     assert isinstance(mailer, FileMailer)
 
-    report = outbox.deliver_due(uow_factory, mailer, T0, "w1", settings=settings)
+    report = delivery.deliver_due(uow_factory, mailer, Round("w1", T0), settings=settings)
 
     assert report.sent == 2
     files = sorted(settings.outbox_dir.iterdir())
@@ -335,8 +342,8 @@ def test_mail_a_person_waits_for_is_claimed_ahead_of_a_batchs_backlog(
         queue(f"backlog{i}@northwind.example", background=True)
     queue("approved@northwind.example", background=False)  # queued last, due no sooner
 
-    first = outbox.claim_due(lambda: UnitOfWork(factory), T0, "w1", 1)
-    rest = outbox.claim_due(lambda: UnitOfWork(factory), T0, "w1", 10)
+    first = delivery.claim_due(lambda: UnitOfWork(factory), Round("w1", T0, limit=1))
+    rest = delivery.claim_due(lambda: UnitOfWork(factory), Round("w1", T0, limit=10))
     with UnitOfWork(factory) as uow:
         to = {r.id: r.to_addr for r in uow.session.scalars(select(OutboxMessage))}
     assert [to[i] for i in first] == ["approved@northwind.example"]

@@ -18,6 +18,7 @@ from core.db import make_engine
 from core.errors import Conflict, NotAllowed
 from core.models import Deal, OutboxMessage, Prospect
 from core.schema import alembic_config
+from core.services.orders import QuoteAsk
 from core.services.register import Request, validate
 from tests import factories
 from tests.factories import ANN, BOB, JANA, NOW, REVIEWER, World, form
@@ -155,10 +156,8 @@ def test_a_lookalike_approved_before_the_check_existed_earns_no_reward_margin(
 
 def _quote_margin(world: World, email: str, domain: str, when: datetime) -> Any:
     with world.uow() as uow:
-        quote = services.add_quote(
-            uow, world.actor(email), domain, product_code="email_security", users=10,
-            now=when, settings=world.settings,
-        )  # fmt: skip
+        ask = QuoteAsk(domain, product_code="email_security", users=10)
+        quote = services.add_quote(uow, world.actor(email), ask, now=when, settings=world.settings)
         return quote.reward_margin_pct
 
 

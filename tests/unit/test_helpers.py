@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from core.db import make_engine, make_session_factory, table_of
+from core.delivery import _permanent, backoff
 from core.errors import Invalid
 from core.models import Tier
-from core.outbox import _permanent, backoff
 from core.schema import upgrade
 from core.services.review import reason_code
 from core.uow import SavepointUnitOfWork, UnitOfWork
-from intake.messages import load, reply_text
+from intake.body import reply_text
+from intake.messages import load
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 

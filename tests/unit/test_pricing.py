@@ -2,16 +2,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from core.pricing import price_quote, round_money
+from core.pricing import ListPrice, price_quote, round_money
 
 
 def quote(unit: str, currency: str, users: int, months: int, disc: str, margin: str):  # type: ignore[no-untyped-def]
     return price_quote(
-        product_name="Email Security Cloud Gateway",
-        unit_price=D(unit),
-        currency=currency,
-        users=users,
-        term_months=months,
+        ListPrice("Email Security Cloud Gateway", D(unit), currency, months),
+        users,
         discount_pct=D(disc),
         reward_margin_pct=D(margin),
     )

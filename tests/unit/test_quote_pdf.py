@@ -17,8 +17,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from core import formatting, quote_pdf
 from core.locales import locale_for
 from core.models import Deal, Partner, Product, Prospect, Quote, Tier
-from core.pricing import price_quote
-from core.services.quotes import priced_quote
+from core.pricing import ListPrice, price_quote
+from core.services.quotes import QuoteBasis, priced_quote
 from tests.servers import unavailable
 
 HOSTILE = "<script>alert(1)</script> & Co"
@@ -59,11 +59,8 @@ def make_quote(
     )
     prospect = Prospect(domain=domain, company_name=company, skeleton=domain, created_at=CREATED)
     priced = price_quote(
-        product_name=product.name,
-        unit_price=Decimal(unit),
-        currency=currency,
-        users=users,
-        term_months=12,
+        ListPrice(product.name, Decimal(unit), currency, 12),
+        users,
         discount_pct=Decimal("15"),
         reward_margin_pct=Decimal("12.5"),
     )
@@ -77,12 +74,8 @@ def make_quote(
     )
     quote = priced_quote(
         priced,
+        QuoteBasis(partner, prospect, product, users, deal=None, with_margin=True),
         quote_id=1,
-        partner=partner,
-        prospect=prospect,
-        product=product,
-        users=users,
-        deal=None,
         valid_until=VALID_UNTIL,
         now=CREATED,
         created_by="ann@northwind.example",
