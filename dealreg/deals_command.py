@@ -10,14 +10,24 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import services
 from core.domains import describe, suspicion
 from core.errors import NotFound
 from core.models import Contact, Partner
-from core.services import Actor
-from core.services.orders import OrderStep, QuoteAsk
-from core.services.register import Request, register, validate
-from core.services.review import Rejection
+from core.protection import DomainCheck
+from core.services.common import Actor, identify
+from core.services.orders import OrderStep, QuoteAsk, add_quote, advance
+from core.services.queries import prospect_page, search
+from core.services.register import Request, check_domain, register, validate
+from core.services.review import (
+    Rejection,
+    answer,
+    approve,
+    decide_extension,
+    reject,
+    request_extension,
+    return_for_info,
+)
+from core.services.views import deal_view, find_quote, quote_view, show
 from dealreg import render
 from dealreg.output import CommandError, emit
 from dealreg.wiring import App
@@ -28,7 +38,7 @@ def actor(app: App, email: str | None, channel: str = "cli") -> Actor:
     if not email:
         return Actor(kind="reviewer", email="operator", name="operator", channel=channel)
     with app.uow() as uow:
-        return services.identify(uow.session, channel=channel, email=email)
+        return identify(uow.session, channel=channel, email=email)
 
 
 def _registrant(app: App, partner_name: str, email: str | None) -> Actor:
@@ -44,7 +54,7 @@ def _registrant(app: App, partner_name: str, email: str | None) -> Actor:
             if contact is None:
                 raise NotFound(f"partner {partner_name!r} has no contacts", field="partner")
             email = contact.email
-        who = services.identify(uow.session, channel="cli", email=email)
+        who = identify(uow.session, channel="cli", email=email)
         if who.partner_id != partner.id:
             raise NotFound(f"{email} is not a contact of {partner_name}", field="by")
         return who
@@ -65,7 +75,7 @@ def deals_register(app: App, args: argparse.Namespace) -> int:
         now = app.now()
         values = validate(uow.session, who, raw, now)
         [result] = register(uow, [Request(who, values)], now=now, settings=app.settings)
-        view = services.deal_view(result.deal, who)
+        view = deal_view(result.deal, who)
     view["created"] = result.created
     word = "registered" if result.created else "already registered as"
     conflict = f" (conflict with {view['conflict_with']})" if view.get("conflict_with") else ""
@@ -76,7 +86,7 @@ def deals_list(app: App, args: argparse.Namespace) -> int:
     """List the deals the person (or the operator) may see."""
     who = actor(app, args.by)
     with app.uow() as uow:
-        deals = services.search(uow.session, who, args.search, stage=args.stage, limit=args.limit)
+        deals = search(uow.session, who, args.search, stage=args.stage, limit=args.limit)
         rows = [render.deal_row(d) for d in deals]
     return emit(args, rows, render.table(rows) if rows else "no deals")
 
@@ -85,7 +95,7 @@ def deals_show(app: App, args: argparse.Namespace) -> int:
     """Show one deal: fields, progress, quotes and history."""
     who = actor(app, args.by)
     with app.uow() as uow:
-        view = services.deal_view(services.show(uow.session, who, args.number), who)
+        view = deal_view(show(uow.session, who, args.number), who)
     return emit(args, view, render.deal_text(view))
 
 
@@ -94,7 +104,7 @@ def _act(app: App, args: argparse.Namespace, fn: Callable[..., Any], **kw: Any) 
     with app.uow() as uow:
         result = fn(uow, who, args.number, now=app.now(), settings=app.settings, **kw)
         deal = result[0] if isinstance(result, tuple) else result
-        return services.deal_view(deal, who)
+        return deal_view(deal, who)
 
 
 def _done(args: argparse.Namespace, view: dict[str, Any], what: str) -> int:
@@ -103,7 +113,7 @@ def _done(args: argparse.Namespace, view: dict[str, Any], what: str) -> int:
 
 def deals_approve(app: App, args: argparse.Namespace) -> int:
     """Approve a registration, as a reviewer."""
-    view = _act(app, args, services.approve)
+    view = _act(app, args, approve)
     q = view["quotes"][-1]
     extra = f"; quote {q['number']} {q['currency']} {q['total']}"
     return _done(args, view, f"approved until {view['protection_expires_at'][:10]}{extra}")
@@ -111,39 +121,39 @@ def deals_approve(app: App, args: argparse.Namespace) -> int:
 
 def deals_reject(app: App, args: argparse.Namespace) -> int:
     """Reject a registration with a reason, as a reviewer."""
-    view = _act(app, args, services.reject, rejection=Rejection(args.reason, args.note))
+    view = _act(app, args, reject, rejection=Rejection(args.reason, args.note))
     return _done(args, view, f"rejected ({view['reject_reason']})")
 
 
 def deals_return(app: App, args: argparse.Namespace) -> int:
     """Return a registration to the partner with a question, as a reviewer."""
-    view = _act(app, args, services.return_for_info, question=args.question)
+    view = _act(app, args, return_for_info, question=args.question)
     return _done(args, view, "returned to the partner")
 
 
 def deals_answer(app: App, args: argparse.Namespace) -> int:
     """Answer the deal desk's question, as the partner."""
-    view = _act(app, args, services.answer, text=args.text)
+    view = _act(app, args, answer, text=args.text)
     return _done(args, view, "answered")
 
 
 def deals_advance(app: App, args: argparse.Namespace) -> int:
     """Start the order from a quote, then submit it with the PO number."""
     step = OrderStep(quote_number=args.quote, po_number=args.po)
-    view = _act(app, args, services.advance, step=step)
+    view = _act(app, args, advance, step=step)
     return _done(args, view, "advanced")
 
 
 def deals_extend(app: App, args: argparse.Namespace) -> int:
     """Ask the deal desk to extend the protection, as the partner."""
-    view = _act(app, args, services.request_extension)
+    view = _act(app, args, request_extension)
     return _done(args, view, "extension requested")
 
 
 def deals_extension(app: App, args: argparse.Namespace) -> int:
     """Grant or decline a requested extension, as a reviewer."""
     grant = args.decision == "grant"
-    view = _act(app, args, services.decide_extension, grant=grant)
+    view = _act(app, args, decide_extension, grant=grant)
     until = view["protection_expires_at"][:10]
     return _done(
         args, view, f"extension {'granted: protected until ' + until if grant else 'declined'}"
@@ -156,7 +166,7 @@ def deals_quote_pdf(app: App, args: argparse.Namespace) -> int:
 
     who = actor(app, args.by)
     with app.read_uow() as uow:
-        quote = services.find_quote(uow.session, who, args.quote)
+        quote = find_quote(uow.session, who, args.quote)
         data = quote_pdf.render(quote, app.settings.vendor_name)
         path = args.output or Path(quote_pdf.filename(quote))
         number = quote.number
@@ -172,13 +182,13 @@ def deals_quote(app: App, args: argparse.Namespace) -> int:
     """Add a quote for the deal's prospect, as the partner."""
     who = actor(app, args.by)
     with app.uow() as uow:
-        deal = services.show(uow.session, who, args.number)
+        deal = show(uow.session, who, args.number)
         domain, product = deal.prospect.domain, args.product or deal.product.code
         users = args.users or deal.number_of_users
     with app.uow() as uow:
         ask = QuoteAsk(domain, product, users)
-        quote = services.add_quote(uow, who, ask, now=app.now(), settings=app.settings)
-        view = services.quote_view(quote)
+        quote = add_quote(uow, who, ask, now=app.now(), settings=app.settings)
+        view = quote_view(quote)
     margin = view["reward_margin_pct"]
     return emit(
         args,
@@ -187,7 +197,7 @@ def deals_quote(app: App, args: argparse.Namespace) -> int:
     )
 
 
-def _check_data(check: services.DomainCheck) -> dict[str, Any]:
+def _check_data(check: DomainCheck) -> dict[str, Any]:
     """What a partner may learn about a domain, and what is odd about the letters typed."""
     odd = suspicion(check.domain)
     return {
@@ -205,7 +215,7 @@ def deals_check(app: App, args: argparse.Namespace) -> int:
     """Say whether a domain is free, already yours or protected."""
     who = actor(app, args.by)
     with app.uow() as uow:
-        data = _check_data(services.check_domain(uow.session, who, args.domain, app.now()))
+        data = _check_data(check_domain(uow.session, who, args.domain, app.now()))
     return emit(args, data, render.check_text(data))
 
 
@@ -213,12 +223,12 @@ def deals_prospect(app: App, args: argparse.Namespace) -> int:
     """Show a prospect's registrations and quotes as the person may see them."""
     who = actor(app, args.by)
     with app.uow() as uow:
-        page = services.prospect_page(uow.session, who, args.domain, app.now())
+        page = prospect_page(uow.session, who, args.domain, app.now())
         data = {
             "company_name": page.company_name,
             "domain": page.domain,
             **_check_data(page.check),
             "deals": [render.deal_row(d) for d in page.deals],
-            "quotes": [services.quote_view(q) for q in page.quotes],
+            "quotes": [quote_view(q) for q in page.quotes],
         }
     return emit(args, data, render.prospect_text(data))

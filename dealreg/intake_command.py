@@ -16,7 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import DealError, Invalid
 from core.models import Partner, Product
-from core.services import identify, inbound
+from core.services import inbound
+from core.services.common import identify
 from core.services.register import validation_context
 from core.validation import ProductRef, ValidationContext, validate_registration
 from dealreg.output import CommandError, emit

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from core.errors import DealError, Invalid
 from core.models import Deal, InboundEmail, Partner
-from core.services import Actor, answer, identify, request_extension
+from core.services.common import Actor, identify
 from core.services.inbound import finish, held_for, hold, release, thread_deal
 from core.services.register import Registered, Request, catalogue, register, validation_context
+from core.services.review import answer, request_extension
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from core.validation import ProductRef, Registration, validate_registration
 from intake.command_calls import carry_out_command

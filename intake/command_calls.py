@@ -9,16 +9,12 @@ from typing import Any
 
 from core.errors import DealError
 from core.models import Deal, InboundEmail
-from core.services import (
-    Actor,
-    add_quote,
-    advance,
-    check_domain,
-    request_extension,
-    search,
-    show,
-)
-from core.services.orders import OrderStep, QuoteAsk
+from core.services.common import Actor
+from core.services.orders import OrderStep, QuoteAsk, add_quote, advance
+from core.services.queries import search
+from core.services.register import check_domain
+from core.services.review import request_extension
+from core.services.views import show
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from intake.commands import Command
 from intake.context import Acting, IntakeContext

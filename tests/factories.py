@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core import catalog, schema, services
+from core import catalog, schema
 from core.config import Settings
 from core.db import make_engine, make_session_factory
-from core.services import Actor, Registered, identify
+from core.services.common import Actor, identify
+from core.services.register import Registered
 from core.uow import UnitOfWork
+from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CATALOG = ROOT / "catalog" / "demo.toml"

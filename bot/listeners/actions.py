@@ -21,7 +21,10 @@ from bot.listeners.commands import advance_view, registration_view
 from bot.listeners.replies import guarded, open_then, to_user
 from core.errors import DealError, NotAllowed
 from core.models import Partner, Product
-from core.services import DomainCheck, approve, check_domain, decide_extension, show
+from core.protection import DomainCheck
+from core.services.register import check_domain
+from core.services.review import approve, decide_extension
+from core.services.views import show
 
 
 def register(app: slack_bolt.App) -> None:

@@ -13,7 +13,7 @@ from bot.context import Bot, bot_of
 from bot.identity import NOT_REGISTERED, NotRegistered
 from bot.kit import Block, section
 from bot.listeners.replies import apology
-from core.services import search
+from core.services.queries import search
 
 
 def register(app: slack_bolt.App) -> None:

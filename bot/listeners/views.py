@@ -11,11 +11,10 @@ from bot import modals
 from bot.context import Bot, bot_of
 from bot.kit import Block
 from bot.listeners.replies import submit
-from core.services import advance, answer, reject, return_for_info
-from core.services.orders import OrderStep
+from core.services.orders import OrderStep, advance
 from core.services.register import Request, validate
 from core.services.register import register as register_deals
-from core.services.review import Rejection
+from core.services.review import Rejection, answer, reject, return_for_info
 
 
 def register(app: slack_bolt.App) -> None:

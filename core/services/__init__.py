@@ -1,50 +1,6 @@
-"""Use cases: one unit of work each, `now` passed in, the audit trail written."""
+"""Use cases: one unit of work each, `now` passed in, the audit trail written.
 
-from core.protection import DomainCheck
-from core.services.common import SYSTEM, Actor, identify
-from core.services.lifecycle import expire_lapsed
-from core.services.orders import add_quote, advance
-from core.services.queries import prospect_page, search
-from core.services.register import (
-    Registered,
-    Request,
-    check_domain,
-    register,
-    validate,
-)
-from core.services.review import (
-    answer,
-    approve,
-    decide_extension,
-    reject,
-    request_extension,
-    return_for_info,
-)
-from core.services.views import deal_view, find_quote, quote_view, show
-
-__all__ = [
-    "SYSTEM",
-    "Actor",
-    "DomainCheck",
-    "Registered",
-    "Request",
-    "add_quote",
-    "advance",
-    "answer",
-    "approve",
-    "check_domain",
-    "deal_view",
-    "decide_extension",
-    "expire_lapsed",
-    "find_quote",
-    "identify",
-    "prospect_page",
-    "quote_view",
-    "register",
-    "reject",
-    "request_extension",
-    "return_for_info",
-    "search",
-    "show",
-    "validate",
-]
+One module per family of moves; import a use case from its module
+(`from core.services.review import approve`). This package imports none of them, so a
+command loads only the services it runs.
+"""

@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from core.fields import FIELDS
 from core.models import Contact, Deal
-from core.services import approve
+from core.services.review import approve
 from tests.factories import ANN, BOB, REVIEWER, World, form, register
 from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.models import Deal, OutboxMessage
-from core.services import approve, decide_extension, request_extension
+from core.services.review import approve, decide_extension, request_extension
 from tests.factories import ANN, REVIEWER, World, form, register
 from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack

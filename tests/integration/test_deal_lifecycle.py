@@ -8,12 +8,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core import services
 from core.errors import Conflict, Invalid, NotAllowed, NotFound
 from core.models import Deal, DealEvent, OutboxMessage, Quote
 from core.services.orders import OrderStep, QuoteAsk
 from core.services.review import Rejection
-from tests import factories
+from tests import factories, services
 from tests.factories import ANN, BOB, JANA, NOW, RAJ, REVIEWER, World, form
 
 

@@ -13,13 +13,13 @@ from sqlalchemy import Engine, Identity, MetaData, delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import schema, services
+from core import schema
 from core.db import Base, insert_loaded, make_engine, make_session_factory, reserve_ids
 from core.models import Deal, Quote, deal_number
-from core.services import Actor
+from core.services.common import Actor
 from core.services.register import Request, validate
 from core.uow import SavepointUnitOfWork, UnitOfWork
-from tests import factories
+from tests import factories, services
 from tests.factories import ANN, BOB, NOW, REVIEWER, World, form
 
 US = {  # Bob's partner is in the US

@@ -122,7 +122,7 @@ def test_same_deal_sent_twice_is_answered_already_registered(
 
 
 def test_reply_to_returned_registration_reopens_it(world: World, imap_account: ImapAccount) -> None:
-    from core import services
+    from tests import services
     from tests.factories import ANN, NOW, REVIEWER
 
     imap_account.append(registration_email(7))

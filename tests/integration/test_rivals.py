@@ -13,14 +13,13 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, select, text
 
-from core import services
 from core.db import make_engine
 from core.errors import Conflict, NotAllowed
 from core.models import Deal, OutboxMessage, Prospect
 from core.schema import alembic_config
 from core.services.orders import QuoteAsk
 from core.services.register import Request, validate
-from tests import factories
+from tests import factories, services
 from tests.factories import ANN, BOB, JANA, NOW, REVIEWER, World, form
 from tests.integration.bot_harness import BotHarness
 from tests.slack_fake import FakeSlack

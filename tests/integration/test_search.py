@@ -9,9 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
-from core import schema, services
+from core import schema
 from core.models import Deal, DealEvent, InboundEmail, OutboxMessage, Prospect, Quote
 from core.services import queries
+from core.services.common import identify
+from core.services.queries import search
+from core.services.register import Request, register, validate
+from core.services.review import approve
 from tests.factories import ANN, BOB, NOW, REVIEWER, World, form
 
 US = {  # Bob's partner is in the US, with its own sales lead
@@ -77,13 +81,13 @@ def make_deals(world: World, deals: Iterable[tuple[str, str, str]]) -> None:
     with world.uow() as uow:
         requests = []
         for email, name, domain in deals:
-            actor = services.identify(uow.session, channel="cli", email=email)
+            actor = identify(uow.session, channel="cli", email=email)
             extra = US if email == BOB else {}
-            values = services.validate(
+            values = validate(
                 uow.session, actor, form(company_name=name, domain=domain, **extra), NOW
             )
-            requests.append(services.Request(actor, values))
-        services.register(uow, requests, now=NOW, settings=world.settings)
+            requests.append(Request(actor, values))
+        register(uow, requests, now=NOW, settings=world.settings)
         uow.commit()
 
 
@@ -99,7 +103,7 @@ def found(
     with world.uow() as uow:
         for term, *_ in cases:
             for who, actor in actors.items():
-                deals = services.search(uow.session, actor, term, stage=stage, limit=limit)
+                deals = search(uow.session, actor, term, stage=stage, limit=limit)
                 out[f"{who} {term}"] = "".join(d.number[-1] for d in deals)
     return out
 
@@ -137,7 +141,7 @@ def test_search_finds_the_same_deals_in_the_same_order_on_both_databases(world: 
         "bob 0000": "876",
     }
     with world.uow() as uow:
-        services.approve(uow, world.actor(REVIEWER), "DR-000002", now=NOW, settings=world.settings)
+        approve(uow, world.actor(REVIEWER), "DR-000002", now=NOW, settings=world.settings)
     assert found(world, [("water",)], stage="approved") == {
         "reviewer water": "2",
         "ann water": "2",

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from core import jobs, services
+from core import jobs
 from core.models import Deal, DealEvent, OutboxMessage
+from core.services.review import approve
 from tests.factories import ANN, BOB, NOW, REVIEWER, World, form, register
 
 
@@ -34,7 +35,7 @@ def approved(world: World, numbers: list[str], when=NOW) -> None:  # type: ignor
     reviewer = world.actor(REVIEWER)
     for number in numbers:
         with world.uow() as uow:
-            services.approve(uow, reviewer, number, now=when, settings=world.settings)
+            approve(uow, reviewer, number, now=when, settings=world.settings)
 
 
 def emails(world: World, template: str) -> int:
