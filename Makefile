@@ -15,9 +15,18 @@ run: $(STAMP)
 	$(BIN)/dealreg catalog load catalog/demo.toml
 	$(BIN)/dealreg run
 
-test: system-packages $(STAMP)
-	$(BIN)/pytest -q
-	$(MAKE) --no-print-directory lint
+# Tests run on WORKERS processes (pytest-xdist), each with its own PostgreSQL cluster,
+# Dovecot and databases; the time printed at the end counts the install too.
+WORKERS ?= 3
+
+test:
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory system-packages $(STAMP) \
+	  && $(BIN)/pytest -q -n $(WORKERS) \
+	  && $(MAKE) --no-print-directory lint; \
+	status=$$?; \
+	echo "make test: $$([ $$status = 0 ] && echo passed || echo FAILED) in $$(( $$(date +%s) - start )) s"; \
+	exit $$status
 
 # mypy checks every package ([tool.mypy] files); lint-imports the layers and core's purity.
 lint: $(STAMP)
