@@ -15,7 +15,7 @@ from bench import common
 from bench.common import Scale, Servers, log, percentile, stopwatch, timed_ms
 from bench.fill import load_postgres, load_sqlite, prospect_rows, vocabulary
 from core.models import Deal
-from core.services.common import Actor
+from core.services.actors import Actor
 from core.services.queries import search
 from tests.factories import ANN, REVIEWER, World
 

@@ -46,7 +46,7 @@ from core.fields import (
 from core.locales import locale_for
 from core.models import Deal, Partner, Quote
 from core.protection import DomainCheck
-from core.services.queries import ProspectPage
+from core.services.prospects import ProspectPage
 
 _MARK = {"done": "✅", "current": "🔵", "todo": "⚪"}
 _CHOICES = {

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from bot.delivery import deliver_slack_due
 from bot.identity import Identities
 from core.ports import Runtime
-from core.services.common import Actor
+from core.services.actors import Actor
 
 log = logging.getLogger("bot")
 

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from core.errors import NotFound
-from core.services.common import Actor, identify
+from core.services.actors import Actor, identify
 from core.uow import UowFactory
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ import functools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import idna
-import tldextract
 from homoglyph import detect
 
 # The library's UTS #39 skeleton: NFD, default-ignorables dropped, each character replaced by
@@ -18,11 +18,18 @@ from homoglyph.data import load_ucd
 
 from core.errors import FieldError, Invalid
 
+if TYPE_CHECKING:
+    import tldextract
+
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
 def _extractor() -> tldextract.TLDExtract:
+    # Imported on first use: tldextract brings `requests` along (a tenth of a second), which
+    # a command that never reads a domain should not pay for.
+    import tldextract
+
     # The bundled public suffix snapshot only: never fetch at run time.
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 

@@ -22,8 +22,8 @@ HANDLERS: dict[str, str] = {
     "intake parse": "dealreg.intake_command:intake_parse",
     "intake list": "dealreg.intake_command:intake_list",
     "intake retry": "dealreg.intake_command:intake_retry",
-    "deals list": "dealreg.deals_command:deals_list",
-    "deals show": "dealreg.deals_command:deals_show",
+    "deals list": "dealreg.deals_read:deals_list",
+    "deals show": "dealreg.deals_read:deals_show",
     "deals register": "dealreg.deals_command:deals_register",
     "deals approve": "dealreg.deals_command:deals_approve",
     "deals reject": "dealreg.deals_command:deals_reject",
@@ -33,9 +33,9 @@ HANDLERS: dict[str, str] = {
     "deals extend": "dealreg.deals_command:deals_extend",
     "deals extension": "dealreg.deals_command:deals_extension",
     "deals quote": "dealreg.deals_command:deals_quote",
-    "deals quote-pdf": "dealreg.deals_command:deals_quote_pdf",
-    "deals check": "dealreg.deals_command:deals_check",
-    "deals prospect": "dealreg.deals_command:deals_prospect",
+    "deals quote-pdf": "dealreg.deals_read:deals_quote_pdf",
+    "deals check": "dealreg.prospect_command:deals_check",
+    "deals prospect": "dealreg.prospect_command:deals_prospect",
 }
 
 

@@ -1,23 +1,20 @@
-"""`dealreg deals ...`: resolve the actor, call one service, print what it returns."""
+"""`dealreg deals register|approve|...`: the moves. Resolve the actor, call one service,
+print what it returns."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from core.domains import describe, suspicion
 from core.errors import NotFound
 from core.models import Contact, Partner
-from core.protection import DomainCheck
-from core.services.common import Actor, identify
+from core.services.actors import Actor, identify
 from core.services.orders import OrderStep, QuoteAsk, add_quote, advance
-from core.services.queries import prospect_page, search
-from core.services.register import Request, check_domain, register, validate
+from core.services.register import Request, register, validate
 from core.services.review import (
     Rejection,
     answer,
@@ -27,18 +24,10 @@ from core.services.review import (
     request_extension,
     return_for_info,
 )
-from core.services.views import deal_view, find_quote, quote_view, show
-from dealreg import render
+from core.services.views import deal_view, quote_view, show
+from dealreg.deals_read import actor
 from dealreg.output import CommandError, emit
 from dealreg.wiring import App
-
-
-def actor(app: App, email: str | None, channel: str = "cli") -> Actor:
-    """The person named by `--by`/`--as`, or the operator (a reviewer) when none is."""
-    if not email:
-        return Actor(kind="reviewer", email="operator", name="operator", channel=channel)
-    with app.uow() as uow:
-        return identify(uow.session, channel=channel, email=email)
 
 
 def _registrant(app: App, partner_name: str, email: str | None) -> Actor:
@@ -80,23 +69,6 @@ def deals_register(app: App, args: argparse.Namespace) -> int:
     word = "registered" if result.created else "already registered as"
     conflict = f" (conflict with {view['conflict_with']})" if view.get("conflict_with") else ""
     return emit(args, view, f"{word} {view['number']}{conflict}")
-
-
-def deals_list(app: App, args: argparse.Namespace) -> int:
-    """List the deals the person (or the operator) may see."""
-    who = actor(app, args.by)
-    with app.uow() as uow:
-        deals = search(uow.session, who, args.search, stage=args.stage, limit=args.limit)
-        rows = [render.deal_row(d) for d in deals]
-    return emit(args, rows, render.table(rows) if rows else "no deals")
-
-
-def deals_show(app: App, args: argparse.Namespace) -> int:
-    """Show one deal: fields, progress, quotes and history."""
-    who = actor(app, args.by)
-    with app.uow() as uow:
-        view = deal_view(show(uow.session, who, args.number), who)
-    return emit(args, view, render.deal_text(view))
 
 
 def _act(app: App, args: argparse.Namespace, fn: Callable[..., Any], **kw: Any) -> Any:
@@ -160,24 +132,6 @@ def deals_extension(app: App, args: argparse.Namespace) -> int:
     )
 
 
-def deals_quote_pdf(app: App, args: argparse.Namespace) -> int:
-    """Write a quote's PDF, the same bytes its emails and Slack messages carry."""
-    from core import quote_pdf  # reportlab takes 0.15 s to import: only for this command
-
-    who = actor(app, args.by)
-    with app.read_uow() as uow:
-        quote = find_quote(uow.session, who, args.quote)
-        data = quote_pdf.render(quote, app.settings.vendor_name)
-        path = args.output or Path(quote_pdf.filename(quote))
-        number = quote.number
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror}") from None
-    view = {"quote": number, "file": str(path), "bytes": len(data)}
-    return emit(args, view, f"{number}: {path} ({len(data):,} bytes)")
-
-
 def deals_quote(app: App, args: argparse.Namespace) -> int:
     """Add a quote for the deal's prospect, as the partner."""
     who = actor(app, args.by)
@@ -195,40 +149,3 @@ def deals_quote(app: App, args: argparse.Namespace) -> int:
         view,
         f"quote {view['number']}: {view['currency']} {view['total']} (reward margin {margin}%)",
     )
-
-
-def _check_data(check: DomainCheck) -> dict[str, Any]:
-    """What a partner may learn about a domain, and what is odd about the letters typed."""
-    odd = suspicion(check.domain)
-    return {
-        "domain": check.domain,
-        "status": check.status,
-        "protected_until": check.protected_until.date().isoformat()
-        if check.protected_until
-        else None,
-        "your_deal": check.your_deal,
-        "warning": describe(odd) if odd else None,
-    }
-
-
-def deals_check(app: App, args: argparse.Namespace) -> int:
-    """Say whether a domain is free, already yours or protected."""
-    who = actor(app, args.by)
-    with app.uow() as uow:
-        data = _check_data(check_domain(uow.session, who, args.domain, app.now()))
-    return emit(args, data, render.check_text(data))
-
-
-def deals_prospect(app: App, args: argparse.Namespace) -> int:
-    """Show a prospect's registrations and quotes as the person may see them."""
-    who = actor(app, args.by)
-    with app.uow() as uow:
-        page = prospect_page(uow.session, who, args.domain, app.now())
-        data = {
-            "company_name": page.company_name,
-            "domain": page.domain,
-            **_check_data(page.check),
-            "deals": [render.deal_row(d) for d in page.deals],
-            "quotes": [quote_view(q) for q in page.quotes],
-        }
-    return emit(args, data, render.prospect_text(data))

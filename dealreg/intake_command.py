@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.errors import DealError, Invalid
 from core.models import Partner, Product
 from core.services import inbound
-from core.services.common import identify
+from core.services.actors import identify
 from core.services.register import validation_context
 from core.validation import ProductRef, ValidationContext, validate_registration
 from dealreg.output import CommandError, emit

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import DealError, Invalid
 from core.models import Deal, InboundEmail, Partner
-from core.services.common import Actor, identify
+from core.services.actors import Actor, identify
 from core.services.inbound import finish, held_for, hold, release, thread_deal
 from core.services.register import Registered, Request, catalogue, register, validation_context
 from core.services.review import answer, request_extension

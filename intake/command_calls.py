@@ -9,7 +9,7 @@ from typing import Any
 
 from core.errors import DealError
 from core.models import Deal, InboundEmail
-from core.services.common import Actor
+from core.services.actors import Actor
 from core.services.orders import OrderStep, QuoteAsk, add_quote, advance
 from core.services.queries import search
 from core.services.register import check_domain

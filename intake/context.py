@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.config import Settings
-from core.services.common import Actor
+from core.services.actors import Actor
 from core.uow import UnitOfWork
 from core.validation import ProductRef, ValidationContext
 

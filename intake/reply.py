@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core import outbox
 from core.locales import locale_for
 from core.models import InboundEmail, Partner
-from core.services.common import Actor
+from core.services.actors import Actor
 from core.services.inbound import finish
 from intake.context import Acting
 from intake.decide import Decision

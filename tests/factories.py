@@ -9,7 +9,7 @@ from typing import Any
 from core import catalog, schema
 from core.config import Settings
 from core.db import make_engine, make_session_factory
-from core.services.common import Actor, identify
+from core.services.actors import Actor, identify
 from core.services.register import Registered
 from core.uow import UnitOfWork
 from tests import services

@@ -4,10 +4,11 @@ The product imports each from its module; a test reads more plainly with one nam
 """
 
 from core.protection import DomainCheck
-from core.services.common import SYSTEM, Actor, identify
+from core.services.actors import SYSTEM, Actor, identify
 from core.services.lifecycle import expire_lapsed
 from core.services.orders import add_quote, advance
-from core.services.queries import prospect_page, search
+from core.services.prospects import prospect_page
+from core.services.queries import search
 from core.services.register import Registered, Request, check_domain, register, validate
 from core.services.review import (
     answer,

@@ -20,9 +20,10 @@ from bot.listeners.replies import Reply, ephemeral, guarded, open_then
 from bot.mrkdwn import md_section
 from core.errors import FieldError, Invalid
 from core.models import Partner, Product, Quote
-from core.services.common import Actor
+from core.services.actors import Actor
 from core.services.orders import QuoteAsk, add_quote
-from core.services.queries import prospect_page, search
+from core.services.prospects import prospect_page
+from core.services.queries import search
 from core.services.register import check_domain
 from core.services.review import request_extension
 from core.services.views import show

@@ -9,7 +9,8 @@ from sqlalchemy import and_, or_, select
 
 from core.config import Settings
 from core.models import Deal
-from core.services.common import SYSTEM, Event, Notice, audit, notify_partner
+from core.services.actors import SYSTEM
+from core.services.common import Event, Notice, audit, notify_partner
 from core.uow import UnitOfWork
 
 

@@ -11,17 +11,8 @@ from core.config import Settings
 from core.domains import normalise_domain
 from core.errors import FieldError, Invalid, NotAllowed, NotFound
 from core.models import Deal, Partner, Product, Prospect, Quote
-from core.services.common import (
-    Actor,
-    Event,
-    Notice,
-    audit,
-    authorise,
-    load_deal,
-    notify_partner,
-    notify_slack,
-    require_role,
-)
+from core.services.actors import Actor, authorise, load_deal, require_role
+from core.services.common import Event, Notice, audit, notify_partner, notify_slack
 from core.services.quotes import QuoteBasis, create_quote, protecting_deal
 from core.stages import next_stage
 from core.uow import UnitOfWork

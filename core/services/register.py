@@ -20,16 +20,9 @@ from core.fields import FIELDS
 from core.locales import locale_for
 from core.models import Contact, Deal, Partner, Product, Prospect, deal_number
 from core.protection import DomainCheck
+from core.services.actors import Actor, require_role
 from core.services.claims import active_deals, lookalikes
-from core.services.common import (
-    Actor,
-    Event,
-    Notice,
-    audit,
-    notify_partner,
-    notify_slack,
-    require_role,
-)
+from core.services.common import Event, Notice, audit, notify_partner, notify_slack
 from core.uow import UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
 

@@ -11,18 +11,9 @@ from core.domains import display_both
 from core.errors import Conflict, FieldError, Invalid
 from core.fields import REJECT_REASONS
 from core.models import Deal, Quote
+from core.services.actors import Actor, authorise, load_deal, require_role
 from core.services.claims import claim, lock
-from core.services.common import (
-    Actor,
-    Event,
-    Notice,
-    audit,
-    authorise,
-    load_deal,
-    notify_partner,
-    notify_slack,
-    require_role,
-)
+from core.services.common import Event, Notice, audit, notify_partner, notify_slack
 from core.services.quotes import QuoteBasis, create_quote
 from core.uow import UnitOfWork
 

@@ -11,7 +11,7 @@ from core.errors import NotFound
 from core.fields import FIELDS, progress
 from core.models import Deal, Quote
 from core.pricing import round_money
-from core.services.common import Actor, load_deal
+from core.services.actors import Actor, load_deal
 
 
 def show(session: Session, actor: Actor, number: str) -> Deal:

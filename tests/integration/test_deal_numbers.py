@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core import schema
 from core.db import Base, insert_loaded, make_engine, make_session_factory, reserve_ids
 from core.models import Deal, Quote, deal_number
-from core.services.common import Actor
+from core.services.actors import Actor
 from core.services.register import Request, validate
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from tests import factories, services

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from core import schema
 from core.models import Deal, DealEvent, InboundEmail, OutboxMessage, Prospect, Quote
 from core.services import queries
-from core.services.common import identify
+from core.services.actors import identify
 from core.services.queries import search
 from core.services.register import Request, register, validate
 from core.services.review import approve

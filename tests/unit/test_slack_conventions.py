@@ -18,7 +18,7 @@ from bot.mrkdwn import SlackDate, day, md, when
 from core.models import Contact, Deal, DealEvent, Partner, Product, Prospect, Quote, QuoteLine
 from core.pricing import Priced
 from core.protection import DomainCheck
-from core.services.queries import ProspectPage
+from core.services.prospects import ProspectPage
 
 APPROVED_AT = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 PROTECTED_UNTIL = datetime(2027, 2, 23, 9, 30, tzinfo=UTC)
