@@ -34,6 +34,20 @@ with create_engine(sys.argv[1]).connect() as conn:
 print("\\n".join(number for (number,) in rows))
 """
 
+# What any listing pays on this stack, before a line of dealreg's own: the typed settings
+# (pydantic-settings), the ORM and the mapped models, and the same query through a Session.
+LIST_STACK = """
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.models import Deal
+
+with Session(create_engine(Settings().database_url)) as session:
+    numbers = session.scalars(select(Deal.number).limit(50)).all()
+print("\\n".join(numbers))
+"""
+
 
 def dealreg_script() -> Path:
     """The installed console script, beside this interpreter."""
@@ -133,22 +147,32 @@ def run(scale: Scale) -> dict[str, Any]:
         listed, bare = shell.run(*list_cmd), shell.run(*list_floor)
         if not all(n in listed for n in numbers) or sorted(bare.split()) != numbers:
             raise RuntimeError(f"expected deals {numbers} in both lists; got\n{listed}\n{bare}")
+        stack_cmd = [python, "-c", LIST_STACK]
+        if sorted(shell.run(*stack_cmd).split()) != numbers:
+            raise RuntimeError("the stack's own listing found other deals")
         log(f"cli: {len(numbers)} deals registered; {runs} runs of each command and floor")
         with watched() as load:
             helped = interleaved(shell, help_cmd, help_floor, runs)
             found = interleaved(shell, list_cmd, list_floor, runs)
+            stacked = interleaved(shell, stack_cmd, list_floor, runs)
     out = {**figures("help", helped), **figures("list", found), "runs": runs, "deals": DEALS}
+    # The stack alone against the same floor, and the command against the stack: how much
+    # of the listing's time is dealreg's own.
+    out["list_stack_s"] = round(statistics.median(stacked["ours"]), 4)
+    out["list_stack_ratio"] = round(out["list_stack_s"] / statistics.median(stacked["floor"]), 2)
+    out["list_over_stack"] = round(out["list_s"] / out["list_stack_s"], 2)
     out["load"] = load
     out["samples"] = {
         key: [round(v, 4) for v in values]
         for key, values in {
             "help_s": helped["ours"], "help_floor_s": helped["floor"],
             "list_s": found["ours"], "list_floor_s": found["floor"],
+            "list_stack_s": stacked["ours"],
         }.items()
     }  # fmt: skip
     log(
         f"cli: --help {out['help_s']:.3f} s / {out['help_floor_s']:.3f} s = "
         f"{out['help_ratio']}x; deals list {out['list_s']:.3f} s / {out['list_floor_s']:.3f} s "
-        f"= {out['list_ratio']}x; {describe(load)}"
+        f"= {out['list_ratio']}x (the stack alone {out['list_stack_ratio']}x); {describe(load)}"
     )
     return {"cli": out}
