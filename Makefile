@@ -17,7 +17,7 @@ run: $(STAMP)
 
 # Tests run on WORKERS processes (pytest-xdist), each with its own PostgreSQL cluster,
 # Dovecot and databases; the time printed at the end counts the install too.
-WORKERS ?= 3
+WORKERS ?= 4
 
 test:
 	@start=$$(date +%s); \

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import make_url, text
 
 from core import catalog, schema
 from core.config import Settings
@@ -20,7 +25,13 @@ NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
 
 class World:
-    """A migrated database holding the demo catalogue, and ways to act on it."""
+    """A migrated database holding the demo catalogue, and ways to act on it.
+
+    The first World of a test process on each database server migrates and loads its
+    database, which is then kept as a template; each later World's (empty) database starts as
+    a copy of it: a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL. The
+    rows are the same either way; `tests/integration/test_schema.py` migrates from empty.
+    """
 
     def __init__(self, url: str, tmp: Path, **overrides: Any) -> None:
         self.settings = Settings(
@@ -30,12 +41,17 @@ class World:
             maildir=tmp / "maildir",
             **overrides,
         )
+        copied = _copy_template(url)
         self.engine = make_engine(url)
-        schema.upgrade(self.engine)
         self.sessions = make_session_factory(self.engine)
-        with self.uow() as uow:
-            catalog.load(uow.session, DEMO_CATALOG.read_text())
-            uow.commit()
+        if not copied:
+            schema.upgrade(self.engine)
+            with self.uow() as uow:
+                catalog.load(uow.session, DEMO_CATALOG.read_text())
+                uow.commit()
+            if _server(url) not in _TEMPLATES:
+                self.engine.dispose()
+                _keep_template(url)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -46,6 +62,76 @@ class World:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# A migrated database with the demo catalogue, per server: an SQLite file, or the name of a
+# PostgreSQL template database (keyed by host and port).
+_TEMPLATES: dict[str, str] = {}
+
+
+def _server(url: str) -> str:
+    parsed = make_url(url)
+    return "sqlite" if parsed.get_backend_name() == "sqlite" else f"{parsed.host}:{parsed.port}"
+
+
+def _is_empty_postgres(url: str) -> bool:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"))
+        return found == 0
+    finally:
+        engine.dispose()
+
+
+def _admin(url: str, *statements: str) -> None:
+    engine = make_engine(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _copy_template(url: str) -> bool:
+    """Make the empty database at `url` a copy of its server's template; False when there is
+    none yet, or the database is not empty."""
+    template = _TEMPLATES.get(_server(url))
+    if template is None:
+        return False
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if path.exists() and path.stat().st_size > 0:
+            return False
+        shutil.copyfile(template, path)
+        return True
+    if not _is_empty_postgres(url):
+        return False
+    name = parsed.database
+    _admin(
+        url,
+        f'DROP DATABASE "{name}" WITH (FORCE)',
+        f'CREATE DATABASE "{name}" TEMPLATE "{template}"',
+    )
+    return True
+
+
+def _keep_template(url: str) -> None:
+    """Keep the freshly migrated and loaded database at `url` as its server's template."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="dealreg-template-"))
+        shutil.copyfile(parsed.database or "", folder / "template.db")
+        _TEMPLATES["sqlite"] = str(folder / "template.db")
+        return
+    name = f"template_{os.getpid()}"
+    _admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"')
+    _TEMPLATES[_server(url)] = name
 
 
 ANN = "ann@northwind.example"  # Northwind IT, gold, GB, GBP

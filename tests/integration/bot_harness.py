@@ -63,7 +63,10 @@ class BotHarness:
         self.slack = slack
         self.app = App(world.settings)
         self.wsgi = create_wsgi(make_bot(self.app.runtime))
-        self.server = waitress.create_server(self.wsgi, host="127.0.0.1", port=0, threads=8)
+        # A short loop timeout, so close() returns at once rather than after a second.
+        self.server = waitress.create_server(
+            self.wsgi, host="127.0.0.1", port=0, threads=8, asyncore_loop_timeout=0.05
+        )
         self.base = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self._closing = False
         self._thread = threading.Thread(target=self._serve, daemon=True)
