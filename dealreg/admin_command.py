@@ -1,24 +1,13 @@
-"""`dealreg init`, `dealreg catalog load`, `dealreg status`: the database and its contents."""
+"""`dealreg catalog load`, `dealreg status`: the database's contents and the queues."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from core import catalog, jobs, schema
+from core import catalog, jobs
 from dealreg import render
 from dealreg.output import CommandError, emit
 from dealreg.wiring import App
-
-
-def init(app: App, args: argparse.Namespace) -> int:
-    """Create or migrate the database (and a SQLite file's directory)."""
-    if app.settings.database_url.startswith("sqlite:///"):
-        path = Path(app.settings.database_url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-    schema.upgrade(app.engine)
-    print(f"database ready at revision {schema.current(app.engine)}")
-    return 0
 
 
 def catalog_load(app: App, args: argparse.Namespace) -> int:

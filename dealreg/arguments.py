@@ -11,7 +11,7 @@ JOB_NAMES = ("outbox", "expire", "remind", "nudge", "poll")
 
 # "COMMAND ACTION" (or "COMMAND") -> "module:function" that runs it, imported only when run.
 HANDLERS: dict[str, str] = {
-    "init": "dealreg.admin_command:init",
+    "init": "dealreg.init_command:init",
     "catalog load": "dealreg.admin_command:catalog_load",
     "status": "dealreg.admin_command:status",
     "run": "dealreg.worker:run",

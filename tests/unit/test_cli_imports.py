@@ -58,3 +58,10 @@ def test_a_listing_imports_no_migrations_intake_slack_scheduler_templates_or_pdf
     assert "sqlalchemy" in tops  # it did read the database
     assert not tops & {"alembic", "intake", "bot", "slack_bolt", "slack_sdk", "imapclient"}
     assert not tops & {"reportlab", "apscheduler", "jinja2"}
+
+
+def test_only_init_loads_the_migrations(tmp_path: Path) -> None:
+    assert "alembic" in {m.split(".")[0] for m in loaded(tmp_path, "init")}
+    for args in (("status",), ("catalog", "load", str(ROOT / "catalog" / "demo.toml"))):
+        tops = {m.split(".")[0] for m in loaded(tmp_path, *args)}
+        assert "sqlalchemy" in tops and "alembic" not in tops, args

@@ -1,0 +1,19 @@
+"""`dealreg init`: create or migrate the database, the one command that loads Alembic."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core import schema
+from dealreg.wiring import App
+
+
+def init(app: App, args: argparse.Namespace) -> int:
+    """Create or migrate the database (and a SQLite file's directory)."""
+    if app.settings.database_url.startswith("sqlite:///"):
+        path = Path(app.settings.database_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+    schema.upgrade(app.engine)
+    print(f"database ready at revision {schema.current(app.engine)}")
+    return 0
