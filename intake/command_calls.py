@@ -55,32 +55,15 @@ def carry_out_command(
 Outcome = dict[str, Any]
 
 
-def _start_order(
+def _advance(
     ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
 ) -> Outcome:
-    deal = advance(
-        uow,
-        actor,
-        number,
-        step=OrderStep(action="start_order", quote_number=command.quote),
-        now=now,
-        settings=ctx.settings,
-    )
+    """Start the order from a quote, or submit it with its PO number, as the verb asks."""
+    step = OrderStep(command.verb, quote_number=command.quote, po_number=command.po_number)
+    deal = advance(uow, actor, number, step=step, now=now, settings=ctx.settings)
+    if command.verb == "submit_order":
+        return {"deal": deal}
     return {"deal": deal, "quote": next(q for q in deal.quotes if q.id == deal.order_quote_id)}
-
-
-def _submit_order(
-    ctx: IntakeContext, uow: UnitOfWork, actor: Actor, command: Command, number: str, now: datetime
-) -> Outcome:
-    deal = advance(
-        uow,
-        actor,
-        number,
-        step=OrderStep(action="submit_order", po_number=command.po_number),
-        now=now,
-        settings=ctx.settings,
-    )
-    return {"deal": deal}
 
 
 def _quote(
@@ -126,8 +109,8 @@ DEALS_LISTED = 50
 _COMMANDS: dict[
     str, Callable[[IntakeContext, UnitOfWork, Actor, Command, str, datetime], Outcome]
 ] = {
-    "start_order": _start_order,
-    "submit_order": _submit_order,
+    "start_order": _advance,
+    "submit_order": _advance,
     "quote": _quote,
     "extend": _extend,
     "status": _status,
