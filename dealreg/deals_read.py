@@ -1,5 +1,4 @@
-"""`dealreg deals list|show|quote-pdf`: what a person may see, read without taking the
-write lock; nothing here changes a deal."""
+"""`dealreg deals list|show|quote-pdf`: what a person may see; nothing here changes a deal."""
 
 from __future__ import annotations
 
