@@ -164,9 +164,21 @@ def test_run_starts_and_stops_cleanly_on_interrupt(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    time.sleep(4)
+    # Interrupt once the worker says it runs: a fixed sleep raced a slow start.
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if "worker started" in line:
+            break
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    rest, _ = proc.communicate(timeout=60)
+    out = "".join(seen) + rest
     assert proc.returncode == 0, out
     assert "worker started" in out and "stopping" in out
     assert (tmp_path / "maildir").is_dir()
