@@ -99,6 +99,14 @@ REJECT_REASONS: dict[str, str] = {
     "partner_not_authorised": "Partner not authorised",
     "other": "Other",
 }
+WITHDRAW_REASONS: dict[str, str] = {
+    "lost_to_competitor": "Lost to a competitor",
+    "no_budget": "No budget",
+    "no_decision": "No decision",
+    "project_cancelled": "Project cancelled",
+    "registered_in_error": "Registered in error",
+    "other": "Other",
+}
 STAGES: dict[str, str] = {
     "opportunity": "Opportunity",
     "approved": "Approved",
@@ -106,6 +114,7 @@ STAGES: dict[str, str] = {
     "order_submitted": "Submit Order",
     "rejected": "Rejected",
     "expired": "Expired",
+    "withdrawn": "Withdrawn",
 }
 PROGRESS: tuple[str, ...] = ("opportunity", "approved", "order_started", "order_submitted")
 
