@@ -71,10 +71,12 @@ def money(
     return formatting.money(amount, currency, locale)
 
 
-def progress_line(stage: str) -> str:
-    """The four stages with the current one marked, as the portal's progress bar."""
-    steps = " → ".join(f"{_MARK[str(s['state'])]} {s['label']}" for s in progress(stage))
-    if stage in ("rejected", "expired"):
+def progress_line(stage: str, reached: str | None = None) -> str:
+    """The four stages with the current one marked, as the portal's progress bar; a side
+    exit shows the stage reached, then the exit."""
+    bar = progress(stage, reached)
+    steps = " → ".join(f"{_MARK[str(s['state'])]} {s['label']}" for s in bar)
+    if stage in ("rejected", "expired", "withdrawn"):
         steps += f"   ⛔ *{STAGES[stage]}*"
     return steps
 
@@ -147,7 +149,8 @@ def quote_blocks(quote: Quote) -> list[Block]:
 
 def deal_details(deal: Deal) -> list[Block]:
     """Everything about one deal: fields, progress, quotes, history."""
-    blocks: list[Block] = [header(deal_title(deal)), section(progress_line(deal.stage))]
+    bar = progress_line(deal.stage, deal.withdrawn_from)
+    blocks: list[Block] = [header(deal_title(deal)), section(bar)]
     blocks.append(
         md_context(
             f"Partner: {deal.partner.name} · {deal.contact.email}",
@@ -174,7 +177,7 @@ def deal_line(deal: Deal) -> str:
     return (
         f"*{deal.number}* · {deal.company_name} · "
         f"{display_both(deal.prospect.domain)} · {deal.product.name}\n"
-        f"{progress_line(deal.stage)}"
+        f"{progress_line(deal.stage, deal.withdrawn_from)}"
     )
 
 

@@ -230,7 +230,7 @@ def answer(deal: Deal) -> Block:
 def advance(deal: Deal) -> Block:
     """Ask for the quote to order (approved) or the customer's PO number (order started)."""
     number = deal.number
-    blocks: list[Block] = [section(f"*{number}*\n{progress_line(deal.stage)}")]
+    blocks: list[Block] = [section(f"*{number}*\n{progress_line(deal.stage, deal.withdrawn_from)}")]
     if deal.stage == "approved":
         locale = partner_locale(deal.partner)
         choices = [

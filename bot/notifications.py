@@ -55,7 +55,7 @@ def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> 
         context(
             f"From *{deal.partner.name}* ({deal.contact.name},"
             f" {deal.contact.email}) by {deal.channel}",
-            progress_line(deal.stage),
+            progress_line(deal.stage, deal.withdrawn_from),
         ),
     ]
     blocks += md_fields(deal_fields(deal, SUMMARY))
@@ -171,7 +171,7 @@ def partner_dm(deal: Deal, event: str) -> dict[str, Any]:
     number = deal.number
     text = _DM.get(event, "ℹ️ *{n}* was updated.").format(n=number)
     blocks: list[Block] = [section(f"{text}\n{deal.company_name}")]
-    blocks.append(context(progress_line(deal.stage)))
+    blocks.append(context(progress_line(deal.stage, deal.withdrawn_from)))
     if event == "returned" and deal.returned_question:
         blocks.append(section(f"*Question:* {deal.returned_question}"))
         blocks.append(actions(button("Answer", "deal_answer", number, "primary")))

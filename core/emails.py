@@ -34,6 +34,11 @@ Template-specific keys (required unless marked optional):
     extension_declined     deal; note (optional)
     reviewer_nudge         deals (list of Deal waiting for review); hours, review_channel
                            (optional)
+    deal_amended           deal, changes (lines "Label: old → new")
+    amendment_requested    deal, changes
+    amend_approved         deal, changes, quote (the new one); note (optional)
+    amend_declined         deal, changes; note (optional)
+    deal_withdrawn         deal, reason_label; note, by (optional)
     intake_command         command (start_order | submit_order | quote | extend | status |
                            deals | check); error (a refusal: nothing changed), else deal,
                            quote, deals or check (a core.protection.DomainCheck) as the
@@ -83,6 +88,11 @@ TEMPLATE_NAMES = (
     "extension_declined",
     "reviewer_nudge",
     "intake_command",
+    "deal_amended",
+    "amendment_requested",
+    "amend_approved",
+    "amend_declined",
+    "deal_withdrawn",
 )
 
 
@@ -165,7 +175,9 @@ def _full_context(context: Mapping[str, Any], locale: str, tz: str) -> dict[str,
     ctx.setdefault("quote", None)
     ctx.setdefault("partner", deal.partner if deal is not None else None)
     ctx.setdefault("contact", deal.contact if deal is not None else None)
-    ctx.setdefault("progress", fields.progress(deal.stage) if deal is not None else [])
+    ctx.setdefault(
+        "progress", fields.progress(deal.stage, deal.withdrawn_from) if deal is not None else []
+    )
     ctx.setdefault("base_url", None)
     ctx["locale"] = formatting.parse_locale(locale)
     ctx["tz"] = ZoneInfo(tz)

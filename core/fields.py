@@ -144,8 +144,15 @@ def label_for(name: str, country: str | None = None) -> str:
     return FIELDS_BY_NAME[name].label
 
 
-def progress(stage: str) -> list[dict[str, object]]:
-    """The four stages of the progress bar, each marked done, current or to come."""
+def progress(stage: str, reached: str | None = None) -> list[dict[str, object]]:
+    """The four stages of the progress bar, each marked done, current or to come; a deal in
+    a side exit (withdrawn) shows the stage it had `reached` as done."""
+    if stage not in PROGRESS and reached in PROGRESS:
+        done = PROGRESS.index(reached)
+        return [
+            {"key": key, "label": STAGES[key], "state": "done" if i <= done else "todo"}
+            for i, key in enumerate(PROGRESS)
+        ]
     current = PROGRESS.index(stage) if stage in PROGRESS else -1
     return [
         {

@@ -89,7 +89,7 @@ def advance_view(bot: Bot, user_id: str, number: str) -> Block:
     with bot.runtime.uow() as uow:
         deal = show(uow.session, actor, number)
         if deal.stage not in ("approved", "order_started"):
-            stage = blocks.progress_line(deal.stage)
+            stage = blocks.progress_line(deal.stage, deal.withdrawn_from)
             return modals.notice("Advance deal", f"{deal.number} cannot advance now.\n{stage}")
         return modals.advance(deal)
 

@@ -3,17 +3,20 @@
 # No `from __future__ import annotations`: see core/models/__init__.py.
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, intpk, money, pct, str40, str200, str320
+from core.db import Base, intpk, money, str40, str200, str320
 from core.errors import FieldError, Invalid, NotAllowed
 from core.models.audit import DealEvent
 from core.models.catalog import Contact, Partner, Product
 from core.models.prospect import Prospect, trigram_index
 from core.stages import next_stage
+
+if TYPE_CHECKING:
+    from core.models.quote import Quote
 
 ACTIVE_STAGES = ("opportunity", "approved")
 
@@ -96,6 +99,12 @@ class Deal(Base):
     source_key: Mapped[str | None] = mapped_column(String(998))
     slack_review_channel: Mapped[str | None] = mapped_column(String(40))
     slack_review_ts: Mapped[str | None] = mapped_column(String(40))
+    # A pending amendment request of claim fields: {field: [old, new]} as JSON values.
+    amendment: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    amendment_requested_at: Mapped[datetime | None]
+    withdraw_reason: Mapped[str | None] = mapped_column(String(40))
+    withdraw_note: Mapped[str | None] = mapped_column(Text)
+    withdrawn_from: Mapped[str | None] = mapped_column(String(20))  # the stage it reached
 
     partner: Mapped[Partner] = relationship(lazy="joined", innerjoin=True)
     contact: Mapped[Contact] = relationship(lazy="joined", innerjoin=True)
@@ -115,8 +124,20 @@ class Deal(Base):
     # refuses one the deal's stage does not allow; who may make it is the services' check.
 
     def _move(self, action: str, now: datetime) -> None:
-        self.stage = next_stage(self.stage, action)
+        self.stage = next_stage(self.stage, action, self.number, self.moot())
         self.updated_at = now
+
+    def moot(self) -> set[str]:
+        """The stage's moves that nothing pending calls for (no question to answer, no
+        request to decide), left out of what a refusal offers."""
+        moot = set()
+        if not self.returned_question:
+            moot.add("answer")
+        if self.extension_requested_at is None:
+            moot |= {"grant_extension", "decline_extension"}
+        if self.amendment is None:
+            moot |= {"approve_amendment", "decline_amendment"}
+        return moot
 
     def approve(self, by: str, now: datetime, protection: timedelta) -> None:
         """Approved: protected from now for `protection`."""
@@ -188,6 +209,7 @@ class Deal(Base):
             raise NotAllowed(f"{self.number}'s protection lapsed on {end:%Y-%m-%d}", "deal")
         self._move("start_order", now)
         self.order_quote_id = quote.id
+        quote.status = "ordered"
 
     def submit_order(self, po_number: str, now: datetime) -> None:
         """Submitted with the customer's purchase-order number."""
@@ -200,43 +222,42 @@ class Deal(Base):
     def expire(self, now: datetime) -> None:
         self._move("expire", now)
 
+    def amend(self, now: datetime) -> None:
+        """Checks that the stage takes changes to the registration (the services apply them)."""
+        self._move("amend", now)
 
-class Quote(Base):
-    __tablename__ = "quotes"
-    id: Mapped[intpk]
-    number: Mapped[str] = mapped_column(String(20), unique=True)
-    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
-    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    currency: Mapped[str] = mapped_column(String(3))
-    number_of_users: Mapped[int]
-    term_months: Mapped[int]
-    discount_pct: Mapped[pct]
-    reward_margin_pct: Mapped[pct]
-    list_amount: Mapped[money]
-    total: Mapped[money]
-    valid_until: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime]
-    created_by: Mapped[str320]
-    deal: Mapped[Deal | None] = relationship(back_populates="quotes", foreign_keys=[deal_id])
-    partner: Mapped[Partner] = relationship()
-    prospect: Mapped[Prospect] = relationship()
-    product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
-    lines: Mapped[list["QuoteLine"]] = relationship(
-        order_by="QuoteLine.position", lazy="selectin", cascade="all, delete-orphan"
-    )
+    def request_amendment(self, changes: dict[str, Any], now: datetime) -> None:
+        """Claim fields to change once the deal desk agrees: one request at a time."""
+        if self.amendment is not None:
+            raise NotAllowed(
+                f"{self.number} already has an amendment request awaiting the deal desk; "
+                "wait for its decision before asking again",
+                field="deal",
+            )
+        self._move("request_amendment", now)
+        self.amendment = changes
+        self.amendment_requested_at = now
 
+    def decide_amendment(self, approve: bool, now: datetime) -> dict[str, Any]:
+        """Close the pending request; return its changes (the services apply them)."""
+        changes = self.amendment
+        if changes is None:
+            raise NotAllowed(f"{self.number} has no amendment request to decide", "deal")
+        self._move("approve_amendment" if approve else "decline_amendment", now)
+        self.amendment = None
+        self.amendment_requested_at = None
+        return changes
 
-class QuoteLine(Base):
-    __tablename__ = "quote_lines"
-    id: Mapped[intpk]
-    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id"))
-    position: Mapped[int]
-    kind: Mapped[str] = mapped_column(String(20))  # list | tier_discount | reward_margin
-    description: Mapped[str200]
-    unit_price: Mapped[money]
-    quantity: Mapped[int]
-    term_months: Mapped[int]
-    pct: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
-    amount: Mapped[money]
+    def withdraw(self, reason: str, note: str | None, now: datetime) -> str:
+        """Ended by its partner or the deal desk: protection ends now and nothing pending
+        stays open. Returns the stage it had reached."""
+        reached = self.stage
+        self._move("withdraw", now)
+        self.withdrawn_from = reached
+        self.withdraw_reason = reason
+        self.withdraw_note = note
+        self.protection_expires_at = now
+        self.amendment = None
+        self.amendment_requested_at = None
+        self.extension_requested_at = None
+        return reached

@@ -114,6 +114,8 @@ def authorise(actor: Actor, deal: Deal, action: str) -> None:
     """Refuse `action` on `deal` unless `actor` has the role the stage machine names for it;
     a partner's move is refused as not found on another partner's deal."""
     role = required_role(action)
+    if role == "either":  # the deal's own partner, or the deal desk
+        role = "reviewer" if actor.is_reviewer else "partner"
     if role in ("partner", "reviewer"):
         require_role(actor, role, _WHAT.get(action, action))
     if role == "partner" and deal.partner_id != actor.partner_id:
@@ -130,4 +132,9 @@ _WHAT = {
     "submit_order": "advance this deal",
     "request_extension": "request an extension",
     "answer": "answer for this deal",
+    "amend": "amend this deal",
+    "request_amendment": "amend this deal",
+    "approve_amendment": "approve amendments",
+    "decline_amendment": "decline amendments",
+    "withdraw": "withdraw this deal",
 }

@@ -127,7 +127,7 @@ def notify_partner(
         "partner": partner,
         "contact": deal.contact,
         "vendor_name": settings.vendor_name,
-        "progress": progress(deal.stage),
+        "progress": progress(deal.stage, deal.withdrawn_from),
         **notice.details,
     }
     thread = deal.thread_message_id

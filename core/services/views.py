@@ -56,6 +56,7 @@ def quote_view(quote: Quote) -> dict[str, Any]:
         "total": str(round_money(quote.total, quote.currency)),
         "valid_until": quote.valid_until.isoformat(),
         "created_at": quote.created_at.isoformat(),
+        "status": quote.status,
     }
 
 
@@ -76,7 +77,7 @@ def deal_view(deal: Deal, actor: Actor) -> dict[str, Any]:
 
 def _deal_view(deal: Deal) -> dict[str, Any]:
     view: dict[str, Any] = {"number": deal.number, "stage": deal.stage}
-    view.update(_fields(deal))
+    view.update(registration_json(deal))
     view.update(
         {
             "channel": deal.channel,
@@ -86,7 +87,7 @@ def _deal_view(deal: Deal) -> dict[str, Any]:
                 "company_name": deal.prospect.company_name,
                 "domain": deal.prospect.domain,
             },
-            "progress": progress(deal.stage),
+            "progress": progress(deal.stage, deal.withdrawn_from),
             "conflict_with": deal.conflict_with.number if deal.conflict_with else None,
             "created_at": deal.created_at.isoformat(),
             "approved_at": _iso(deal.approved_at),
@@ -99,6 +100,9 @@ def _deal_view(deal: Deal) -> dict[str, Any]:
                 (q.number for q in deal.quotes if q.id == deal.order_quote_id), None
             ),
             "extensions_granted": deal.extensions_granted,
+            "amendment": deal.amendment,
+            "withdraw_reason": deal.withdraw_reason,
+            "withdraw_note": deal.withdraw_note,
             "quotes": [quote_view(q) for q in deal.quotes],
             "history": [
                 {
@@ -121,7 +125,8 @@ def _iso(value: Any) -> str | None:
     return None if value is None else str(value.isoformat())
 
 
-def _fields(deal: Deal) -> dict[str, Any]:
+def registration_json(deal: Deal) -> dict[str, Any]:
+    """The deal's registration fields as the SPEC's JSON (as a registration file holds them)."""
     out: dict[str, Any] = {}
     for spec in FIELDS:
         if spec.name == "domain":
