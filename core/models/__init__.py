@@ -2,9 +2,8 @@
 the audit trail, inbound email and the outbox.
 
 Importing the package maps every table on `core.db.Base`. Its modules: `catalog` (tiers,
-partners, contacts, reviewers, products), `prospect` (the end customer), `deal` (the deal and
-its rules), `quote` (quotes and their lines), `audit` (the trail, the jobs' runs) and `mail`
-(inbound, outbox).
+partners, contacts, reviewers, products), `prospect` (the end customer), `deal` (the deal, its
+rules and its quotes), `audit` (the trail, the jobs' runs) and `mail` (inbound, outbox).
 
 Their annotations are objects, not strings (no `from __future__ import annotations`): the
 mapping reads them as they are, where it would first evaluate each string, a sixth of the
@@ -13,10 +12,9 @@ time the import takes. A forward reference is quoted: `Mapped[list["Quote"]]`.
 
 from core.models.audit import DealEvent, JobRun
 from core.models.catalog import Contact, Partner, Product, ProductPrice, Reviewer, Tier
-from core.models.deal import ACTIVE_STAGES, Deal, deal_number
+from core.models.deal import ACTIVE_STAGES, QUOTE_STATUSES, Deal, Quote, QuoteLine, deal_number
 from core.models.mail import InboundEmail, OutboxMessage
 from core.models.prospect import Prospect, trigram_index
-from core.models.quote import QUOTE_STATUSES, Quote, QuoteLine
 
 __all__ = [
     "ACTIVE_STAGES",

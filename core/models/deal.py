@@ -3,20 +3,18 @@
 # No `from __future__ import annotations`: see core/models/__init__.py.
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, intpk, money, str40, str200, str320
+from core.db import Base, intpk, money, pct, str40, str200, str320
 from core.errors import FieldError, Invalid, NotAllowed
 from core.models.audit import DealEvent
 from core.models.catalog import Contact, Partner, Product
 from core.models.prospect import Prospect, trigram_index
 from core.stages import next_stage
-
-if TYPE_CHECKING:
-    from core.models.quote import Quote
 
 ACTIVE_STAGES = ("opportunity", "approved")
 
@@ -128,8 +126,7 @@ class Deal(Base):
         self.updated_at = now
 
     def moot(self) -> set[str]:
-        """The stage's moves that nothing pending calls for (no question to answer, no
-        request to decide), left out of what a refusal offers."""
+        """The stage's moves nothing pending calls for, left out of what a refusal offers."""
         moot = set()
         if not self.returned_question:
             moot.add("answer")
@@ -223,17 +220,13 @@ class Deal(Base):
         self._move("expire", now)
 
     def amend(self, now: datetime) -> None:
-        """Checks that the stage takes changes to the registration (the services apply them)."""
-        self._move("amend", now)
+        self._move("amend", now)  # the stage takes changes; the services apply them
 
     def request_amendment(self, changes: dict[str, Any], now: datetime) -> None:
         """Claim fields to change once the deal desk agrees: one request at a time."""
         if self.amendment is not None:
-            raise NotAllowed(
-                f"{self.number} already has an amendment request awaiting the deal desk; "
-                "wait for its decision before asking again",
-                field="deal",
-            )
+            pending = f"{self.number} already has an amendment request awaiting the deal desk"
+            raise NotAllowed(f"{pending}; wait for its decision before asking again", "deal")
         self._move("request_amendment", now)
         self.amendment = changes
         self.amendment_requested_at = now
@@ -249,15 +242,59 @@ class Deal(Base):
         return changes
 
     def withdraw(self, reason: str, note: str | None, now: datetime) -> str:
-        """Ended by its partner or the deal desk: protection ends now and nothing pending
-        stays open. Returns the stage it had reached."""
+        """Ended now, protection and all, nothing left pending; returns the stage reached."""
         reached = self.stage
         self._move("withdraw", now)
         self.withdrawn_from = reached
         self.withdraw_reason = reason
         self.withdraw_note = note
         self.protection_expires_at = now
-        self.amendment = None
-        self.amendment_requested_at = None
-        self.extension_requested_at = None
+        self.amendment = self.amendment_requested_at = self.extension_requested_at = None
         return reached
+
+
+# superseded: an approved amendment replaced it; void: its deal was withdrawn (both stay
+# documents); ordered: the order was started from it.
+QUOTE_STATUSES = ("valid", "superseded", "ordered", "void")
+
+
+class Quote(Base):
+    __tablename__ = "quotes"
+    id: Mapped[intpk]
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    number_of_users: Mapped[int]
+    term_months: Mapped[int]
+    discount_pct: Mapped[pct]
+    reward_margin_pct: Mapped[pct]
+    list_amount: Mapped[money]
+    total: Mapped[money]
+    valid_until: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str320]
+    status: Mapped[str] = mapped_column(String(20), default="valid", server_default="valid")
+    deal: Mapped[Deal | None] = relationship(back_populates="quotes", foreign_keys=[deal_id])
+    partner: Mapped[Partner] = relationship()
+    prospect: Mapped[Prospect] = relationship()
+    product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
+    lines: Mapped[list["QuoteLine"]] = relationship(
+        order_by="QuoteLine.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class QuoteLine(Base):
+    __tablename__ = "quote_lines"
+    id: Mapped[intpk]
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id"))
+    position: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))  # list | tier_discount | reward_margin
+    description: Mapped[str200]
+    unit_price: Mapped[money]
+    quantity: Mapped[int]
+    term_months: Mapped[int]
+    pct: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+    amount: Mapped[money]

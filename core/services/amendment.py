@@ -7,6 +7,7 @@ window stays as it was. Declined: nothing changes but the request is gone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,17 +24,25 @@ from core.services.quotes import QuoteBasis, create_quote, preview
 from core.uow import UnitOfWork
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The deal desk's answer to a request: yes or no, and a note for the partner."""
+
+    approve: bool
+    note: str | None = None
+
+
 def decide_amendment(
     uow: UnitOfWork,
     actor: Actor,
     number: str,
+    verdict: Verdict,
     *,
-    approve: bool,
-    note: str | None = None,
     now: datetime,
     settings: Settings,
 ) -> tuple[Deal, Quote | None]:
     """Approve or decline the deal's pending amendment request; the new quote if approved."""
+    approve, note = verdict.approve, verdict.note
     verb = "approve amendments" if approve else "decline amendments"
     require_role(actor, "reviewer", verb)
     deal = load_deal(uow.session, actor, number, for_update=True)

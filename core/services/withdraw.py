@@ -8,6 +8,7 @@ for the deal desk only (no partner learns who held the prospect).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,20 +22,28 @@ from core.services.common import Event, Notice, audit, notify_partner, notify_sl
 from core.uow import UnitOfWork
 
 
+@dataclass(frozen=True)
+class Withdrawal:
+    """Why a deal ends: the reason (a code, its label, or words that name one; other words
+    are `other`, kept in the note) and an optional note."""
+
+    reason: str
+    note: str | None = None
+
+
 def withdraw(
     uow: UnitOfWork,
     actor: Actor,
     number: str,
+    withdrawal: Withdrawal,
     *,
-    reason: str,
-    note: str | None = None,
     now: datetime,
     settings: Settings,
 ) -> Deal:
-    """Withdraw the deal with a reason (a code, its label or words that name one; other
-    words are `other`, kept in the note) and an optional note."""
-    code, words = withdraw_code(reason)
-    note = "\n".join(t for t in (words, (note or "").strip()[:2000]) if t) or None
+    """Withdraw the deal (see the module's docstring)."""
+    code, words = withdraw_code(withdrawal.reason)
+    typed = (withdrawal.note or "").strip()[:2000]
+    note = "\n".join(t for t in (words, typed) if t) or None
     session = uow.session
     deal = load_deal(session, actor, number, for_update=True)
     authorise(actor, deal, "withdraw")

@@ -11,10 +11,14 @@ from sqlalchemy import select
 
 from core.errors import Conflict, Invalid, NotAllowed, NotFound
 from core.models import Deal, OutboxMessage
+from core.services.amendment import Verdict
 from core.services.orders import OrderStep
+from core.services.withdraw import Withdrawal
 from tests import factories, services
 from tests.factories import ANN, BOB, NOW, REVIEWER, World, form
 
+APPROVE = Verdict(approve=True)
+OTHER = Withdrawal("other")
 US = {
     "contact_phone": "+1 415 555 0100",
     "partner_sales_lead_name": "Bob Smith",
@@ -147,7 +151,7 @@ def test_an_approved_amendment_applies_requotes_and_supersedes(world: World) -> 
     amend(world, number, number_of_users="300")
     with world.uow() as uow:
         _, quote = services.decide_amendment(
-            uow, world.actor(REVIEWER), number, approve=True, now=NOW, settings=world.settings
+            uow, world.actor(REVIEWER), number, APPROVE, now=NOW, settings=world.settings
         )
         assert quote is not None
     shown = view(world, number)
@@ -165,8 +169,8 @@ def test_a_declined_amendment_changes_nothing(world: World) -> None:
     amend(world, number, number_of_users="300")
     with world.uow() as uow:
         services.decide_amendment(
-            uow, world.actor(REVIEWER), number, approve=False, note="Show us the PO first",
-            now=NOW, settings=world.settings,
+            uow, world.actor(REVIEWER), number, Verdict(False, "Show us the PO first"), now=NOW,
+            settings=world.settings,
         )  # fmt: skip
     shown = view(world, number)
     assert shown["number_of_users"] == 250 and shown["amendment"] is None
@@ -174,7 +178,7 @@ def test_a_declined_amendment_changes_nothing(world: World) -> None:
     assert shown["history"][-1]["details"]["note"] == "Show us the PO first"
     with pytest.raises(NotAllowed), world.uow() as uow:  # nothing left to decide
         services.decide_amendment(
-            uow, world.actor(REVIEWER), number, approve=True, now=NOW, settings=world.settings
+            uow, world.actor(REVIEWER), number, APPROVE, now=NOW, settings=world.settings
         )
 
 
@@ -186,7 +190,7 @@ def test_a_new_domain_held_by_a_rival_cannot_be_approved(world: World) -> None:
     amend(world, number, domain="held.com")
     with pytest.raises(Conflict, match="held by"), world.uow() as uow:
         services.decide_amendment(
-            uow, world.actor(REVIEWER), number, approve=True, now=NOW, settings=world.settings
+            uow, world.actor(REVIEWER), number, APPROVE, now=NOW, settings=world.settings
         )
     assert view(world, number)["prospect"]["domain"] == "mine.com"
 
@@ -197,7 +201,7 @@ def test_only_reviewers_decide_and_only_the_partner_amends(world: World) -> None
     amend(world, number, number_of_users="300")
     with pytest.raises(NotAllowed, match="only reviewers"), world.uow() as uow:
         services.decide_amendment(
-            uow, world.actor(ANN), number, approve=True, now=NOW, settings=world.settings
+            uow, world.actor(ANN), number, APPROVE, now=NOW, settings=world.settings
         )
     with pytest.raises(NotFound):  # a rival learns nothing, not even that it exists
         amend(world, number, BOB, number_of_users="1")
@@ -228,7 +232,7 @@ def test_withdraw_ends_protection_voids_quotes_and_frees_the_rival(world: World)
     later = NOW + timedelta(days=3)
     with world.uow() as uow:
         services.withdraw(
-            uow, world.actor(ANN), held, reason="lost to a competitor", note="Chose Proofpoint",
+            uow, world.actor(ANN), held, Withdrawal("lost to a competitor", "Chose Proofpoint"),
             now=later, settings=world.settings,
         )  # fmt: skip
     shown = view(world, held, ANN)
@@ -250,19 +254,15 @@ def test_withdraw_is_the_partners_own_or_a_reviewers_and_not_after_the_order(
 ) -> None:
     number = register(world)
     with pytest.raises(NotFound), world.uow() as uow:
-        services.withdraw(
-            uow, world.actor(BOB), number, reason="other", now=NOW, settings=world.settings
-        )
+        services.withdraw(uow, world.actor(BOB), number, OTHER, now=NOW, settings=world.settings)
     with world.uow() as uow:
         services.withdraw(
-            uow, world.actor(REVIEWER), number, reason="registered_in_error", now=NOW,
+            uow, world.actor(REVIEWER), number, Withdrawal("registered_in_error"), now=NOW,
             settings=world.settings,
         )  # fmt: skip
     assert view(world, number)["stage"] == "withdrawn"
     with pytest.raises(NotAllowed, match="allowed now: none"), world.uow() as uow:
-        services.withdraw(
-            uow, world.actor(ANN), number, reason="other", now=NOW, settings=world.settings
-        )
+        services.withdraw(uow, world.actor(ANN), number, OTHER, now=NOW, settings=world.settings)
     submitted = register(world, domain="ordered.com")
     approve(world, submitted)
     with world.uow() as uow:
@@ -273,6 +273,4 @@ def test_withdraw_is_the_partners_own_or_a_reviewers_and_not_after_the_order(
             settings=world.settings,
         )  # fmt: skip
     with pytest.raises(NotAllowed), world.uow() as uow:
-        services.withdraw(
-            uow, world.actor(ANN), submitted, reason="other", now=NOW, settings=world.settings
-        )
+        services.withdraw(uow, world.actor(ANN), submitted, OTHER, now=NOW, settings=world.settings)

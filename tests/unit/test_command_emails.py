@@ -79,13 +79,17 @@ def command_email(command: str, **more: Any) -> emails.Rendered:
 @pytest.mark.parametrize(
     ("name", "stage", "verbs"),
     [
-        ("deal_approved", "approved", {"start_order", "submit_order", "extend"}),
+        (
+            "deal_approved",
+            "approved",
+            {"start_order", "submit_order", "extend", "amend", "withdraw"},
+        ),
         ("order_started", "order_started", {"submit_order"}),
         ("expiry_reminder", "approved", {"start_order", "extend"}),
         ("extension_granted", "approved", {"start_order"}),
         ("extension_declined", "approved", {"start_order"}),
-        ("registration_received", "opportunity", {"status"}),
-        ("deal_returned", "opportunity", {"status"}),
+        ("registration_received", "opportunity", {"status", "amend", "withdraw"}),
+        ("deal_returned", "opportunity", {"status", "amend", "withdraw"}),
     ],
 )
 def test_each_next_step_links_the_command_for_its_deal_and_spells_it_in_the_text(

@@ -150,6 +150,11 @@ def context_for(name: str, deal: Deal, quote: Quote) -> dict[str, Any]:
         "extension_declined": {"note": "Close date too far out."},
         "reviewer_nudge": {"deal": None, "deals": [deal], "hours": 48},
         "intake_command": {"command": "status"},
+        "deal_amended": {"changes": ["Number of Users: 250 → 300"]},
+        "amendment_requested": {"changes": ["Domain: acme.co.uk → acme.com"]},
+        "amend_approved": {"changes": ["Number of Users: 250 → 300"], "note": None},
+        "amend_declined": {"changes": ["Number of Users: 250 → 300"], "note": "Too many."},
+        "deal_withdrawn": {"reason_label": "No budget", "note": None, "by": "Ann Lee"},
     }
     ctx.update(extra.get(name, {}))
     return ctx
