@@ -1,14 +1,18 @@
 """Commands by email, pure: what a partner asks for in a few words instead of a form.
 
-A command is a whole line: one of the first non-empty lines of the message's new text
-(above any quoted original), or else its subject once the `Re:`/`Fwd:` prefixes are gone.
-Words are matched case-insensitively and a line that says more than the command is no
-command, so ordinary mail ("Status of the Acme project") is never taken for one.
+A command is read from the first lines of the message's new text (above any quoted
+original), or else from its subject once the `Re:`/`Fwd:` prefixes are gone, as people
+write it: greetings, courtesy and thanks around it (`intake.phrasing`), and any of the
+ways of asking for each verb (`intake.command_rules`). A sentence that says more than a
+command, denies it, makes it wait on a condition or asks whether to do it is no command,
+so ordinary mail ("Status of the Acme project") is never taken for one; a question for
+the status is the status command.
 
     start order [Q-…]             status                 check <domain>
     submit order PO <number>      deals | my deals       help
-    PO: <number>                  extend [reason]
+    PO: <number>                  extend [reason]        amend | change (then Label: value)
     Purchase order: <number>      quote <N> users [<product>]
+    withdraw [reason]             lost [to a competitor | no budget | no decision | …]
 
 Any line may also name its deal (`DR-000123`); otherwise the deal is the one of our email
 that the message answers (see `intake.decide`).
@@ -19,40 +23,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from core.reasons import withdraw_code
+from intake.command_rules import RULES
+from intake.phrasing import Wording, core_of, sentences
+
 # The non-empty lines of the new text read for a command: room for a greeting first.
 LINES_READ = 4
 MAX_LINE = 200
-
-_END = r"\s*[.!]?\s*$"
-_ORDER = r"\s+(?:the\s+)?order"
-_USERS = r"(?P<users>\d[\d,]{0,9})"
-_PO_LABEL = r"P\.?O\.?(?:\s+number)?"
-_PRODUCT = r"(?P<product>[A-Za-z0-9][\w\-]{0,59})"
-_PO = r"(?P<po>[A-Za-z0-9][A-Za-z0-9_\-/.]{0,99}?)"
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (verb, re.compile(pattern, re.IGNORECASE))
-    for verb, pattern in (
-        ("start_order", rf"^start{_ORDER}(?:\s+(?P<quote>Q-?\d{{1,9}}))?{_END}"),
-        ("submit_order", rf"^submit{_ORDER}(?:\s+(?:with\s+)?{_PO_LABEL}\s*[:#]?\s*{_PO})?{_END}"),
-        ("submit_order", rf"^(?:{_PO_LABEL}|purchase\s+order(?:\s+number)?)\s*[:#]\s*{_PO}{_END}"),
-        ("quote", rf"^quote\s+{_USERS}\s+(?:users?|seats?)(?:\s+{_PRODUCT})?{_END}"),
-        ("extend", rf"^(?:extend|extension)\b(?:\s*[:,\-]\s*|\s+)?(?P<reason>.{{0,180}}?){_END}"),
-        ("status", rf"^status{_END}"),
-        ("deals", rf"^(?:my\s+)?deals{_END}"),
-        ("check", rf"^check\s+(?P<domain>[^\s@]+\.[^\s@]+?){_END}"),
-        ("help", rf"^help{_END}"),
-    )
+# The verbs a command may have.
+VERBS = (
+    "start_order", "submit_order", "quote", "extend", "status", "deals", "check", "help",
+    "amend", "withdraw",
 )  # fmt: skip
+
 _PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|tr|rif)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 _QUOTES = "\"'“”‘’«»`"
 _DEAL_ANYWHERE = re.compile(r"\bDR-?(\d{1,9})\b", re.IGNORECASE)
+# "more time please, the board meets in May": the reason without the courtesy.
+_COURTESY = re.compile(r"^(?:(?:please|pls|thanks|thank\s+you)\b[\s,;:\-–—]*)+", re.I)
 
 
 @dataclass(frozen=True)
 class Command:
     """One command read from a message, with what it names."""
 
-    verb: str  # start_order | submit_order | quote | extend | status | deals | check | help
+    verb: str  # one of VERBS
     deal: str | None = None  # DR-…, when the command's line names one
     mentioned: str | None = None  # DR-…, the first written anywhere else in the message
     in_subject: bool = False  # read from the subject, the message's new text holding none
@@ -61,43 +56,66 @@ class Command:
     users: int | None = None
     product: str | None = None
     domain: str | None = None
-    reason: str | None = None
+    reason: str | None = None  # extend: the partner's words; withdraw: the reason's code
+    note: str | None = None  # withdraw: the words the reason's code does not say
 
 
 def read_command(subject: str, new_text: str) -> Command | None:
     """The command of a message: from its first lines of new text, else its subject."""
     lines = [line.strip() for line in new_text.splitlines() if line.strip()][:LINES_READ]
     for index, line in enumerate([*lines, _PREFIX.sub("", subject).strip()]):
-        command = _match(line)
+        command = _read_line(line)
         if command is not None:
             mentioned = named_deal(subject, new_text)
             return replace(command, mentioned=mentioned, in_subject=index == len(lines))
     return None
 
 
-def _match(line: str) -> Command | None:
+def _read_line(line: str) -> Command | None:
+    """The first command among a line's sentences: greetings and remarks before it are
+    passed over, never words that deny, delay or question it."""
     line = line.strip().strip(_QUOTES).strip()  # a command copied with its quote marks
     if not line or len(line) > MAX_LINE:
         return None
-    deal = named_deal(line)  # anywhere in the line: "status DR-000004", "DR-4 start order"
-    words = " ".join(_DEAL_ANYWHERE.sub(" ", line).split())
-    for verb, rule in _RULES:
-        found = rule.match(words)
+    for sentence in sentences(line):
+        command = _match(core_of(sentence.strip(_QUOTES)))
+        if command is not None:
+            return replace(command, deal=named_deal(sentence))
+    return None
+
+
+def _match(wording: Wording) -> Command | None:
+    for verb, rule in RULES:
+        found = rule.match(wording.words)
         if found is None:
             continue
-        groups = {k: v for k, v in found.groupdict().items() if v}
+        if wording.question and not wording.asked and verb != "status":
+            return None  # "should we start the order?" asks us nothing
+        groups = {k: v.strip() for k, v in found.groupdict().items() if v and v.strip()}
+        if verb in ("withdraw", "lost"):
+            return _ending(verb, groups)
         users = groups.get("users", "").replace(",", "")
         return Command(
             verb,
-            deal=deal,
             quote=_numbered("Q", groups.get("quote")),
             po_number=groups.get("po"),
             users=int(users) if users else None,
             product=groups.get("product"),
             domain=groups.get("domain"),
-            reason=groups.get("reason"),
+            reason=_COURTESY.sub("", groups.get("reason", "")) or None,
         )
     return None
+
+
+def _ending(verb: str, groups: dict[str, str]) -> Command | None:
+    """`withdraw [reason]` or `lost [reason]`: the reason's code and the words it leaves."""
+    words = re.sub(r"^(?:we\s+)?lost\b\s*[:,\-–—]?\s*", "", groups.get("reason", ""), flags=re.I)
+    if not words.strip(" .!,;:-–—"):
+        return Command("withdraw", reason="other", note="lost" if verb == "lost" else None)
+    code, note = withdraw_code(words)
+    if verb == "lost" and code == "other" and "object" not in groups and words[:1].isalnum():
+        return None  # "Lost my password": a lost deal is "lost", "lost it", "lost - why"
+    return Command("withdraw", reason=code, note=note)
 
 
 def named_deal(*texts: str) -> str | None:

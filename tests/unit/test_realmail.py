@@ -49,6 +49,7 @@ def test_real_message_is_ignored_or_never_misread(name: str) -> None:
     parsed = read.parsed
     assert parsed is not None
     assert elapsed < MAX_SECONDS, f"{elapsed:.2f} s"
+    assert read.command is None, read.command  # no real mail is taken for a command
     if entry["must_ignore"]:
         assert parsed.status == "ignored", (entry["note"], parsed.classification)
         assert read.automatic
