@@ -12,8 +12,6 @@ from decimal import Decimal
 
 from bot.kit import (
     Block,
-    actions,
-    button,
     clip,
     divider,
     header,
@@ -40,11 +38,13 @@ from core.fields import (
     PRIORITIES,
     REJECT_REASONS,
     STAGES,
+    WITHDRAW_REASONS,
     label_for,
     progress,
 )
 from core.locales import locale_for
 from core.models import Deal, Partner, Quote
+from core.pricing import Priced
 from core.protection import DomainCheck
 from core.services.prospects import ProspectPage
 
@@ -79,6 +79,25 @@ def progress_line(stage: str, reached: str | None = None) -> str:
     if stage in ("rejected", "expired", "withdrawn"):
         steps += f"   ⛔ *{STAGES[stage]}*"
     return steps
+
+
+def stage_line(deal: Deal) -> str:
+    """The deal's progress as `progress_line` shows it; a withdrawn deal with its reason."""
+    line = progress_line(deal.stage, deal.withdrawn_from)
+    if deal.stage == "withdrawn" and deal.withdraw_reason:
+        line += f" ({WITHDRAW_REASONS.get(deal.withdraw_reason, deal.withdraw_reason)})"
+    return line
+
+
+def priced_text(priced: Priced, locale: str, title: str) -> str:
+    """A quote that is not made yet (`title` says when it would be), in the partner's
+    `locale`."""
+    lines = [
+        f"• {line.description}: {money(line.amount, priced.currency, locale)}"
+        for line in priced.lines
+    ]
+    total = money(priced.total, priced.currency, locale)
+    return f"*{title}*\n" + "\n".join(lines) + f"\n*Total {total}*"
 
 
 def field_value(deal: Deal, name: str) -> Part:
@@ -149,8 +168,7 @@ def quote_blocks(quote: Quote) -> list[Block]:
 
 def deal_details(deal: Deal) -> list[Block]:
     """Everything about one deal: fields, progress, quotes, history."""
-    bar = progress_line(deal.stage, deal.withdrawn_from)
-    blocks: list[Block] = [header(deal_title(deal)), section(bar)]
+    blocks: list[Block] = [header(deal_title(deal)), section(stage_line(deal))]
     blocks.append(
         md_context(
             f"Partner: {deal.partner.name} · {deal.contact.email}",
@@ -162,6 +180,9 @@ def deal_details(deal: Deal) -> list[Block]:
     if deal.reject_reason:
         reason = REJECT_REASONS.get(deal.reject_reason, deal.reject_reason)
         blocks.append(section(f"*Rejected:* {reason}. {deal.review_note or ''}"))
+    if deal.withdraw_reason:
+        reason = WITHDRAW_REASONS.get(deal.withdraw_reason, deal.withdraw_reason)
+        blocks.append(section(f"*Withdrawn:* {reason}. {deal.withdraw_note or ''}"))
     blocks += md_fields(deal_fields(deal))
     for quote in deal.quotes[-5:]:
         blocks += quote_blocks(quote)
@@ -177,7 +198,7 @@ def deal_line(deal: Deal) -> str:
     return (
         f"*{deal.number}* · {deal.company_name} · "
         f"{display_both(deal.prospect.domain)} · {deal.product.name}\n"
-        f"{progress_line(deal.stage, deal.withdrawn_from)}"
+        f"{stage_line(deal)}"
     )
 
 
@@ -236,32 +257,10 @@ HELP = """*Deal registration in Slack*
 • `/deal quote DR-000123 [PRODUCT] [USERS]`: add a quote for the deal's prospect
 • `/deal prospect DOMAIN`: a prospect's registrations and quotes
 • `/deal extend DR-000123`: ask the deal desk to extend the protection
+• `/deal edit DR-000123`: change a registration (an approved deal's claim: the deal desk decides)
+• `/deal withdraw DR-000123`: withdraw a deal, with the reason (lost, no budget, …)
 • `/deal help`: this help"""
 
 
 def help_blocks(note: str | None = None) -> list[Block]:
     return ([section(note)] if note else []) + [section(HELP)]
-
-
-def next_step_button(deal: Deal) -> Block | None:
-    """The button that takes a partner's deal to its next stage, if any."""
-    if deal.stage in ("approved", "order_started"):
-        label = "Start order" if deal.stage == "approved" else "Submit order"
-        return button(label, "deal_advance", deal.number, "primary")
-    if deal.stage == "opportunity" and deal.returned_question:
-        return button("Answer the deal desk", "deal_answer", deal.number, "primary")
-    return None
-
-
-def home_view(name: str, deals: list[Deal], queue: list[Deal] | None) -> Block:
-    """The App Home: the user's deals with next steps; reviewers also see the queue."""
-    blocks: list[Block] = [header(f"Deals for {clip(name, 100)}")]
-    blocks.append(actions(button("Register a deal", "deal_register_open", "new", "primary")))
-    if queue is not None:
-        blocks += [divider(), section(f"*Awaiting review: {len(queue)}*")]
-        blocks += [section(deal_line(d)) for d in queue[:30]]
-    blocks += [divider(), section(f"*Your deals: {len(deals)}*")]
-    for deal in deals[: 90 - len(blocks)]:
-        step = next_step_button(deal)
-        blocks.append(section(deal_line(deal), accessory=step))
-    return {"type": "home", "blocks": blocks[:100]}

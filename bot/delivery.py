@@ -18,15 +18,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import notifications
+from bot.amend_delivery import in_thread, post_request, review_event
 from bot.files import open_dm, share_quote
 from core.config import Settings
 from core.delivery import DeliveryReport, Round, deliver_each
-from core.models import Deal, OutboxMessage, Reviewer
+from core.models import Contact, Deal, OutboxMessage, Reviewer
 from core.ports import Runtime
+from core.pricing import Priced
 from core.services import quotes
+from core.services.amendment import amendment_preview
 from core.uow import UnitOfWork
 
-REVIEW_CHANNEL_TEMPLATES = ("review_request", "review_update", "partner_answer")
+REVIEW_CHANNEL_TEMPLATES = (
+    "review_request",
+    "review_update",
+    "partner_answer",
+    "amendment_request",
+)
 EXTENSION_DECISIONS = ("extension_granted", "extension_declined")
 
 
@@ -65,15 +73,19 @@ def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> N
             _review(uow.session, client, runtime.settings, deal, row.to_addr)
             if row.template == "partner_answer":
                 answer = notifications.answer_in_thread(deal, str(payload.get("answer")))
-                _thread(client, deal, answer)
+                in_thread(client, deal, answer)
             if row.template == "review_update" and payload.get("event") in EXTENSION_DECISIONS:
                 _extension_decided(uow.session, client, deal, payload)
+            elif row.template == "review_update":
+                review_event(uow.session, client, deal, payload)
+            if row.template == "amendment_request":
+                post_request(uow.session, client, runtime.settings, row, deal, payload)
         elif row.template == "extension_request":
             body = notifications.extension_request(deal, str(payload.get("reason") or ""))
             posted = client.chat_postMessage(channel=row.to_addr, **body)
             row.headers = {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
         elif row.template == "reviewer_nudge":
-            _thread(client, deal, notifications.nudge(deal), fallback=row.to_addr)
+            in_thread(client, deal, notifications.nudge(deal), fallback=row.to_addr)
         elif row.template == "partner_dm":
             _partner_dm(uow, client, runtime.settings, row, deal, str(payload.get("event", "")))
         else:
@@ -85,12 +97,18 @@ def _review(
     session: Session, client: WebClient, settings: Settings, deal: Deal, channel: str
 ) -> None:
     """Post the review message once, then update it in place."""
-    priced = None
+    priced: Priced | None
     if deal.stage == "opportunity":
         priced = quotes.preview(
             deal.partner, deal.product, deal.number_of_users, settings, with_margin=True
         )
-    names = {email: name for email, name in session.execute(select(Reviewer.email, Reviewer.name))}
+    else:  # the quote a pending amendment request would give, if one is pending
+        priced = amendment_preview(session, deal, settings)
+    reviewers = select(Reviewer.email, Reviewer.name)
+    contacts = select(Contact.email, Contact.name).where(Contact.partner_id == deal.partner_id)
+    names = {
+        email: name for email, name in [*session.execute(contacts), *session.execute(reviewers)]
+    }
     body = notifications.review_message(deal, priced, names)
     if deal.slack_review_ts and deal.slack_review_channel:
         client.chat_update(channel=deal.slack_review_channel, ts=deal.slack_review_ts, **body)
@@ -118,18 +136,6 @@ def _extension_decided(
             return
 
 
-def _thread(
-    client: WebClient, deal: Deal, body: dict[str, Any], fallback: str | None = None
-) -> None:
-    """Reply in the review message's thread; before it is posted, in `fallback` if given."""
-    if deal.slack_review_ts and deal.slack_review_channel:
-        client.chat_postMessage(
-            channel=deal.slack_review_channel, thread_ts=deal.slack_review_ts, **body
-        )
-    elif fallback:
-        client.chat_postMessage(channel=fallback, **body)
-
-
 def _partner_dm(
     uow: UnitOfWork,
     client: WebClient,
@@ -149,5 +155,5 @@ def _partner_dm(
         answer = client.chat_postMessage(channel=open_dm(client, row.to_addr), **body)
         row.headers = posted = {"channel": str(answer["channel"]), "ts": str(answer["ts"])}
         uow.commit()
-    if event == "approved" and deal.quotes:
+    if event in ("approved", "amend_approved") and deal.quotes:
         share_quote(client, posted["channel"], deal.quotes[-1], settings.vendor_name)

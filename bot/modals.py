@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.blocks import check_result, money, partner_locale, progress_line
+from bot.blocks import check_result, money, partner_locale, progress_line, stage_line
 from bot.kit import (
     Block,
     clip,
@@ -230,7 +230,7 @@ def answer(deal: Deal) -> Block:
 def advance(deal: Deal) -> Block:
     """Ask for the quote to order (approved) or the customer's PO number (order started)."""
     number = deal.number
-    blocks: list[Block] = [section(f"*{number}*\n{progress_line(deal.stage, deal.withdrawn_from)}")]
+    blocks: list[Block] = [section(f"*{number}*\n{stage_line(deal)}")]
     if deal.stage == "approved":
         locale = partner_locale(deal.partner)
         choices = [

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import SUMMARY, deal_fields, deal_title, money, partner_locale, progress_line
+from bot.amend_cards import card_sections, dm_details
+from bot.blocks import (
+    SUMMARY,
+    deal_fields,
+    deal_title,
+    partner_locale,
+    priced_text,
+    stage_line,
+)
 from bot.kit import Block, actions, button, context, header, message, section
 from bot.mrkdwn import day, md, md_fields, md_section, when
 from core.domains import describe, display_both, suspicion
-from core.fields import REJECT_REASONS
+from core.fields import REJECT_REASONS, STAGES
 from core.models import Deal, DealEvent
 from core.pricing import Priced
 
@@ -18,6 +26,8 @@ _DONE = {
     "return": "↩️ Returned for information",
     "expire": "⌛ Expired",
 }
+# A conflicting registration that ended no longer blocks approval.
+ENDED = ("withdrawn", "rejected", "expired")
 REVIEW_ACTIONS = ("approve", "reject", "return", "answer", "expire")
 
 
@@ -30,12 +40,7 @@ def last_review_event(deal: Deal) -> DealEvent | None:
 
 def preview_text(priced: Priced, locale: str) -> str:
     """The quote approval would make, its amounts in the partner's `locale`."""
-    lines = [
-        f"• {line.description}: {money(line.amount, priced.currency, locale)}"
-        for line in priced.lines
-    ]
-    total = money(priced.total, priced.currency, locale)
-    return "*Quote on approval*\n" + "\n".join(lines) + f"\n*Total {total}*"
+    return priced_text(priced, locale, "Quote on approval")
 
 
 def review_buttons(number: str) -> Block:
@@ -55,7 +60,7 @@ def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> 
         context(
             f"From *{deal.partner.name}* ({deal.contact.name},"
             f" {deal.contact.email}) by {deal.channel}",
-            progress_line(deal.stage, deal.withdrawn_from),
+            stage_line(deal),
         ),
     ]
     blocks += md_fields(deal_fields(deal, SUMMARY))
@@ -64,6 +69,7 @@ def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> 
     blocks += warnings(deal)
     if priced is not None and deal.stage == "opportunity":
         blocks.append(section(preview_text(priced, partner_locale(deal.partner))))
+    blocks += card_sections(deal, priced, names)
     blocks += _outcome(deal, names)
     return message(f"Registration {number} from {deal.partner.name}", blocks)
 
@@ -73,7 +79,14 @@ def warnings(deal: Deal) -> list[Block]:
     it) and what is odd about the domain's letters, with its punycode."""
     blocks: list[Block] = []
     other = deal.conflict_with
-    if other is not None and other.prospect_id == deal.prospect_id:
+    if other is not None and other.stage in ENDED:
+        blocks.append(
+            section(
+                f"✅ *No longer blocked:* another partner's registration {other.number} is "
+                f"{STAGES.get(other.stage, other.stage).lower()}; it no longer blocks approval."
+            )
+        )
+    elif other is not None and other.prospect_id == deal.prospect_id:
         blocks.append(
             section(f"⚠️ *Conflict:* another partner's registration {other.number} ({other.stage})")
         )
@@ -163,6 +176,11 @@ _DM = {
     "extension_declined": "⏳ The extension of *{n}* was declined.",
     "order_started": "🛒 The order for *{n}* is started.",
     "order_submitted": "📦 The order for *{n}* is submitted.",
+    "amended": "✏️ Your changes to *{n}* are saved.",
+    "amendment_requested": "⏳ Your changes to *{n}* went to the deal desk for approval.",
+    "amend_approved": "✅ The deal desk approved your changes to *{n}*; a new quote is ready.",
+    "amend_declined": "⛔ The deal desk declined your changes to *{n}*; the deal is unchanged.",
+    "withdrawn": "🚫 *{n}* is withdrawn.",
 }
 
 
@@ -171,7 +189,7 @@ def partner_dm(deal: Deal, event: str) -> dict[str, Any]:
     number = deal.number
     text = _DM.get(event, "ℹ️ *{n}* was updated.").format(n=number)
     blocks: list[Block] = [section(f"{text}\n{deal.company_name}")]
-    blocks.append(context(progress_line(deal.stage, deal.withdrawn_from)))
+    blocks.append(context(stage_line(deal)))
     if event == "returned" and deal.returned_question:
         blocks.append(section(f"*Question:* {deal.returned_question}"))
         blocks.append(actions(button("Answer", "deal_answer", number, "primary")))
@@ -188,5 +206,6 @@ def partner_dm(deal: Deal, event: str) -> dict[str, Any]:
                 )
             )
         )
+    blocks += dm_details(deal, event)
     plain_text = text.replace("*", "")
     return message(plain_text, blocks)

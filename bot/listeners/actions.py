@@ -14,7 +14,7 @@ import slack_bolt
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot import modals
+from bot import amend_modals, modals
 from bot.context import Bot, bot_of
 from bot.kit import Block
 from bot.listeners.commands import advance_view, registration_view
@@ -126,7 +126,8 @@ def _refresh(bot: Bot, client: WebClient, body: dict[str, Any]) -> None:
 
 
 def _refreshed(bot: Bot, body: dict[str, Any]) -> Block:
-    """The registration modal again, with the domain check and the country's labels."""
+    """The registration (or edit) modal again, with the domain check and the country's
+    labels."""
     actor = bot.actor(body["user"]["id"])
     if actor.partner_id is None:  # only partners open the modal; a forged click is refused
         raise NotAllowed("only partner contacts can register deals", field="actor")
@@ -146,6 +147,9 @@ def _refreshed(bot: Bot, body: dict[str, Any]) -> Block:
                 check = f"Domain {exc.message}"
         partner = uow.session.get_one(Partner, actor.partner_id)
         products = [(p.code, p.name) for p in uow.session.query(Product).order_by(Product.name)]
+        if body["view"].get("callback_id") == amend_modals.AMEND:  # an edit stays an edit
+            deal = show(uow.session, actor, str(meta.get("deal", "")))
+            return amend_modals.edit(deal, products, country=country, check=check)
     return modals.registration(
         partner.name, actor.email, partner.currency, products, country=country, check=check
     )

@@ -15,7 +15,9 @@ from slack_sdk import WebClient
 
 from bot import blocks, files, modals
 from bot.context import Bot, bot_of
-from bot.kit import Block, context, section
+from bot.home import change_buttons
+from bot.kit import Block, actions, context, section
+from bot.listeners.amend import edit_view, withdraw_view
 from bot.listeners.replies import Reply, ephemeral, guarded, open_then
 from bot.mrkdwn import md_section
 from core.errors import FieldError, Invalid
@@ -46,11 +48,9 @@ def on_deal(
     user = body["user_id"]
     verb, _, rest = (body.get("text") or "").strip().partition(" ")
     verb, rest = verb.lower(), rest.strip()
-    if verb == "register":
-        open_then(client, body["trigger_id"], partial(registration_view, bot, user))
-        return
-    if verb == "advance":
-        open_then(client, body["trigger_id"], partial(advance_view, bot, user, rest))
+    if verb in MODAL_VERBS:
+        build = partial(MODAL_VERBS[verb], bot, user, rest)
+        open_then(client, body["trigger_id"], build)
         return
     reply = ephemeral(respond)
     guarded(reply, partial(_run, bot, user, verb, rest, reply))
@@ -67,8 +67,8 @@ def _run(bot: Bot, user_id: str, verb: str, rest: str, reply: Reply) -> None:
     reply(text, found)
 
 
-def registration_view(bot: Bot, user_id: str) -> Block:
-    """The registration modal for the user's partner company."""
+def registration_view(bot: Bot, user_id: str, rest: str = "") -> Block:
+    """The registration modal for the user's partner company (`rest` is not read)."""
     actor = bot.actor(user_id)
     if actor.partner_id is None:
         return modals.notice("Register a deal", "Only partner contacts register deals.")
@@ -89,7 +89,7 @@ def advance_view(bot: Bot, user_id: str, number: str) -> Block:
     with bot.runtime.uow() as uow:
         deal = show(uow.session, actor, number)
         if deal.stage not in ("approved", "order_started"):
-            stage = blocks.progress_line(deal.stage, deal.withdrawn_from)
+            stage = blocks.stage_line(deal)
             return modals.notice("Advance deal", f"{deal.number} cannot advance now.\n{stage}")
         return modals.advance(deal)
 
@@ -101,9 +101,15 @@ def _search(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
 
 
 def _show(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    """A deal's details; its partner gets Edit and Withdraw where the stage allows them,
+    near the top so a long history never cuts them off."""
     with bot.runtime.read() as uow:
         deal = show(uow.session, actor, rest)
-        return deal.number, blocks.deal_details(deal)
+        found = blocks.deal_details(deal)
+        buttons = change_buttons(deal) if actor.partner_id is not None else []
+        if buttons:
+            found.insert(3, actions(*buttons))
+        return deal.number, found
 
 
 def _quote(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
@@ -167,6 +173,14 @@ def _extend(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
 def _help(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
     return "Deal registration help", blocks.help_blocks()
 
+
+# The verbs that open a modal: answered within the trigger's 3 seconds (`open_then`).
+MODAL_VERBS: dict[str, Callable[[Bot, str, str], Block]] = {
+    "register": registration_view,
+    "advance": advance_view,
+    "edit": edit_view,
+    "withdraw": withdraw_view,
+}
 
 VERBS: dict[str, Verb] = {
     "search": _search,

@@ -8,8 +8,8 @@ import slack_bolt
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from bot import blocks
 from bot.context import Bot, bot_of
+from bot.home import home_view
 from bot.identity import NOT_REGISTERED, NotRegistered
 from bot.kit import Block, section
 from bot.listeners.replies import apology
@@ -33,9 +33,9 @@ def home(bot: Bot, user_id: str) -> Block:
         with bot.runtime.read() as uow:
             if actor.is_reviewer:
                 queue = search(uow.session, actor, stage="opportunity", limit=30)
-                return blocks.home_view(actor.name, [], queue)
+                return home_view(actor.name, [], queue)
             deals = search(uow.session, actor, limit=40)
-            return blocks.home_view(actor.name, deals, None)
+            return home_view(actor.name, deals, None)
     except NotRegistered:
         return {"type": "home", "blocks": [section(NOT_REGISTERED)]}
     except Exception:

@@ -1,0 +1,50 @@
+"""The App Home tab, and the buttons that act on a partner's deal wherever it shows (pure)."""
+
+from __future__ import annotations
+
+from bot.blocks import deal_line
+from bot.kit import Block, actions, button, clip, divider, header, section
+from core.models import Deal
+from core.stages import allowed_moves
+
+# A home view holds at most 100 blocks; each deal takes up to two.
+_HOME_ROOM = 98
+
+
+def next_step_button(deal: Deal) -> Block | None:
+    """The button that takes a partner's deal to its next stage, if any."""
+    if deal.stage in ("approved", "order_started"):
+        label = "Start order" if deal.stage == "approved" else "Submit order"
+        return button(label, "deal_advance", deal.number, "primary")
+    if deal.stage == "opportunity" and deal.returned_question:
+        return button("Answer the deal desk", "deal_answer", deal.number, "primary")
+    return None
+
+
+def change_buttons(deal: Deal) -> list[Block]:
+    """Edit and Withdraw, each where the deal's stage lets its partner make that move."""
+    moves = allowed_moves(deal.stage, "partner")
+    found = []
+    if "amend" in moves:
+        found.append(button("Edit", "deal_edit_open", deal.number))
+    if "withdraw" in moves:
+        found.append(button("Withdraw", "deal_withdraw_open", deal.number, "danger"))
+    return found
+
+
+def home_view(name: str, deals: list[Deal], queue: list[Deal] | None) -> Block:
+    """The App Home: the user's deals with next steps; reviewers also see the queue."""
+    blocks: list[Block] = [header(f"Deals for {clip(name, 100)}")]
+    blocks.append(actions(button("Register a deal", "deal_register_open", "new", "primary")))
+    if queue is not None:
+        blocks += [divider(), section(f"*Awaiting review: {len(queue)}*")]
+        blocks += [section(deal_line(d)) for d in queue[:30]]
+    blocks += [divider(), section(f"*Your deals: {len(deals)}*")]
+    for deal in deals:
+        if len(blocks) + 2 > _HOME_ROOM:
+            break
+        blocks.append(section(deal_line(deal), accessory=next_step_button(deal)))
+        changes = change_buttons(deal)
+        if changes:
+            blocks.append(actions(*changes))
+    return {"type": "home", "blocks": blocks}
