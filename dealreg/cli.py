@@ -81,7 +81,7 @@ def _told(exc: Exception) -> int:
 
     if isinstance(exc, Invalid):
         for e in exc.errors:
-            print(f"dealreg: {e.field}: {e.message}", file=sys.stderr)
+            print(f"dealreg: {e.field}: {_labelled(e.field, e.message)}", file=sys.stderr)
         return 1
     if isinstance(exc, DealError):
         print(f"dealreg: {exc.message}", file=sys.stderr)
@@ -104,3 +104,13 @@ def _told(exc: Exception) -> int:
     )
     print(f"dealreg: cannot use the database: {reason}{hint}", file=sys.stderr)
     return 1
+
+
+def _labelled(field: str, message: str) -> str:
+    """A registration field's message after its label, as a person reads it: `Number of
+    Users must be a whole number` (other fields' messages as they are)."""
+    from core.fields import FIELDS_BY_NAME, label_for
+
+    if field == "currency":
+        return f"Currency {message}"
+    return f"{label_for(field)} {message}" if field in FIELDS_BY_NAME else message

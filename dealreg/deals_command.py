@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -49,16 +50,22 @@ def _registrant(app: App, partner_name: str, email: str | None) -> Actor:
         return who
 
 
+def json_object(path: Path) -> dict[str, Any]:
+    """The JSON object of registration fields `path` holds; else why it cannot be read."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise CommandError(f"{path} must hold a JSON object of registration fields")
+    return raw
+
+
 def deals_register(app: App, args: argparse.Namespace) -> int:
     """Register a deal from a JSON file of its fields, as one of the partner's contacts."""
-    try:
-        raw = json.loads(args.file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CommandError(f"{args.file} is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise CommandError(f"{args.file} must hold a JSON object of registration fields")
+    raw = json_object(args.file)
     who = _registrant(app, args.partner, args.by)
     with app.uow() as uow:
         now = app.now()
