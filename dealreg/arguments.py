@@ -8,6 +8,16 @@ from pathlib import Path
 from typing import Any
 
 JOB_NAMES = ("outbox", "expire", "remind", "nudge", "poll")
+# core.fields' STAGES and WITHDRAW_REASONS codes, written out so `--help` imports no product
+# (tests/integration/test_cli_amend.py checks they match).
+STAGE_CODES = (
+    "opportunity", "approved", "order_started", "order_submitted", "rejected", "expired",
+    "withdrawn",
+)  # fmt: skip
+WITHDRAW_CODES = (
+    "lost_to_competitor", "no_budget", "no_decision", "project_cancelled",
+    "registered_in_error", "other",
+)  # fmt: skip
 
 # "COMMAND ACTION" (or "COMMAND") -> "module:function" that runs it, imported only when run.
 HANDLERS: dict[str, str] = {
@@ -33,6 +43,9 @@ HANDLERS: dict[str, str] = {
     "deals extend": "dealreg.deals_command:deals_extend",
     "deals extension": "dealreg.deals_command:deals_extension",
     "deals quote": "dealreg.deals_command:deals_quote",
+    "deals amend": "dealreg.changes_command:deals_amend",
+    "deals amendment": "dealreg.changes_command:deals_amendment",
+    "deals withdraw": "dealreg.changes_command:deals_withdraw",
     "deals quote-pdf": "dealreg.deals_read:deals_quote_pdf",
     "deals check": "dealreg.prospect_command:deals_check",
     "deals prospect": "dealreg.prospect_command:deals_prospect",
@@ -108,7 +121,7 @@ def _deals(sub: Any) -> None:
 
     lst = cmd("list", "list deals", number=False, by=None)
     lst.add_argument("--search")
-    lst.add_argument("--stage")
+    lst.add_argument("--stage", choices=STAGE_CODES)
     lst.add_argument("--as", dest="by", metavar="EMAIL", help="list as this person sees")
     lst.add_argument("--limit", type=int, default=50)
     show = cmd("show", "show one deal", by=None)
@@ -142,3 +155,35 @@ def _deals(sub: Any) -> None:
     chk.add_argument("domain")
     pr = cmd("prospect", "a prospect's registrations and quotes", number=False)
     pr.add_argument("domain")
+    _changes(cmd)
+
+
+def _changes(cmd: Any) -> None:
+    """`deals amend`, `deals amendment` and `deals withdraw`: a deal changes and ends."""
+    amend = cmd("amend", "change registration fields (as the partner)")
+    values = amend.add_mutually_exclusive_group(required=True)
+    values.add_argument(
+        "--set", dest="set", action="append", type=_assignment, metavar="FIELD=VALUE",
+        help="a field's new value (repeatable; an empty VALUE clears an optional field)",
+    )  # fmt: skip
+    values.add_argument("--file", type=Path, help="a JSON object of {field: value}")
+    decide = cmd("amendment", "approve or decline a requested amendment", by="--reviewer")
+    decide.add_argument("decision", choices=["approve", "decline"])
+    decide.add_argument("--note", help="a note for the partner")
+    end = cmd("withdraw", "withdraw a deal (its partner or the deal desk)", by=None)
+    who = end.add_mutually_exclusive_group(required=True)
+    who.add_argument("--by", dest="by", metavar="EMAIL", help="as the deal's partner contact")
+    who.add_argument("--reviewer", metavar="EMAIL", help="as the deal desk")
+    end.add_argument(
+        "--reason", required=True, choices=WITHDRAW_CODES, metavar="CODE",
+        help=f"why: {', '.join(WITHDRAW_CODES)}",
+    )  # fmt: skip
+    end.add_argument("--note")
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    """`FIELD=VALUE` as (field, value); anything else is a usage error naming it."""
+    name, eq, value = text.partition("=")
+    if not eq or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=VALUE")
+    return name.strip(), value
