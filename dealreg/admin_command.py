@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from sqlalchemy import func, select
+
 from core import catalog, jobs
+from core.models import Deal
 from dealreg import render
 from dealreg.output import CommandError, emit
 from dealreg.wiring import App
@@ -30,4 +33,9 @@ def catalog_load(app: App, args: argparse.Namespace) -> int:
 def status(app: App, args: argparse.Namespace) -> int:
     """Deals per stage, the queues, failures and the last run of each job."""
     data = jobs.status(app.uow, app.now())
+    with app.read_uow() as uow:
+        waiting = (
+            select(func.count()).select_from(Deal).where(Deal.amendment_requested_at.is_not(None))
+        )
+        data["amendments_waiting"] = int(uow.session.scalar(waiting) or 0)
     return emit(args, data, render.status_text(data))

@@ -34,8 +34,15 @@ def deals_show(app: App, args: argparse.Namespace) -> int:
     """Show one deal: fields, progress, quotes and history."""
     who = actor(app, args.by)
     with app.uow() as uow:
-        view = deal_view(show(uow.session, who, args.number), who)
-    return emit(args, view, render.deal_text(view))
+        deal = show(uow.session, who, args.number)
+        view = deal_view(deal, who)
+        pending: list[str] = []
+        if deal.amendment and not args.json:
+            # The service module brings templates along: imported only when one is pending.
+            from core.services.amend import lines
+
+            pending = lines(deal, deal.amendment)
+    return emit(args, view, render.deal_text(view, pending))
 
 
 def deals_quote_pdf(app: App, args: argparse.Namespace) -> int:

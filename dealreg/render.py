@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.fields import FIELDS, STAGES, label_for
+from core.fields import FIELDS, PROGRESS, STAGES, WITHDRAW_REASONS, label_for
 from core.models import Deal
 
 
@@ -33,14 +33,16 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def progress_text(stage: str, progress: list[dict[str, Any]]) -> str:
+    """The four stages, those reached marked; a side exit (withdrawn, ...) named after them."""
     marks = {"done": "[x]", "current": "[>]", "todo": "[ ]"}
     bar = " > ".join(f"{marks[str(p['state'])]} {p['label']}" for p in progress)
-    if stage not in ("opportunity", "approved", "order_started", "order_submitted"):
+    if stage not in PROGRESS:
         bar += f"   ({STAGES[stage]})"
     return bar
 
 
-def deal_text(view: dict[str, Any]) -> str:
+def deal_text(view: dict[str, Any], amendment: list[str] | None = None) -> str:
+    """One deal for the terminal; `amendment`: the pending request's lines (Label: old → new)."""
     lines = [
         f"{view['number']}  {view['prospect']['company_name']} ({view['prospect']['domain']})",
         progress_text(view["stage"], view["progress"]),
@@ -48,8 +50,9 @@ def deal_text(view: dict[str, Any]) -> str:
     ]
     if view.get("conflict_with"):  # reviewers only
         lines.append(f"conflict: {view['conflict_with']} is registered by another partner")
-    if view["protection_expires_at"]:
-        lines.append(f"protected until: {view['protection_expires_at'][:10]}")
+    lines += _ending(view)
+    if amendment:
+        lines.append(f"Amendment awaiting the deal desk: {'; '.join(amendment)}")
     lines.append("")
     for spec in FIELDS:
         value = view.get(spec.name)
@@ -59,7 +62,7 @@ def deal_text(view: dict[str, Any]) -> str:
             lines.append(f"{label_for(spec.name, view.get('country')):28} {value}")
     for q in view["quotes"]:
         lines.append("")
-        lines.append(f"quote {q['number']} (valid until {q['valid_until']})")
+        lines.append(f"quote {q['number']} (valid until {q['valid_until']}): {q['status']}")
         for line in q["lines"]:
             lines.append(f"  {line['description']:40} {line['amount']:>14} {q['currency']}")
         lines.append(f"  {'total':40} {q['total']:>14} {q['currency']}")
@@ -69,6 +72,20 @@ def deal_text(view: dict[str, Any]) -> str:
         move = f"{e['from'] or '-'} -> {e['to'] or '-'}"
         lines.append(f"  {e['at'][:19]}  {e['action']:18} {move:28} {e['actor']} ({e['channel']})")
     return "\n".join(lines)
+
+
+def _ending(view: dict[str, Any]) -> list[str]:
+    """The protection's end, and why a withdrawn deal ended."""
+    until = view["protection_expires_at"]
+    if view["stage"] != "withdrawn":
+        return [f"protected until: {until[:10]}"] if until else []
+    reason = view["withdraw_reason"]
+    lines = [f"withdrawn: {WITHDRAW_REASONS.get(reason, reason)}"]
+    if view["withdraw_note"]:
+        lines.append(f"note: {view['withdraw_note']}")
+    if until:
+        lines.append(f"protection ended: {until[:10]}")
+    return lines
 
 
 def check_text(data: dict[str, Any]) -> str:
@@ -108,6 +125,7 @@ def status_text(data: dict[str, Any]) -> str:
     lines.append(
         f"outbox: {box['pending']} pending, {box['retrying']} retrying, {box['failed']} failed"
     )
+    lines.append(f"amendment requests awaiting the deal desk: {data['amendments_waiting']}")
     lines.append(f"inbound failed (to retry): {data['inbound_failed']}")
     lines.append(f"inbound held (awaiting the sender's confirmation): {data['inbound_held']}")
     for name, run in sorted(data["jobs"].items()):
