@@ -3,10 +3,10 @@ record of each message's outcome, all in the caller's transaction.
 
 `facts` looks up what `decide` needs to know (is the sender a partner contact, which of
 our emails does the message answer, which held message does it confirm); `carry_out` does
-what one decision says (a command by email: `intake.command_calls`; every reply:
-`intake.reply`); `register_all` makes a batch's registrations together. User errors (a bad
-form, an illegal move) are answered and recorded; anything else is raised, and the caller
-leaves the message to be tried again.
+what one decision says (a command by email, or the stage of the deal a reply in its thread
+is about: `intake.command_calls`; every reply: `intake.reply`); `register_all` makes a
+batch's registrations together. User errors (a bad form, an illegal move) are answered and
+recorded; anything else is raised, and the caller leaves the message to be tried again.
 """
 
 from __future__ import annotations
@@ -29,12 +29,17 @@ from core.services.review import answer, request_extension
 from core.uow import SavepointUnitOfWork, UnitOfWork
 from core.validation import ProductRef, Registration, validate_registration
 from intake.command_calls import carry_out_command
+from intake.commands import Command
 from intake.context import Acting, IntakeContext
 from intake.decide import Decision, Facts
 from intake.readahead import Read, confirmation_id
-from intake.reply import reply, to_sender
+from intake.reply import hold_back, reply, to_sender
 
 log = logging.getLogger(__name__)
+
+# Verbs read from email that no service carries out yet: answered as refused, nothing done.
+NOT_CARRIED_OUT = frozenset({"amend", "withdraw"})
+NOT_BY_EMAIL = "“{words}” cannot be done by email yet"
 
 
 def actor_for(ctx: IntakeContext, session: Session, sender: str | None) -> Actor | None:
@@ -90,7 +95,9 @@ def carry_out(
     elif decision.action in ("answer", "extend"):
         _act_on_deal(at, row, read, actor, decision)
     elif decision.action == "command":
-        carry_out_command(at, row, read, actor, decision)
+        _command(at, row, read, actor, decision)
+    elif decision.action == "status":
+        _stage(at, row, read, actor, decision)
     else:
         if decision.action == "release":
             held = held_for(uow.session, read.confirm_tokens)
@@ -98,6 +105,34 @@ def carry_out(
             release(uow.session, held, row.id, at.now)
             log.info("intake: inbound %s confirmed by its sender", held.id)
         finish(uow.session, row, decision.status, at.now, reason=decision.reason)
+
+
+def _command(
+    at: Acting, row: InboundEmail, read: Read, actor: Actor | None, decision: Decision
+) -> None:
+    """Carry out a command by email; one no service carries out is refused, as said."""
+    assert read.command is not None
+    verb = read.command.verb
+    if verb not in NOT_CARRIED_OUT:
+        carry_out_command(at, row, read, actor, decision)
+        return
+    error = NOT_BY_EMAIL.format(words=verb)
+    context = {**decision.context, "error": error}
+    refused = replace(decision, action="reply", status="invalid", context=context)
+    reply(at, row, to_sender(read, actor), replace(refused, reason=f"{decision.reason}: {error}"))
+
+
+def _stage(
+    at: Acting, row: InboundEmail, read: Read, actor: Actor | None, decision: Decision
+) -> None:
+    """Answer a reply in a deal's thread that asks for nothing clear as `status` is answered.
+
+    No command was read, so a loop could feed it: the loop guard may hold it back.
+    """
+    if hold_back(at, row, to_sender(read, actor), decision):
+        return
+    status = replace(read, command=Command("status", deal=decision.deal))
+    carry_out_command(at, row, status, actor, replace(decision, action="command"))
 
 
 def _act_on_deal(
@@ -188,16 +223,16 @@ def _invalid(at: Acting, row: InboundEmail, read: Read, exc: Invalid) -> None:
         "original_subject": read.subject_line,
     }
     actor = at.ctx.actors.get(read.sender or "")
-    decision = Decision("reply", "invalid", "intake_errors", "intake_errors", context)
+    # A registration attempt from a proven contact: its sender waits for the answer.
+    decision = Decision("reply", "invalid", "intake_errors", "intake_errors", context, None, True)
     reply(at, row, to_sender(read, actor), decision)
 
 
 def _duplicate(at: Acting, row: InboundEmail, read: Read, result: Registered) -> None:
     actor = at.ctx.actors.get(read.sender or "")
     context: dict[str, Any] = {"deal": result.deal}
-    decision = Decision(
-        "reply", "duplicate", "intake_already_registered", "intake_already_registered", context
-    )
+    template = "intake_already_registered"
+    decision = Decision("reply", "duplicate", template, template, context, None, True)
     reply(at, row, to_sender(read, actor), decision, deal_id=result.deal.id)
 
 

@@ -14,19 +14,23 @@ from typing import Any
 
 from core.models import InboundEmail
 from intake.commands import Command
-from intake.parser import IntakeResult
+from intake.parser import IntakeResult, is_form, parse_form
 from intake.readahead import Read
 
 # A reply to an approval email that asks for more time.
 _EXTEND = re.compile(r"\bextend|\bextension\b", re.IGNORECASE)
 # The commands about one deal; the others are about the partner (deals, check).
-DEAL_COMMANDS = frozenset({"start_order", "submit_order", "quote", "extend", "status"})
+DEAL_COMMANDS = frozenset(
+    {"start_order", "submit_order", "quote", "extend", "status", "amend", "withdraw"}
+)
 NO_DEAL = (
     "which deal? Write its number with the command (“{words} DR-000123”), or reply to one "
     "of our emails about it"
 )
 # Replies to these emails of ours act on their deal: an answer, or an extension request.
 _ACTING_THREADS = ("deal_returned", "expiry_reminder")
+# A reply in a deal's thread that asks for nothing we can read is told where the deal stands.
+UNCLEAR = "{template} reply for {deal}: no command read, answered with its stage"
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,11 @@ class Decision:
     `action` is one of: close (record only), reply (queue `template` with `context`),
     hold (keep it, ask the sender to confirm), release (a confirmation: queue the held
     message again), register, answer (a returned registration), extend, command (a command
-    by email: `Read.command`, about `deal`).
+    by email: `Read.command`, about `deal`), status (a reply in `deal`'s thread without a
+    clear command: answered with the deal's stage and next steps, as `status` is).
+
+    `awaited`: a person waits for this answer (to a registration attempt, or a command, from
+    a proven contact), so the loop guard never holds it back.
     """
 
     action: str
@@ -60,6 +68,7 @@ class Decision:
     template: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     deal: str | None = None  # the deal an answer or extension is about
+    awaited: bool = False
 
 
 def decide(read: Read, facts: Facts) -> Decision:
@@ -125,34 +134,48 @@ def _command(command: Command, read: Read, facts: Facts) -> Decision:
     answers, else one named elsewhere in it. Help is answered to anyone; the rest act or
     tell, so they wait for an unproven sender's confirmation like a registration."""
     if command.verb == "help":
-        return Decision("reply", "answered", "help", "intake_form")
+        return Decision("reply", "answered", "help", "intake_form", awaited=facts.proven)
     deal = command.deal or facts.thread_deal or command.mentioned
     words = command.verb.replace("_", " ")
     if command.verb in DEAL_COMMANDS and deal is None:
         context = {"command": command.verb, "error": NO_DEAL.format(words=words)}
-        return Decision("reply", "invalid", f"{words}: no deal named", "intake_command", context)
+        reason = f"{words}: no deal named"
+        return Decision("reply", "invalid", reason, "intake_command", context, None, facts.proven)
     if not facts.proven:
         return _hold(f"the command “{words}”", read)
     reason = f"command: {words}" + (f" {deal}" if deal and command.verb in DEAL_COMMANDS else "")
     context = {"command": command.verb}
-    return Decision("command", "answered", reason, "intake_command", context, deal=deal)
+    return Decision("command", "answered", reason, "intake_command", context, deal, True)
 
 
 def _in_thread(read: Read, facts: Facts) -> Decision | None:
-    """A reply to our returned-registration or reminder email answers it or asks to extend."""
+    """A reply in a deal's thread: to our returned-registration or reminder email it answers
+    or asks to extend; to any other, it is told the deal's stage and next steps (never sent
+    the blank form)."""
     template, deal = facts.thread_template, facts.thread_deal
-    if not template or not deal or (read.parsed and read.parsed.fields.get("company_name")):
+    if not template or not deal or _new_form(read):
         return None
+    if not facts.proven:
+        return _hold(f"a reply about {deal}", read)
     extend = template == "expiry_reminder" or (
         template == "deal_approved" and _EXTEND.search(read.reply_text)
     )
     if template not in _ACTING_THREADS and not extend:
-        return None
-    if not facts.proven:
-        return _hold(f"a reply about {deal}", read)
+        reason = UNCLEAR.format(template=template, deal=deal)
+        context = {"command": "status", "unclear": True}
+        return Decision("status", "answered", reason, "intake_command", context, deal=deal)
     action = "answer" if template == "deal_returned" else "extend"
     reason = f"{template} reply for {deal}"
     return Decision(action, "answered", reason, deal=deal)
+
+
+def _new_form(read: Read) -> bool:
+    """Whether a reply's own text holds a registration form: the summary of our email
+    quoted below it is none."""
+    parsed = read.parsed
+    if parsed is None or not parsed.fields.get("company_name"):
+        return False
+    return is_form(parse_form(read.reply_text))
 
 
 def _hold(what: str, read: Read) -> Decision:

@@ -2,7 +2,8 @@
 message's row, in the caller's transaction.
 
 The loop guard lives here: past `INTAKE_REPLIES_PER_HOUR` automatic replies to one address
-in an hour, the outcome is recorded and the reply is not sent.
+in an hour, the outcome is recorded and the reply is not sent, unless a person waits for it
+(`Decision.awaited`: a registration attempt or a command from a proven contact).
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ from intake.readahead import Read
 log = logging.getLogger(__name__)
 
 # Automatic answers that a loop could multiply; the registration confirmation of a new
-# deal is not one of them (a deal is made once), so it is never held back.
+# deal is not one of them (a deal is made once), so it is never held back. An answer to a
+# command is held back only when no command was read (`hold_back`, from `intake.act`).
 LOOP_GUARDED = frozenset(
     {"intake_errors", "intake_form", "intake_already_registered", "intake_refused",
      "intake_confirm"}
 )  # fmt: skip
+# The replies counted against the limit: awaited answers too, since a loop could be fed
+# through any of them.
+COUNTED = LOOP_GUARDED | {"intake_command"}
 
 
 @dataclass(frozen=True)
@@ -62,19 +67,13 @@ def reply(
     """Queue one threaded reply and record the outcome, in the caller's transaction.
 
     Past the loop guard's limit of automatic replies to one address per hour, the outcome
-    is recorded and the reply is not sent.
+    is recorded and the reply is not sent, unless a person waits for it.
     """
     assert decision.template is not None
     settings, session = at.ctx.settings, at.uow.session
     context = decision.context
-    detail = "; ".join(
-        f"{e.get('field') or 'form'}: {e.get('message')}" for e in context.get("errors", [])
-    )
-    reason = decision.reason if decision.reason != decision.template or not detail else detail
-    if decision.template in LOOP_GUARDED and _over_limit(at, to.to):
-        log.warning("intake: reply limit reached for %s; inbound %s not answered", to.to, row.id)
-        note = f"not answered: {settings.intake_replies_per_hour} replies in the last hour"
-        finish(session, row, decision.status, at.now, reason=f"{reason} ({note})", deal_id=deal_id)
+    guarded = decision.template in LOOP_GUARDED and not decision.awaited
+    if guarded and hold_back(at, row, to, decision, deal_id=deal_id):
         return
     country = _partner_country(session, to.partner_id)
     email = outbox.Email(
@@ -88,13 +87,31 @@ def reply(
     )
     key = f"intake-reply:{row.id}"
     outbox.enqueue(at.uow, email, now=at.now, settings=settings, dedupe_key=key)
-    finish(session, row, decision.status, at.now, reason=reason, deal_id=deal_id)
+    finish(session, row, decision.status, at.now, reason=_reason(decision), deal_id=deal_id)
 
 
-def _over_limit(at: Acting, to: str) -> bool:
+def hold_back(
+    at: Acting, row: InboundEmail, to: Addressing, decision: Decision, *, deal_id: int | None = None
+) -> bool:
+    """Past the limit of automatic replies to `to` in the last hour, record the outcome
+    unanswered and say so; else do nothing."""
     since = at.now - timedelta(hours=1)
-    sent = outbox.replies_since(at.uow, to, since, LOOP_GUARDED)
-    return sent >= at.ctx.settings.intake_replies_per_hour
+    limit = at.ctx.settings.intake_replies_per_hour
+    if outbox.replies_since(at.uow, to.to, since, COUNTED) < limit:
+        return False
+    log.warning("intake: reply limit reached for %s; inbound %s not answered", to.to, row.id)
+    reason = f"{_reason(decision)} (not answered: {limit} replies in the last hour)"
+    finish(at.uow.session, row, decision.status, at.now, reason=reason, deal_id=deal_id)
+    return True
+
+
+def _reason(decision: Decision) -> str:
+    """The outcome recorded for a reply: its reason, or the errors it tells of."""
+    detail = "; ".join(
+        f"{e.get('field') or 'form'}: {e.get('message')}"
+        for e in decision.context.get("errors", [])
+    )
+    return decision.reason if decision.reason != decision.template or not detail else detail
 
 
 def _partner_country(session: Session, partner_id: int | None) -> str | None:

@@ -258,21 +258,35 @@ def test_a_message_id_used_by_a_rival_does_not_shadow_the_partners_mail(
     assert len(rows(world, Deal)) == 2
 
 
+def chatter(index: int) -> bytes:
+    """A message from Ann with no form and no command: answered with the blank form."""
+    msg = EmailMessage()
+    msg["From"] = ANN
+    msg["To"] = "deals@dealreg.localhost"
+    msg["Subject"] = f"Lunch {index}"
+    msg["Message-ID"] = f"<lunch-{index}@x>"
+    msg.set_content("Shall we meet at noon?")
+    return bytes(msg)
+
+
 def test_automatic_replies_to_one_address_are_capped_per_hour(
     world: World, imap_account: ImapAccount
 ) -> None:
     app = proving_app(world, imap_account.imap_url, intake_replies_per_hour=3)
     results = f"{TRUSTED}; dmarc=pass header.from=northwind.example"
-    bad = [
-        vouched(registration_email(50 + i, number_of_users="lots", message_id=f"<b{i}@x>"), results)
-        for i in range(5)
-    ]
-    report = deliver(app, imap_account, *bad)
-    assert report.handled == {"invalid": 5}
-    replies = [r for r in rows(world, OutboxMessage) if r.template == "intake_errors"]
+    report = deliver(app, imap_account, *[vouched(chatter(i), results) for i in range(5)])
+    assert report.handled == {"answered": 5}
+    replies = [r for r in rows(world, OutboxMessage) if r.template == "intake_form"]
     assert len(replies) == 3
     unanswered = [r for r in rows(world, InboundEmail) if "not answered" in (r.reason or "")]
     assert len(unanswered) == 2
+    # A registration attempt is always answered, its errors past the cap too.
+    bad = [
+        vouched(registration_email(50 + i, number_of_users="lots", message_id=f"<b{i}@x>"), results)
+        for i in range(2)
+    ]
+    assert deliver(app, imap_account, *bad).handled == {"invalid": 2}
+    assert len([r for r in rows(world, OutboxMessage) if r.template == "intake_errors"]) == 2
     # A good registration is still confirmed: a new deal's confirmation is not capped.
     good = vouched(registration_email(60), results)
     assert deliver(app, imap_account, good).handled == {"registered": 1}

@@ -139,7 +139,8 @@ def test_a_reply_to_an_approval_extends_only_when_it_asks_to() -> None:
     asks = read(fields={}, references=("<ours@x>",), reply_text="Can we extend this?")
     thanks = read(fields={}, references=("<ours@x>",), reply_text="Thanks!")
     assert decide(asks, thread).action == "extend"
-    assert decide(thanks, thread).action == "register"
+    # Anything else in the deal's thread is told the deal's stage, never sent the form.
+    assert (decide(thanks, thread).action, decide(thanks, thread).deal) == ("status", "DR-000003")
 
 
 def test_an_unproven_reply_that_would_act_is_held() -> None:
@@ -150,11 +151,15 @@ def test_an_unproven_reply_that_would_act_is_held() -> None:
 
 
 def test_a_new_form_in_a_reply_is_a_registration_not_an_answer() -> None:
-    reply = read(references=("<ours@x>",))
-    decision = decide(
-        reply, replace(CONTACT, thread_template="deal_returned", thread_deal="DR-000001")
-    )
-    assert decision.action == "register"
+    form = "Company Name: Acme Ltd\nDomain: acme.co.uk"
+    reply = read(references=("<ours@x>",), reply_text=form)
+    thread = replace(CONTACT, thread_template="deal_returned", thread_deal="DR-000001")
+    assert decide(reply, thread).action == "register"
+    # The deal's summary in our email, quoted below a reply, is no new form.
+    quoted = replace(reply, reply_text="Thanks!")
+    assert decide(quoted, thread).action == "answer"
+    approved = replace(thread, thread_template="deal_approved")
+    assert decide(quoted, approved).action == "status"
 
 
 def test_a_message_too_large_to_read_is_told_so_only_when_a_partner_sent_it() -> None:
