@@ -22,7 +22,8 @@ from core.services.register import validation_context
 from core.validation import ProductRef, ValidationContext, validate_registration
 from dealreg.output import CommandError, emit
 from dealreg.wiring import App
-from intake import messages, parser
+from intake import messages, readahead
+from intake.commands import Command
 from intake.context import IntakeContext
 from intake.pipeline import make_mailbox, run_forever, run_once
 from intake.proof import proof_settings
@@ -55,18 +56,22 @@ def intake_context(app: App) -> IntakeContext:
 
 
 def intake_parse(app: App, args: argparse.Namespace) -> int:
-    """Print what a message file parses and validates to, as JSON; write nothing."""
+    """Print what a message file parses and validates to, and the command it holds, as JSON;
+    write nothing."""
     try:
         raw = args.file.read_bytes()
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
     own = frozenset({app.settings.intake_address.lower()})
-    result = parser.parse_message(raw, own_addresses=own)
+    read = readahead.read(raw, headers_only=False, own_addresses=own)
+    result = read.parsed
+    assert result is not None  # the whole message was read
     out: dict[str, Any] = {
         "status": result.status,
         "registration": dict(result.fields),
         "errors": list(result.errors),
         "reason": result.reason,
+        "command": command_json(read.command) if result.status != "ignored" else None,
     }
     if result.status == "ok":
         sender = messages.sender_address(messages.load(raw))
@@ -78,6 +83,19 @@ def intake_parse(app: App, args: argparse.Namespace) -> int:
             out["errors"] = [e.as_dict() for e in exc.errors]
             out["reason"] = "invalid_fields"
     return emit(argparse.Namespace(json=True), out, "")
+
+
+def command_json(command: Command | None) -> dict[str, Any] | None:
+    """A command as `intake parse` prints it: its verb and what it names, or None."""
+    if command is None:
+        return None
+    return {
+        "verb": command.verb,
+        "deal": command.deal or command.mentioned,
+        "po_number": command.po_number,
+        "users": command.users,
+        "reason": command.reason,
+    }
 
 
 def _context_for(app: App, sender: str | None) -> ValidationContext:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sysconfig
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,42 @@ def test_parse_prints_spec_json_and_writes_nothing(
     assert out["status"] == "ignored" and out["registration"] == {} and out["reason"]
     assert main(["intake", "parse", str(CORPUS / "01_thunderbird_plain_sections.eml")]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"status", "registration", "errors", "reason"}
+    assert set(out) == {"status", "registration", "errors", "reason", "command"}
+    assert out["command"] is None
     assert out["registration"]["domain"] == "fabrikam-retail.com"
     assert list(tmp_path.iterdir()) == []  # no database file, nothing written
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        (
+            "Hi,\nPlease process the order - PO is 4500012345\nThanks, Ann",
+            {"verb": "submit_order", "deal": "DR-000007", "po_number": "4500012345"},
+        ),
+        ("quote 300 users DR-8", {"verb": "quote", "deal": "DR-000008", "users": 300}),
+        ("Lost - no budget", {"verb": "withdraw", "deal": "DR-000007", "reason": "no_budget"}),
+        ("Should we start the order?", None),
+    ],
+)
+def test_parse_prints_the_command_a_message_holds(
+    text: str,
+    command: dict[str, object] | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")
+    msg = EmailMessage()
+    msg["From"], msg["To"] = "ann@northwind.example", "deals@dealreg.localhost"
+    msg["Subject"] = "Re: Mimecast: deal DR-000007 approved"
+    msg.set_content(f"{text}\n\nOn Mon, the deal desk wrote:\n> start order DR-000007\n")
+    path = tmp_path / "reply.eml"
+    path.write_bytes(bytes(msg))
+    assert main(["intake", "parse", str(path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    empty = {"verb": None, "deal": None, "po_number": None, "users": None, "reason": None}
+    assert out["command"] == ({**empty, **command} if command else None)
 
 
 def test_parse_validates_with_the_senders_partner_when_the_database_knows_it(
