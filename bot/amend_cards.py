@@ -166,7 +166,8 @@ def dm_details(deal: Deal, event: str) -> list[Block]:
     if event == "withdrawn":
         label = WITHDRAW_REASONS.get(deal.withdraw_reason or "", deal.withdraw_reason or "")
         note = f" {deal.withdraw_note}" if deal.withdraw_note else ""
-        return [section(f"*Reason:* {label}.{note}\nIts protection has ended.")]
+        ended = "\nIts protection has ended." if deal.withdrawn_from != "opportunity" else ""
+        return [section(f"*Reason:* {label}.{note}{ended}")]
     action = _DM_EVENTS.get(event)
     found = last_event(deal, action) if action else None
     if found is None:

@@ -69,8 +69,10 @@ def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> 
     blocks += warnings(deal)
     if priced is not None and deal.stage == "opportunity":
         blocks.append(section(preview_text(priced, partner_locale(deal.partner))))
-    blocks += card_sections(deal, priced, names)
-    blocks += _outcome(deal, names)
+    changes, outcome = card_sections(deal, priced, names), _outcome(deal, names)
+    # In the order things happened: the review's buttons last while it is pending, else
+    # the decision before the changes and the end that came after it.
+    blocks += changes + outcome if deal.stage == "opportunity" else outcome + changes
     return message(f"Registration {number} from {deal.partner.name}", blocks)
 
 
