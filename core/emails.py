@@ -40,9 +40,10 @@ Template-specific keys (required unless marked optional):
     amend_declined         deal, changes; note (optional)
     deal_withdrawn         deal, reason_label; note, by (optional)
     intake_command         command (start_order | submit_order | quote | extend | status |
-                           deals | check); error (a refusal: nothing changed), else deal,
-                           quote, deals or check (a core.protection.DomainCheck) as the
-                           command gives
+                           deals | check | amend | withdraw); error (a refusal: nothing
+                           changed), else deal, quote, deals or check (a
+                           core.protection.DomainCheck) as the command gives; amend:
+                           applied, requested (lines "Label: old → new")
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def _make_env() -> Environment:
         priorities=fields.PRIORITIES,
         migrating_to=fields.MIGRATING_TO,
         reject_reasons=fields.REJECT_REASONS,
+        withdraw_reasons=fields.WITHDRAW_REASONS,
         stages=fields.STAGES,
     )
     return env

@@ -37,10 +37,6 @@ from intake.reply import hold_back, reply, to_sender
 
 log = logging.getLogger(__name__)
 
-# Verbs read from email that no service carries out yet: answered as refused, nothing done.
-NOT_CARRIED_OUT = frozenset({"amend", "withdraw"})
-NOT_BY_EMAIL = "“{words}” cannot be done by email yet"
-
 
 def actor_for(ctx: IntakeContext, session: Session, sender: str | None) -> Actor | None:
     """The partner contact who sent a message, or None for anyone else (cached per run)."""
@@ -110,16 +106,8 @@ def carry_out(
 def _command(
     at: Acting, row: InboundEmail, read: Read, actor: Actor | None, decision: Decision
 ) -> None:
-    """Carry out a command by email; one no service carries out is refused, as said."""
-    assert read.command is not None
-    verb = read.command.verb
-    if verb not in NOT_CARRIED_OUT:
-        carry_out_command(at, row, read, actor, decision)
-        return
-    error = NOT_BY_EMAIL.format(words=verb)
-    context = {**decision.context, "error": error}
-    refused = replace(decision, action="reply", status="invalid", context=context)
-    reply(at, row, to_sender(read, actor), replace(refused, reason=f"{decision.reason}: {error}"))
+    """Carry out a command by email and answer with its outcome."""
+    carry_out_command(at, row, read, actor, decision)
 
 
 def _stage(

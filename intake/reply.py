@@ -3,7 +3,8 @@ message's row, in the caller's transaction.
 
 The loop guard lives here: past `INTAKE_REPLIES_PER_HOUR` automatic replies to one address
 in an hour, the outcome is recorded and the reply is not sent, unless a person waits for it
-(`Decision.awaited`: a registration attempt or a command from a proven contact).
+(`Decision.awaited`: a registration attempt or a command from a proven contact); those have
+a ceiling of `AWAITED_CEILING` times the limit.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ LOOP_GUARDED = frozenset(
 # The replies counted against the limit: awaited answers too, since a loop could be fed
 # through any of them.
 COUNTED = LOOP_GUARDED | {"intake_command"}
+# Awaited answers have a ceiling of their own, this many times the limit: a person sending
+# twenty registrations in an hour is answered, an undetected auto-responder that quotes our
+# form back is not answered forever.
+AWAITED_CEILING = 10
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,12 @@ def reply(
     assert decision.template is not None
     settings, session = at.ctx.settings, at.uow.session
     context = decision.context
+    counted = decision.template in COUNTED
     guarded = decision.template in LOOP_GUARDED and not decision.awaited
     if guarded and hold_back(at, row, to, decision, deal_id=deal_id):
+        return
+    ceiling = counted and decision.awaited
+    if ceiling and hold_back(at, row, to, decision, AWAITED_CEILING, deal_id=deal_id):
         return
     country = _partner_country(session, to.partner_id)
     email = outbox.Email(
@@ -91,12 +100,18 @@ def reply(
 
 
 def hold_back(
-    at: Acting, row: InboundEmail, to: Addressing, decision: Decision, *, deal_id: int | None = None
+    at: Acting,
+    row: InboundEmail,
+    to: Addressing,
+    decision: Decision,
+    times: int = 1,
+    *,
+    deal_id: int | None = None,
 ) -> bool:
-    """Past the limit of automatic replies to `to` in the last hour, record the outcome
-    unanswered and say so; else do nothing."""
+    """Past `times` the limit of automatic replies to `to` in the last hour, record the
+    outcome unanswered and say so; else do nothing."""
     since = at.now - timedelta(hours=1)
-    limit = at.ctx.settings.intake_replies_per_hour
+    limit = at.ctx.settings.intake_replies_per_hour * times
     if outbox.replies_since(at.uow, to.to, since, COUNTED) < limit:
         return False
     log.warning("intake: reply limit reached for %s; inbound %s not answered", to.to, row.id)

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from core.models import Deal, InboundEmail, OutboxMessage
-from tests.factories import ANN, World, registration_email
+from intake.reply import AWAITED_CEILING
+from tests.factories import ANN, BOB, World, registration_email
 from tests.integration.smtp_server import SmtpServer
 from tests.integration.test_email_commands import Partner, answer_to, approve_from_the_cli
 from tests.servers import ImapAccount
@@ -61,15 +62,55 @@ def test_a_reply_in_the_deals_thread_without_a_clear_command_is_told_its_stage(
     assert [r.template for r in ann.outbox()].count("intake_form") == 0
 
 
-def test_amend_and_withdraw_are_read_and_answered_as_not_done_by_email_yet(
+def test_an_amendment_by_email_applies_details_and_asks_the_desk_for_the_claim(
     world: World, ann: Partner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     approval = approved(ann, world, monkeypatch)
-    for text in ("Please amend as follows:\nNumber of Users: 300", "Lost - no budget"):
-        answer = answer_to(ann, ann.write(text, answering=approval))
-        assert "cannot be done by email yet" in answer.body_text
+    text = "Hi,\nPlease amend as follows:\nNumber of Users: 300\nContact Name: Sam Carter-Jones"
+
+    answer = answer_to(ann, ann.write(text, answering=approval))
+
     deal = ann.deal("DR-000001")
-    assert (deal.stage, deal.number_of_users) == ("approved", 250)
+    assert (deal.number_of_users, deal.contact_name) == (250, "Sam Carter-Jones")
+    assert deal.amendment == {"number_of_users": [250, 300]}
+    body = answer.body_text
+    assert "Contact Name: Sam Carter → Sam Carter-Jones" in body
+    assert "Number of Users: 250 → 300" in body and "deal desk for approval" in body
+
+
+def test_a_bad_amendment_by_email_is_answered_with_the_field_and_changes_nothing(
+    world: World, ann: Partner
+) -> None:
+    assert ann.send(registration_email(1)).handled == {"registered": 1}
+    received = ann.last("registration_received")
+    text = "change\nNumber of Users: lots\nClose Date: 2027-06-30"
+
+    answer = answer_to(ann, ann.write(text, answering=received))
+
+    assert "not carried out" in answer.body_text and "Number of Users:" in answer.body_text
+    deal = ann.deal("DR-000001")
+    assert (deal.number_of_users, str(deal.close_date)) == (250, "2027-03-31")  # all or nothing
+    fixed = answer_to(ann, ann.write("change\nNumber of Users: 300", answering=received))
+    assert "Number of Users: 250 → 300" in fixed.body_text
+    assert ann.deal("DR-000001").number_of_users == 300  # at opportunity: applied at once
+
+
+def test_lost_by_email_withdraws_the_deal_and_a_rival_cannot(
+    world: World, ann: Partner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approval = approved(ann, world, monkeypatch)
+    ann.send(ann.write("withdraw DR-000001 registered in error", sender=BOB))
+    rival = ann.outbox()[-1]
+    assert (rival.to_addr, rival.template) == (BOB, "intake_command")
+    assert "no deal DR-000001" in rival.body_text and "Northwind" not in rival.body_text
+    assert ann.deal("DR-000001").stage == "approved"
+
+    answer = answer_to(ann, ann.write("Hi,\n\nLost - no budget.", answering=approval))
+
+    deal = ann.deal("DR-000001")
+    assert (deal.stage, deal.withdraw_reason) == ("withdrawn", "no_budget")
+    assert "is withdrawn" in answer.body_text and "No budget" in answer.body_text
+    assert deal.protection_expires_at is not None
 
 
 def test_every_registration_and_command_is_answered_past_the_hourly_cap(
@@ -105,3 +146,18 @@ def test_every_registration_and_command_is_answered_past_the_hourly_cap(
     with world.uow() as uow:
         last = uow.session.scalars(select(InboundEmail).order_by(InboundEmail.id.desc())).first()
     assert last is not None and "not answered" in (last.reason or "")
+
+
+def test_awaited_answers_have_a_ceiling_so_an_undetected_responder_cannot_loop_forever(
+    world: World, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    world.settings = world.settings.model_copy(update={"intake_replies_per_hour": 1})
+    ann = Partner(world, imap_account, smtp_server)
+    for i in range(1, AWAITED_CEILING + 2):  # the same bad form, quoted back each time
+        ann.send(registration_email(i, number_of_users="lots"))
+    with world.uow() as uow:
+        rows = list(uow.session.scalars(select(InboundEmail).order_by(InboundEmail.id)))
+    unanswered = [r for r in rows if "not answered" in (r.reason or "")]
+    assert len(rows) == AWAITED_CEILING + 1 and len(unanswered) == 1
+    assert unanswered[0].id == rows[-1].id
+    assert [r.template for r in ann.outbox()].count("intake_errors") == AWAITED_CEILING
