@@ -12,10 +12,9 @@ from typing import Any
 from bot.blocks import deal_title, partner_locale, priced_text
 from bot.kit import Block, actions, button, message, section
 from bot.mrkdwn import Mrkdwn, md, md_section, when
-from core.fields import WITHDRAW_REASONS
+from core.fields import WITHDRAW_REASONS, change_lines
 from core.models import Deal, DealEvent
 from core.pricing import Priced
-from core.services.amend import lines
 
 # The changes of a deal the card lists, newest last, and how many of them.
 CHANGE_EVENTS = ("amend", "amend_approved", "amend_declined")
@@ -29,7 +28,7 @@ _DONE = {
 
 def bullets(deal: Deal, changes: dict[str, Any]) -> str:
     """A line per change, `• Number of Users: 250 → 300`."""
-    return "\n".join(f"• {line}" for line in lines(deal, changes))
+    return "\n".join(f"• {line}" for line in change_lines(changes, deal.country))
 
 
 def changes_of(details: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,9 @@ Slack, email and the CLI)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 SECTIONS: dict[str, str] = {
     "company": "Company",
@@ -162,3 +164,21 @@ def progress(stage: str, reached: str | None = None) -> list[dict[str, object]]:
         }
         for i, key in enumerate(PROGRESS)
     ]
+
+
+def change_lines(changes: Mapping[str, Sequence[Any]], country: str | None = None) -> list[str]:
+    """A line per change, `{field: [old, new]}`, as a person reads it: `Number of Users: 250 →
+    300`; labels as `country` words them."""
+    return [
+        f"{'Currency' if name == 'currency' else label_for(name, country)}: "
+        f"{_shown(old)} → {_shown(new)}"
+        for name, (old, new) in changes.items()
+    ]
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.fields import STAGES, WITHDRAW_REASONS
+from core.fields import STAGES, WITHDRAW_REASONS, change_lines
 from core.services.actors import Actor, require_role
-from core.services.amend import amend, lines
+from core.services.amend import amend
 from core.services.amendment import Verdict, decide_amendment
 from core.services.views import deal_view, quote_view, show
 from core.services.withdraw import Withdrawal, withdraw
@@ -35,7 +35,10 @@ def deals_amend(app: App, args: argparse.Namespace) -> int:
     who = actor(app, args.by)
     with app.uow() as uow:
         done = amend(uow, who, args.number, changes=changes, now=app.now(), settings=app.settings)
-        applied, requested = lines(done.deal, done.applied), lines(done.deal, done.requested)
+        applied, requested = (
+            change_lines(done.applied, done.deal.country),
+            change_lines(done.requested, done.deal.country),
+        )
         number = done.deal.number
     view = _view(app, who, number)
     view["applied"], view["requested"] = done.applied, done.requested
@@ -53,7 +56,7 @@ def deals_amendment(app: App, args: argparse.Namespace) -> int:
         deal, quote = decide_amendment(
             uow, who, args.number, verdict, now=app.now(), settings=app.settings
         )
-        changed, number = lines(deal, pending), deal.number
+        changed, number = change_lines(pending, deal.country), deal.number
         new_quote = quote_view(quote) if quote is not None else None
     view = _view(app, who, number)
     view["decision"] = "approved" if verdict.approve else "declined"

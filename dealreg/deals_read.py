@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.fields import change_lines
 from core.services.actors import Actor, identify
 from core.services.queries import search
 from core.services.views import deal_view, find_quote, show
@@ -38,10 +39,7 @@ def deals_show(app: App, args: argparse.Namespace) -> int:
         view = deal_view(deal, who)
         pending: list[str] = []
         if deal.amendment and not args.json:
-            # The service module brings templates along: imported only when one is pending.
-            from core.services.amend import lines
-
-            pending = lines(deal, deal.amendment)
+            pending = change_lines(deal.amendment, deal.country)
     return emit(args, view, render.deal_text(view, pending))
 
 

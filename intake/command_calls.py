@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import DealError, FieldError, Invalid
-from core.fields import label_for
+from core.fields import change_lines, label_for
 from core.models import Deal, InboundEmail
 from core.services.actors import Actor
-from core.services.amend import amend, lines
+from core.services.amend import amend
 from core.services.orders import OrderStep, QuoteAsk, add_quote, advance
 from core.services.queries import search
 from core.services.register import check_domain
@@ -148,8 +148,8 @@ def _amend(
     done = amend(uow, actor, asked.number, changes=changes, now=now, settings=ctx.settings)
     return {
         "deal": done.deal,
-        "applied": lines(done.deal, done.applied),
-        "requested": lines(done.deal, done.requested),
+        "applied": change_lines(done.applied, done.deal.country),
+        "requested": change_lines(done.requested, done.deal.country),
     }
 
 

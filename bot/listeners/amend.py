@@ -19,9 +19,10 @@ from bot.context import Bot, bot_of
 from bot.kit import Block
 from bot.listeners.replies import guarded, open_then, submit, to_user, told
 from core.errors import DealError, FieldError, Invalid
+from core.fields import change_lines
 from core.models import Product
 from core.services.actors import authorise
-from core.services.amend import amend, lines
+from core.services.amend import amend
 from core.services.amendment import Verdict, decide_amendment
 from core.services.views import registration_json, show
 from core.services.withdraw import Withdrawal, withdraw
@@ -132,7 +133,10 @@ def _amend(bot: Bot, body: dict[str, Any]) -> Block:
             raise
         except DealError as exc:  # not the fields' fault: the whole edit is refused
             return modals.notice("Not saved", told(exc))
-        applied, requested = lines(done.deal, done.applied), lines(done.deal, done.requested)
+        applied, requested = (
+            change_lines(done.applied, done.deal.country),
+            change_lines(done.requested, done.deal.country),
+        )
         return amend_modals.amended(done.deal.number, applied, requested)
 
 

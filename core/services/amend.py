@@ -23,7 +23,7 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import FieldError, Invalid
-from core.fields import FIELDS_BY_NAME, label_for
+from core.fields import FIELDS_BY_NAME, change_lines
 from core.models import Deal
 from core.services.actors import Actor, authorise, load_deal, require_role
 from core.services.common import Event, Notice, audit, notify_partner, notify_slack
@@ -79,12 +79,12 @@ def amend(
     if detail:
         apply_values(uow, deal, {k: new for k, (_, new) in detail.items()}, now)
         audit(uow, deal, actor, now, Event("amend", deal.stage, deal.stage, detail))
-        notice = Notice("deal_amended", {"changes": lines(deal, detail)})
+        notice = Notice("deal_amended", {"changes": change_lines(detail, deal.country)})
         notify_partner(uow, deal, notice, now=now, settings=settings)
         _tell_slack(uow, deal, {"event": "amended", "changes": detail}, actor, settings, now)
     if claim:
         audit(uow, deal, actor, now, Event("amend_requested", deal.stage, deal.stage, claim))
-        notice = Notice("amendment_requested", {"changes": lines(deal, claim)})
+        notice = Notice("amendment_requested", {"changes": change_lines(claim, deal.country)})
         notify_partner(uow, deal, notice, now=now, settings=settings)
         request = {"changes": claim, "by": actor.name, "at": now.isoformat()}
         notify_slack(uow, deal, Notice("amendment_request", request), now=now, settings=settings)
@@ -162,23 +162,6 @@ def _typed(kind: str, value: Any) -> Any:
     if kind == "money":
         return Decimal(str(value))
     return value
-
-
-def lines(deal: Deal, changes: Changes) -> list[str]:
-    """A line per change as a person reads it: `Number of Users: 250 → 300`."""
-    return [
-        f"{label_for(name, deal.country) if name != 'currency' else 'Currency'}: "
-        f"{_shown(old)} → {_shown(new)}"
-        for name, (old, new) in changes.items()
-    ]
-
-
-def _shown(value: Any) -> str:
-    if value is None or value == "":
-        return "(none)"
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    return str(value)
 
 
 def _tell_slack(

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
+from core.fields import change_lines
 from core.models import Deal, Product, Quote
 from core.pricing import Priced
 from core.services.actors import Actor, authorise, load_deal, require_role
-from core.services.amend import apply_values, lines
+from core.services.amend import apply_values
 from core.services.common import Event, Notice, audit, notify_partner, notify_slack
 from core.services.quotes import QuoteBasis, create_quote, preview
 from core.uow import UnitOfWork
@@ -58,7 +59,10 @@ def decide_amendment(
         details["quote"] = quote.number
     action = "amend_approved" if approve else "amend_declined"
     audit(uow, deal, actor, now, Event(action, deal.stage, deal.stage, details))
-    context: dict[str, Any] = {"changes": lines(deal, changes), "note": details.get("note")}
+    context: dict[str, Any] = {
+        "changes": change_lines(changes, deal.country),
+        "note": details.get("note"),
+    }
     if quote is not None:
         context["quote"] = quote
     notify_partner(uow, deal, Notice(action, context), now=now, settings=settings)
