@@ -20,16 +20,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('deals', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('amendment', sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column('amendment_requested_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('withdraw_reason', sa.String(length=40), nullable=True))
-        batch_op.add_column(sa.Column('withdraw_note', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('withdrawn_from', sa.String(length=20), nullable=True))
-    with op.batch_alter_table('quotes', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('status', sa.String(length=20), server_default='valid', nullable=False)
-        )
+    # Plain ADD COLUMN, no table rebuild: on SQLite a rebuild of `deals` breaks the search
+    # index's triggers on it (0006), and every column here is nullable or has a default.
+    op.add_column('deals', sa.Column('amendment', sa.JSON(), nullable=True))
+    op.add_column(
+        'deals', sa.Column('amendment_requested_at', sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column('deals', sa.Column('withdraw_reason', sa.String(length=40), nullable=True))
+    op.add_column('deals', sa.Column('withdraw_note', sa.Text(), nullable=True))
+    op.add_column('deals', sa.Column('withdrawn_from', sa.String(length=20), nullable=True))
+    op.add_column(
+        'quotes',
+        sa.Column('status', sa.String(length=20), server_default='valid', nullable=False),
+    )
     op.execute(
         "UPDATE quotes SET status = 'ordered' "
         "WHERE id IN (SELECT order_quote_id FROM deals WHERE order_quote_id IS NOT NULL)"
@@ -37,11 +40,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('quotes', schema=None) as batch_op:
-        batch_op.drop_column('status')
-    with op.batch_alter_table('deals', schema=None) as batch_op:
-        batch_op.drop_column('withdrawn_from')
-        batch_op.drop_column('withdraw_note')
-        batch_op.drop_column('withdraw_reason')
-        batch_op.drop_column('amendment_requested_at')
-        batch_op.drop_column('amendment')
+    op.drop_column('quotes', 'status')
+    for column in (
+        'withdrawn_from', 'withdraw_note', 'withdraw_reason', 'amendment_requested_at',
+        'amendment',
+    ):
+        op.drop_column('deals', column)
