@@ -44,3 +44,27 @@ def test_terminal_stages_allow_nothing() -> None:
     assert allowed_moves("order_submitted") == []
     assert allowed_moves("rejected") == []
     assert allowed_moves("expired") == []
+
+
+def test_a_refusal_names_the_deal_and_only_the_moves_of_the_person_refused() -> None:
+    # A partner asking to start the order of a deal awaiting review: the deal desk's moves
+    # (approve, reject, return) are not theirs to make, and an answer with no question is moot.
+    with pytest.raises(NotAllowed) as partner:
+        next_stage("opportunity", "start_order", "DR-000007", moot={"answer"})
+    assert str(partner.value) == (
+        "cannot start an order: the deal DR-000007 is at stage Opportunity (opportunity); "
+        "allowed now: amend the registration, withdraw"
+    )
+    with pytest.raises(NotAllowed) as reviewer:
+        next_stage("order_started", "approve", "DR-000007")
+    assert str(reviewer.value).endswith("allowed now: withdraw")
+
+
+def test_withdraw_is_a_side_exit_from_the_three_live_stages_only() -> None:
+    for stage in ("opportunity", "approved", "order_started"):
+        assert next_stage(stage, "withdraw") == "withdrawn"
+    for stage in ("order_submitted", "rejected", "expired", "withdrawn"):
+        with pytest.raises(NotAllowed, match="allowed now: none"):
+            next_stage(stage, "withdraw")
+    assert next_stage("approved", "amend") == "approved"  # an amendment keeps the stage
+    assert "amend" not in allowed_moves("order_started")
