@@ -44,7 +44,7 @@ from tests.servers import (  # noqa: E402
     start_dovecot,
     start_postgres,
 )
-from tests.slack_fake import FakeSlack  # noqa: E402
+from tests.slack_fake import FakeSlack, assert_valid_block_kit  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.integration.smtp_server import SmtpServer
@@ -96,10 +96,12 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
-    """A local fake of Slack's Web API that records every call."""
+    """A local fake of Slack's Web API that records every call; after the test, every
+    Block Kit payload it recorded must pass slack_sdk's models (Slack refuses the rest)."""
     fake = FakeSlack()
     yield fake
     fake.close()
+    assert_valid_block_kit(fake.calls)
 
 
 @pytest.fixture(scope="session")

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-from slack_sdk.models.blocks import Block
-from slack_sdk.models.views import View
 from sqlalchemy import select
 
 from core.models import Deal, Quote
 from core.services.review import approve
 from tests.factories import ANN, BOB, REVIEWER, World, form, register
 from tests.integration.bot_harness import BotHarness, Response
-from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack
+from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack, valid_view
 
 # Bob's partner is in the US: his contact's numbers are American.
 US = {
@@ -28,39 +24,6 @@ US = {
     "partner_sales_lead_name": "Bob Smith",
     "partner_sales_lead_email": "bob@contoso-partners.example",
 }
-BLOCK_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url")
-VIEW_METHODS = ("views.open", "views.update", "views.publish", "views.push")
-
-
-# -- Block Kit as slack_sdk models it ----------------------------------------------------------
-
-
-def valid_blocks(blocks: list[dict[str, Any]]) -> None:
-    """Each block parses as a slack_sdk model and passes its checks, nested elements too."""
-    for raw in blocks:
-        parsed = Block.parse(raw)
-        assert parsed is not None, f"not a block slack_sdk knows: {raw}"
-        parsed.to_dict()  # validates the block and everything in it
-
-
-def valid_view(view: dict[str, Any]) -> None:
-    model = View(**view)
-    assert len(model.blocks) == len(view["blocks"])
-    model.to_dict()
-    valid_blocks(view["blocks"])
-
-
-@pytest.fixture(autouse=True)
-def every_payload_is_valid_block_kit(slack: FakeSlack) -> Iterator[None]:
-    """After each test: every message and view the bot sent passes slack_sdk's models."""
-    yield
-    for call in slack.calls:
-        if call.method in BLOCK_METHODS and "blocks" in call.params:
-            valid_blocks(call.params["blocks"])
-        if call.method in VIEW_METHODS:
-            valid_view(call.params["view"])
-
-
 # -- Helpers -----------------------------------------------------------------------------------
 
 
