@@ -123,6 +123,13 @@ def _document(out: io.BytesIO, quote: Quote, vendor_name: str) -> BaseDocTemplat
     return doc
 
 
+# A quote kept as a document after it stopped standing says so at its top.
+_NO_LONGER_STANDS = {
+    "superseded": "SUPERSEDED by a later quote",
+    "void": "VOID: the deal was withdrawn",
+}
+
+
 class _Writer:
     """Builds the page's flowables for one locale and frame width."""
 
@@ -154,9 +161,12 @@ class _Writer:
 
     def story(self, quote: Quote, vendor_name: str) -> list[Any]:
         valid = formatting.day(quote.valid_until, self.locale)
+        standing = _NO_LONGER_STANDS.get(quote.status or "valid")
+        notice = [self.p(standing, "title"), Spacer(1, 3 * mm)] if standing else []
         return [
             self.heading(quote, vendor_name),
             Spacer(1, 5 * mm),
+            *notice,
             self.details(quote),
             Spacer(1, 7 * mm),
             self.items(quote),

@@ -297,6 +297,20 @@ def test_customer_is_named_as_the_partners_deal_names_it() -> None:
     assert "Another Partner" not in text
 
 
+@pytest.mark.parametrize(
+    ("status", "banner"),
+    [("superseded", "SUPERSEDED"), ("void", "VOID"), ("ordered", None), ("valid", None)],
+)
+def test_a_quote_that_no_longer_stands_says_so_at_its_top(status: str, banner: str | None) -> None:
+    quote = make_quote()
+    quote.status = status
+    text = text_of(quote_pdf.render(quote, "Vendor"))
+    if banner is None:
+        assert "SUPERSEDED" not in text and "VOID" not in text
+    else:
+        assert text.index(banner) < text.index("Partner")  # above the quote's details
+
+
 @pytest.mark.usefixtures("cjk_font")
 def test_cjk_name_is_drawn_with_the_cjk_font_when_one_is_installed() -> None:
     company = "東京商事株式会社"
