@@ -162,7 +162,7 @@ def test_reply_to_returned_registration_reopens_it(world: World, imap_account: I
 def test_sigkill_mid_run_leaves_one_deal_per_registration(
     world: World, imap_account: ImapAccount, tmp_path: Path
 ) -> None:
-    total = 240
+    total = 120
     for i in range(total):
         # every tenth message repeats an earlier registration under a new Message-ID
         index = i - 5 if i % 10 == 9 else i

@@ -250,27 +250,47 @@ def _timed(fn):
     return result, time.perf_counter() - started
 
 
-def test_a_one_megabyte_encoded_subject_is_read_within_half_a_second():
+def _fastest(fn, runs=3):
+    """The result of `fn` and its fastest time of `runs`: the least disturbed by load."""
+    times = []
+    for _ in range(runs):
+        result, elapsed = _timed(fn)
+        times.append(elapsed)
+    return result, min(times)
+
+
+# Reading grows linearly with the message: ten times the bytes may take ten times as long,
+# with room for noise, never the hundred times a quadratic step would. A ratio measured in
+# one run, not a fixed time, so a slow or busy machine does not fail it.
+MAX_GROWTH = 30
+
+
+def test_a_one_megabyte_encoded_subject_is_read_in_linear_time():
     word = b" =?utf-8?q?Die_hei=C3=9Fe_Zypernsonne_qu=C3=A4lte_Max?=\n"
-    raw = b"From: ann@northwind.example\nSubject:" + word * (1_000_000 // len(word))
-    raw += b"\n\nCompany Name: Acme\nDomain: acme.example\n"
-    read, elapsed = _timed(lambda: readahead.read(raw, headers_only=False, own_addresses=OWN))
+
+    def message(size):
+        raw = b"From: ann@northwind.example\nSubject:" + word * (size // len(word))
+        return raw + b"\n\nCompany Name: Acme\nDomain: acme.example\n"
+
+    small, large = message(100_000), message(1_000_000)
+    _, base = _fastest(lambda: readahead.read(small, headers_only=False, own_addresses=OWN))
+    read, elapsed = _fastest(lambda: readahead.read(large, headers_only=False, own_addresses=OWN))
     assert read.subject.startswith("Die heiße Zypernsonne quälte Max")
     assert read.parsed is not None and read.parsed.status == "ok"
-    assert elapsed < 0.5, f"{elapsed:.2f} s"
+    assert elapsed < MAX_GROWTH * base + 0.05, f"{elapsed:.3f} s against {base:.3f} s"
 
 
 @pytest.mark.parametrize("shape", ["text", "html", "parts", "header lines"])
-def test_a_ten_megabyte_message_is_read_within_two_seconds(shape):
-    raw = _ten_megabytes(shape)
-    result, elapsed = _timed(lambda: parse_message(raw, own_addresses=OWN))
+def test_a_ten_megabyte_message_is_read_in_linear_time(shape):
+    small, large = _message_of(shape, 1_000_000), _message_of(shape, 10_000_000)
+    _, base = _fastest(lambda: parse_message(small, own_addresses=OWN))
+    result, elapsed = _fastest(lambda: parse_message(large, own_addresses=OWN), runs=1)
     assert result.status in ("ok", "invalid")
-    assert elapsed < 2.0, f"{shape}: {elapsed:.2f} s"
+    assert elapsed < MAX_GROWTH * base + 0.05, f"{shape}: {elapsed:.2f} s against {base:.3f} s"
 
 
-def _ten_megabytes(shape: str) -> bytes:
+def _message_of(shape: str, size: int) -> bytes:
     head = b"From: ann@northwind.example\nSubject: New deal\n"
-    size = 10_000_000
     if shape == "text":
         return head + b"\nCompany Name: Acme\n" + b"Lorem ipsum dolor sit amet.\n" * (size // 28)
     if shape == "html":
