@@ -50,7 +50,7 @@ def advance(
     require_role(actor, "partner", "advance deals")
     source = deal.stage
     move = step.action or ("start_order" if source == "approved" else "submit_order")
-    next_stage(source, move)  # a move the stage does not allow is refused first
+    next_stage(source, move, deal.number, deal.moot())  # a move the stage forbids: refused
     if move == "start_order":
         authorise(actor, deal, "start_order")
         quote = _order_quote(deal, step.quote_number)

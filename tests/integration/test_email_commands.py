@@ -183,6 +183,10 @@ def test_an_illegal_move_is_told_with_the_stage_and_the_moves_allowed_and_change
     refused = answer_to(ann, ann.write("start order", answering=received))
     assert "cannot start an order" in refused.body_text
     assert "Opportunity" in refused.body_text and "allowed now" in refused.body_text
+    # The deal named, and only the moves a partner may make: none of the deal desk's.
+    assert "the deal DR-000001 is at stage" in refused.body_text
+    assert "allowed now: amend the registration, withdraw" in refused.body_text
+    assert "approve" not in refused.body_text.split("allowed now")[1].split("\n")[0]
     assert ann.deal("DR-000001").stage == "opportunity"
     assert _events(world) == events
     with world.uow() as uow:
