@@ -69,14 +69,22 @@ def post_request(
 def _decided(session: Session, client: WebClient, deal: Deal, payload: dict[str, Any]) -> None:
     """Replace the last posted request's buttons with the decision; else say it in the thread."""
     body = amend_cards.amendment_decided(deal, payload)
+    posted = last_posted(session, deal, "amendment_request")
+    if posted is not None:
+        client.chat_update(channel=posted["channel"], ts=posted["ts"], **body)
+    else:
+        in_thread(client, deal, body)
+
+
+def last_posted(session: Session, deal: Deal, template: str) -> dict[str, Any] | None:
+    """Where the deal's last `template` message was posted (`channel`, `ts`), if it was."""
     requests = select(OutboxMessage).where(
         OutboxMessage.deal_id == deal.id,
         OutboxMessage.kind == "slack",
-        OutboxMessage.template == "amendment_request",
+        OutboxMessage.template == template,
     )
     for request in session.scalars(requests.order_by(OutboxMessage.id.desc())):
         posted = request.headers or {}
         if posted.get("ts"):
-            client.chat_update(channel=posted["channel"], ts=posted["ts"], **body)
-            return
-    in_thread(client, deal, body)
+            return dict(posted)
+    return None

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import notifications
-from bot.amend_delivery import in_thread, post_request, review_event
+from bot.amend_delivery import in_thread, last_posted, post_request, review_event
 from bot.files import open_dm, share_quote
 from core.config import Settings
 from core.delivery import DeliveryReport, Round, deliver_each
@@ -122,18 +122,11 @@ def _extension_decided(
     session: Session, client: WebClient, deal: Deal, payload: dict[str, Any]
 ) -> None:
     """Replace the last posted extension request's buttons with the decision and who made it."""
-    requests = select(OutboxMessage).where(
-        OutboxMessage.deal_id == deal.id,
-        OutboxMessage.kind == "slack",
-        OutboxMessage.template == "extension_request",
-    )
-    for request in session.scalars(requests.order_by(OutboxMessage.id.desc())):
-        posted = request.headers or {}
-        if posted.get("ts"):
-            granted = payload["event"] == "extension_granted"
-            body = notifications.extension_decided(deal, granted, str(payload.get("by", "")))
-            client.chat_update(channel=posted["channel"], ts=posted["ts"], **body)
-            return
+    posted = last_posted(session, deal, "extension_request")
+    if posted is not None:
+        granted = payload["event"] == "extension_granted"
+        body = notifications.extension_decided(deal, granted, str(payload.get("by", "")))
+        client.chat_update(channel=posted["channel"], ts=posted["ts"], **body)
 
 
 def _partner_dm(
