@@ -3,6 +3,7 @@ PostgreSQL (ILIKE on pg_trgm indexes), and stays right as deals and prospects ch
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from typing import Any
 
@@ -198,7 +199,9 @@ def test_sqlite_index_finds_what_a_scan_of_every_deal_finds(
     texts = [text for _email, name, domain in DEALS for text in (name, domain)]
     # Every 3- and 5-character piece of the stored texts, as stored and in other cases.
     pieces = {t[i : i + n] for t in texts for n in (3, 5) for i in range(len(t) - n + 1)}
-    terms = {v for p in pieces for v in (p, p.upper(), p.swapcase())} | {c[0] for c in CASES}
+    variants = sorted({v for p in pieces for v in (p, p.upper(), p.swapcase())})
+    # A seeded sample of them (all of them take half a minute), and every listed case.
+    terms = set(random.Random(1125).sample(variants, 500)) | {c[0] for c in CASES}
     cases = [(term,) for term in [*sorted(terms), "wat\0er"] if term.strip() == term]
     indexed = found(sqlite_only, cases)
     monkeypatch.setattr(queries, "_indexable", lambda term: False)
