@@ -93,6 +93,8 @@ def _done(args: argparse.Namespace, view: dict[str, Any], what: str) -> int:
 def deals_approve(app: App, args: argparse.Namespace) -> int:
     """Approve a registration, as a reviewer."""
     view = _act(app, args, approve)
+    if view["stage"] != "approved":  # the first of two approvals: recorded, not yet approved
+        return _done(args, view, "approved 1 of 2: a different reviewer must approve too")
     q = view["quotes"][-1]
     extra = f"; quote {q['number']} {q['currency']} {q['total']}"
     return _done(args, view, f"approved until {view['protection_expires_at'][:10]}{extra}")

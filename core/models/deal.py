@@ -13,6 +13,7 @@ from core.db import Base, intpk, money, pct, str40, str200, str320
 from core.errors import FieldError, Invalid, NotAllowed
 from core.models.audit import DealEvent
 from core.models.catalog import Contact, Partner, Product
+from core.models.desk import Review
 from core.models.prospect import Prospect, trigram_index
 from core.stages import next_stage
 
@@ -113,10 +114,7 @@ class Deal(Base):
         back_populates="deal", order_by="Quote.id", foreign_keys="Quote.deal_id"
     )
     events: Mapped[list[DealEvent]] = relationship(order_by="DealEvent.id")
-
-    @property
-    def active(self) -> bool:
-        return self.stage in ACTIVE_STAGES
+    review: Mapped[Review | None] = relationship(lazy="selectin")
 
     # The deal's own rules. Each move goes through the stage machine (core.stages), which
     # refuses one the deal's stage does not allow; who may make it is the services' check.
@@ -182,8 +180,7 @@ class Deal(Base):
         return True
 
     def grant_extension(self, now: datetime, extension: timedelta, limit: int) -> datetime:
-        """Protection extended by `extension` from its end (or from now, if that is later);
-        the old end is returned."""
+        """Protection extended by `extension` from its end (or now, if later); the old end."""
         self._check_extension_limit(limit)
         old_end = self.protection_expires_at
         assert old_end is not None, "an approved deal has a protection end"

@@ -120,6 +120,20 @@ def authorise(actor: Actor, deal: Deal, action: str) -> None:
         require_role(actor, role, _WHAT.get(action, action))
     if role == "partner" and deal.partner_id != actor.partner_id:
         raise NotFound(f"no deal {deal.number}", field="deal")
+    if role == "reviewer" and not actor.email.startswith("rule:"):
+        _within_route(actor, deal, _WHAT.get(action, action))
+
+
+def _within_route(actor: Actor, deal: Deal, what: str) -> None:
+    """Refuse a reviewer outside the reviewers the deal's route lists (if it lists any)."""
+    review = deal.review
+    if review is None or not review.route_reviewers:
+        return
+    if actor.email.lower() not in review.route_reviewers:
+        raise NotAllowed(
+            f"only the reviewers of the {review.route_rule} route can {what} for {deal.number}",
+            field="actor",
+        )
 
 
 _WHAT = {

@@ -92,7 +92,11 @@ def notify_slack(
     if not settings.slack_enabled:
         return
     template = notice.template
-    to = deal.contact.slack_user_id if template == "partner_dm" else settings.slack_review_channel
+    if template == "partner_dm":
+        to = deal.contact.slack_user_id
+    else:  # the review channel of the deal's route, else the setting's
+        review = deal.review
+        to = (review.route_channel if review else None) or settings.slack_review_channel
     if not to or (dedupe_key is not None and outbox.queued(uow, dedupe_key)):
         return  # a contact without a Slack account gets email only
     if deal.id is None:

@@ -23,6 +23,8 @@ from core.protection import DomainCheck
 from core.services.actors import Actor, require_role
 from core.services.claims import active_deals, lookalikes
 from core.services.common import Event, Notice, audit, notify_partner, notify_slack
+from core.services.desk import open_review, stored_rules
+from core.services.review import approve_automatically
 from core.uow import UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
 
@@ -100,14 +102,17 @@ def register(
         require_role(request.actor, "partner", "register deals")
     for attempt in range(3):
         try:
-            return _register_all(uow, requests, now, settings)
+            done, automatic = _register_all(uow, requests, now, settings)
+            break
         except IntegrityError:
             # A concurrent registration of the same prospect or deal won the race:
             # start again and find what it stored.
             uow.rollback()
             if attempt == 2:
                 raise
-    raise AssertionError("unreachable")
+    for number, rule in automatic:
+        approve_automatically(uow, number, rule, now=now, settings=settings)
+    return done
 
 
 @dataclass
@@ -121,9 +126,12 @@ class _Item:
 
 def _register_all(
     uow: UnitOfWork, requests: Sequence[Request], now: datetime, settings: Settings
-) -> list[Registered]:
+) -> tuple[list[Registered], list[tuple[str, str]]]:
+    """Store the registrations; with them, the deals a rule approves automatically (number,
+    rule), to approve once they are committed."""
     session = uow.session
     items = _items(session, requests)
+    specs = stored_rules(uow)
     # The prospects asked for and their lookalikes, and the active deals on them, oldest
     # first; each new prospect and deal joins its list.
     found = lookalikes(session, {r.registration.domain for r in requests})
@@ -154,10 +162,15 @@ def _register_all(
         item.result = Registered(deal, True)
         made.append(item)
     _insert(session, new_prospects, [item.result.deal for item in made if item.result])
+    automatic = []
     for item in made:
+        assert item.result is not None
+        verdict = open_review(uow, item.result.deal, specs, now, settings)  # its route first
         _announce(uow, item, now, settings)
+        if verdict.approve_by is not None and verdict.second_approval is None:
+            automatic.append((item.result.deal.number, verdict.approve_by.name))
     uow.commit()
-    return [item.result for item in items if item.result is not None]
+    return [item.result for item in items if item.result is not None], automatic
 
 
 def _items(session: Session, requests: Sequence[Request]) -> list[_Item]:

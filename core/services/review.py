@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import protection
 from core.config import Settings
 from core.domains import display_both
-from core.errors import Conflict, FieldError, Invalid
+from core.errors import Conflict, DealError, FieldError, Invalid, NotAllowed
 from core.fields import REJECT_REASONS
 from core.models import Deal, Quote
 from core.services.actors import Actor, authorise, load_deal, require_role
 from core.services.claims import claim, lock
 from core.services.common import Event, Notice, audit, notify_partner, notify_slack
+from core.services.desk import review_of, rule_actor
 from core.services.quotes import QuoteBasis, create_quote
+from core.services.sla import start_clock, stop_clock
 from core.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 def approve(
     uow: UnitOfWork, actor: Actor, number: str, *, now: datetime, settings: Settings
-) -> tuple[Deal, Quote]:
-    """Approve a registration: protection window, automatic quote with the reward margin."""
+) -> tuple[Deal, Quote | None]:
+    """Approve a registration: protection window, automatic quote with the reward margin.
+
+    Under a two-person rule the first approval is only recorded (no quote: None); the
+    second, by another reviewer, approves."""
     # First: the refusal below names the rival deal, which only reviewers may learn.
     require_role(actor, "reviewer", "approve registrations")
     session = uow.session
@@ -34,7 +42,10 @@ def approve(
     if rival is not None and deal.stage == "opportunity":
         raise Conflict(_refusal(deal, rival), field="deal")
     authorise(actor, deal, "approve")
+    if _first_of_two(uow, deal, actor, now, settings):
+        return deal, None
     deal.approve(actor.email, now, timedelta(days=settings.protection_days))
+    stop_clock(review_of(deal))
     audit(uow, deal, actor, now, Event("approve", "opportunity", deal.stage))
     basis = QuoteBasis(
         deal.partner, deal.prospect, deal.product, deal.number_of_users, deal, with_margin=True
@@ -102,6 +113,7 @@ def reject(
     deal = load_deal(session, actor, number, for_update=True)
     authorise(actor, deal, "reject")
     deal.reject(actor.email, code, note, now)
+    stop_clock(review_of(deal))
     details = {"reason": code, "note": note}
     audit(uow, deal, actor, now, Event("reject", "opportunity", deal.stage, details))
     notice = Notice("deal_rejected", {"reason_label": REJECT_REASONS[code], "note": note})
@@ -121,6 +133,9 @@ def return_for_info(
     deal = load_deal(session, actor, number, for_update=True)
     authorise(actor, deal, "return")
     deal.return_for_info(question.strip(), now)
+    review = review_of(deal)
+    stop_clock(review)  # the partner's turn: the desk's clock stops
+    review.first_approved_by = review.first_approved_at = None  # a return ends the wait
     details = {"question": question.strip()}
     audit(uow, deal, actor, now, Event("return", deal.stage, deal.stage, details))
     notice = Notice("deal_returned", {"question": question})
@@ -140,6 +155,7 @@ def answer(
     deal = load_deal(session, actor, number, for_update=True)
     authorise(actor, deal, "answer")
     question = deal.answer(now)
+    start_clock(review_of(deal), now, settings)  # answered: the desk's clock starts again
     details = {"question": question, "answer": text}
     audit(uow, deal, actor, now, Event("answer", deal.stage, deal.stage, details))
     notice = Notice("partner_answer", {"answer": text})
@@ -208,3 +224,38 @@ def _tell_slack(
     payload = {"event": event, "by": actor.name, "by_email": actor.email, "at": now.isoformat()}
     notify_slack(uow, deal, Notice("review_update", payload), now=now, settings=settings)
     notify_slack(uow, deal, Notice("partner_dm", payload), now=now, settings=settings)
+
+
+def _first_of_two(
+    uow: UnitOfWork, deal: Deal, actor: Actor, now: datetime, settings: Settings
+) -> bool:
+    """Under a two-person rule, record the first approval and say so; refuse a second by
+    the same reviewer. False when this approval approves."""
+    review = review_of(deal)
+    if not review.second_approval or deal.stage != "opportunity":
+        return False
+    first = review.first_approved_by
+    if first is None:
+        review.first_approved_by, review.first_approved_at = actor.email, now
+        audit(uow, deal, actor, now, Event("approve_first", deal.stage, deal.stage))
+        _tell_slack(uow, deal, "first_approval", actor, now, settings)
+        uow.commit()
+        return True
+    if first == actor.email:
+        raise NotAllowed(
+            f"you gave {deal.number}'s first approval; a different reviewer must give the second",
+            field="actor",
+        )
+    return False
+
+
+def approve_automatically(
+    uow: UnitOfWork, number: str, rule: str, *, now: datetime, settings: Settings
+) -> None:
+    """Approve a registration as rule `rule` decided, through the reviewers' own `approve`;
+    if it cannot be (a rival approved meanwhile), it waits for the reviewers as any other."""
+    try:
+        approve(uow, rule_actor(rule), number, now=now, settings=settings)
+    except DealError as refused:
+        uow.rollback()
+        log.warning("rule %s could not approve %s: %s", rule, number, refused)

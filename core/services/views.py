@@ -77,6 +77,8 @@ def deal_view(deal: Deal, actor: Actor) -> dict[str, Any]:
 
 def _deal_view(deal: Deal) -> dict[str, Any]:
     view: dict[str, Any] = {"number": deal.number, "stage": deal.stage}
+    review = deal.review
+    awaited = deal.stage == "opportunity" and not deal.returned_question
     view.update(registration_json(deal))
     view.update(
         {
@@ -101,6 +103,8 @@ def _deal_view(deal: Deal) -> dict[str, Any]:
             ),
             "extensions_granted": deal.extensions_granted,
             "amendment": deal.amendment,
+            "review_due_at": _iso(review.review_due_at) if awaited and review else None,
+            "claimed_by": review.claimed_by if review else None,
             "withdraw_reason": deal.withdraw_reason,
             "withdraw_note": deal.withdraw_note,
             "quotes": [quote_view(q) for q in deal.quotes],

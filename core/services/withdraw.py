@@ -19,6 +19,7 @@ from core.models import ACTIVE_STAGES, Deal
 from core.reasons import withdraw_code
 from core.services.actors import Actor, authorise, load_deal
 from core.services.common import Event, Notice, audit, notify_partner, notify_slack
+from core.services.sla import stop_clock
 from core.uow import UnitOfWork
 
 
@@ -48,6 +49,8 @@ def withdraw(
     deal = load_deal(session, actor, number, for_update=True)
     authorise(actor, deal, "withdraw")
     reached = deal.withdraw(code, note, now)
+    if deal.review is not None:
+        stop_clock(deal.review)
     for quote in deal.quotes:
         if quote.status in ("valid", "ordered"):
             quote.status = "void"
