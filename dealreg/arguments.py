@@ -4,6 +4,7 @@ of the product, and the module and function that run each subcommand."""
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ HANDLERS: dict[str, str] = {
     "deals quote-pdf": "dealreg.deals_read:deals_quote_pdf",
     "deals check": "dealreg.prospect_command:deals_check",
     "deals prospect": "dealreg.prospect_command:deals_prospect",
+    "rules report": "dealreg.rules_command:rules_report_command",
 }
 
 
@@ -80,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
 
     _intake(sub)
     _deals(sub)
+    _rules(sub)
 
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
         dest="action", required=True
@@ -187,3 +190,23 @@ def _assignment(text: str) -> tuple[str, str]:
     if not eq or not name.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=VALUE")
     return name.strip(), value
+
+
+def _rules(sub: Any) -> None:
+    rules = sub.add_parser("rules", help="the deal desk's rules").add_subparsers(
+        dest="action", required=True
+    )
+    report = rules.add_parser(
+        "report", help="per rule: matched, approved, and how often reviewers agreed with shadows"
+    )
+    report.add_argument("--since", type=_moment, help="from this date or ISO time (UTC)")
+    report.add_argument("--json", action="store_true")
+
+
+def _moment(text: str) -> datetime:
+    """An ISO date or time; a naive one is UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
