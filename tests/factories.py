@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url, text
+from sqlalchemy import delete, make_url, text
 
 from core import catalog, schema
 from core.config import Settings
 from core.db import make_engine, make_session_factory
+from core.models import Rule
+from core.rules import RuleSpec, rules_version
 from core.services.actors import Actor, identify
 from core.services.register import Registered
 from core.uow import UnitOfWork
@@ -48,6 +50,9 @@ class World:
             schema.upgrade(self.engine)
             with self.uow() as uow:
                 catalog.load(uow.session, DEMO_CATALOG.read_text())
+                # The demo's rules would route and approve the tests' deals: a test that
+                # wants rules stores its own (`with_rules`).
+                uow.session.execute(delete(Rule))
                 uow.commit()
             if _server(url) not in _TEMPLATES:
                 self.engine.dispose()
@@ -220,3 +225,26 @@ def register(
     request = services.Request(actor, values, thread_message_id, source_key)
     [done] = services.register(uow, [request], now=now, settings=settings)
     return done
+
+
+def with_rules(world: World, *rules: dict[str, Any]) -> None:
+    """Store `rules` (as the catalogue's `[[rules]]` entries) in place of any."""
+    with world.uow() as uow:
+        uow.session.execute(delete(Rule))
+        specs = [RuleSpec(r["name"]) for r in rules]
+        version = rules_version(specs)
+        for position, r in enumerate(rules):
+            uow.session.add(
+                Rule(
+                    position=position,
+                    name=r["name"],
+                    route=r.get("route"),
+                    reviewers=r.get("reviewers"),
+                    approve=r.get("approve", False),
+                    shadow=r.get("shadow", False),
+                    second_approval=r.get("second_approval", False),
+                    conditions=r.get("when", {}),
+                    version=version,
+                )
+            )
+        uow.commit()
