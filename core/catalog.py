@@ -1,22 +1,21 @@
-"""Load the catalogue TOML (products, tiers, partners, reviewers): all or nothing."""
+"""Load the catalogue TOML (products, tiers, partners, reviewers, rules): all or nothing."""
 
 from __future__ import annotations
 
 import re
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-import pycountry
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.catalog_checks import check_partner, check_person, check_product, check_tier
 from core.errors import CatalogError
-from core.models import Contact, Partner, Product, ProductPrice, Reviewer, Tier
-
-_CODE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+from core.models import Contact, Partner, Product, ProductPrice, Reviewer, Rule, Tier
+from core.rule_parse import catalogue_rule_problems, known_of
+from core.rules import RuleSpec, parse_rules, rules_version
 
 
 @dataclass
@@ -62,10 +61,10 @@ def parse(text: str) -> dict[str, Any]:
     problems: list[str] = []
     tiers = {t.get("name") for t in data.get("tiers", []) if isinstance(t, dict)}
     for section, check in (
-        ("products", _check_product),
-        ("tiers", _check_tier),
-        ("partners", _check_partner),
-        ("reviewers", _check_person),
+        ("products", check_product),
+        ("tiers", check_tier),
+        ("partners", check_partner),
+        ("reviewers", check_person),
     ):
         entries = data.get(section, [])
         if not isinstance(entries, list):
@@ -76,95 +75,12 @@ def parse(text: str) -> dict[str, Any]:
                 where = loc.line(section, i, key)
                 at = f"line {where}: " if where else ""
                 problems.append(f"{at}{section}[{i + 1}].{key}: {message}")
+    for problem in catalogue_rule_problems(data):
+        where = loc.line("rules", problem.index - 1, problem.key.split(".")[0])
+        problems.append(f"line {where}: {problem.text()}" if where else problem.text())
     if problems:
         raise CatalogError(problems)
     return data
-
-
-def _dec(entry: dict[str, Any], key: str, lo: int, hi: int | None) -> list[tuple[str, str]]:
-    raw = entry.get(key)
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        return [(key, f"{raw!r} is not a number")]
-    if not value.is_finite() or value < lo or (hi is not None and value > hi):
-        return [(key, f"{raw!r} must be between {lo} and {hi}" if hi else f"must be >= {lo}")]
-    return []
-
-
-def _currency(value: Any, key: str) -> list[tuple[str, str]]:
-    if not isinstance(value, str) or pycountry.currencies.get(alpha_3=value.upper()) is None:
-        return [(key, f"{value!r} is not an ISO 4217 currency code")]
-    return []
-
-
-def _required(entry: Any, keys: tuple[str, ...]) -> list[tuple[str, str]]:
-    if not isinstance(entry, dict):
-        return [("entry", "must be a table")]
-    return [(k, "is required") for k in keys if entry.get(k) in (None, "")]
-
-
-def _check_product(entry: Any, _tiers: set[Any]) -> list[tuple[str, str]]:
-    problems = _required(entry, ("code", "name", "unit_price", "currency"))
-    if problems:
-        return problems
-    if not _CODE.match(str(entry["code"])):
-        problems.append(("code", f"{entry['code']!r} must be lower-case letters, digits and _"))
-    problems += _dec(entry, "unit_price", 0, None) + _currency(entry["currency"], "currency")
-    term = entry.get("term_months", 12)
-    if not isinstance(term, int) or not 1 <= term <= 120:
-        problems.append(("term_months", f"{term!r} must be a whole number of months, 1 to 120"))
-    aliases = entry.get("aliases", [])
-    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        problems.append(("aliases", "must be a list of strings"))
-    prices = entry.get("prices", {})
-    if not isinstance(prices, dict):
-        problems.append(("prices", 'must be a table of CURRENCY = "price"'))
-    else:
-        for cur, value in prices.items():
-            problems += [("prices", m) for _, m in _currency(cur, "prices")]
-            problems += [("prices", f"{cur}: {m}") for _, m in _dec({"p": value}, "p", 0, None)]
-    return problems
-
-
-def _check_tier(entry: Any, _tiers: set[Any]) -> list[tuple[str, str]]:
-    problems = _required(entry, ("name", "discount_pct"))
-    if problems:
-        return problems
-    problems += _dec(entry, "discount_pct", 0, 100)
-    if entry.get("reward_margin_pct") is not None:
-        problems += _dec(entry, "reward_margin_pct", 0, 100)
-    return problems
-
-
-def _email(value: Any, key: str) -> list[tuple[str, str]]:
-    try:
-        validate_email(str(value), check_deliverability=False)
-    except EmailNotValidError as exc:
-        return [(key, f"{value!r} is not a valid email address ({exc})")]
-    return []
-
-
-def _check_person(entry: Any, _tiers: set[Any]) -> list[tuple[str, str]]:
-    problems = _required(entry, ("name", "email"))
-    return problems or _email(entry["email"], "email")
-
-
-def _check_partner(entry: Any, tiers: set[Any]) -> list[tuple[str, str]]:
-    problems = _required(entry, ("name", "tier", "country", "currency"))
-    if problems:
-        return problems
-    if entry["tier"] not in tiers:
-        problems.append(("tier", f"{entry['tier']!r} is not a tier in this file"))
-    if pycountry.countries.get(alpha_2=str(entry["country"]).upper()) is None:
-        problems.append(("country", f"{entry['country']!r} is not an ISO 3166-1 alpha-2 code"))
-    problems += _currency(entry["currency"], "currency")
-    contacts = entry.get("contacts", [])
-    if not isinstance(contacts, list):
-        return [*problems, ("contacts", "must be a list of { name, email } tables")]
-    for j, contact in enumerate(contacts, start=1):
-        problems += [("contacts", f"[{j}] {k}: {m}") for k, m in _check_person(contact, tiers)]
-    return problems
 
 
 def load(session: Session, text: str) -> LoadReport:
@@ -178,8 +94,26 @@ def load(session: Session, text: str) -> LoadReport:
         _upsert_partner(session, entry, tiers, report)
     for entry in data.get("reviewers", []):
         _upsert_reviewer(session, entry, report)
+    _store_rules(session, parse_rules(data.get("rules", []), known_of(data)), report)
     session.flush()
     return report
+
+
+def _store_rules(session: Session, specs: list[RuleSpec], report: LoadReport) -> None:
+    """Make the stored rules the file's, in its order: the file is the truth."""
+    version = rules_version(specs)
+    have = {row.name: row for row in session.scalars(select(Rule))}
+    for name in sorted(have.keys() - {s.name for s in specs}):
+        session.delete(have.pop(name))
+        report.changed.append(f"rule {name} removed")
+    session.flush()
+    for position, spec in enumerate(specs):
+        new = spec.name not in have
+        row = have.get(spec.name) or Rule(name=spec.name)
+        session.add(row)
+        values = {"position": position, **spec.stored()}
+        _apply(row, values, f"rule {spec.name}", report, new)
+        row.version = version
 
 
 def _apply(obj: Any, values: dict[str, Any], label: str, report: LoadReport, new: bool) -> None:
