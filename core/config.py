@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core import business_time
 
 
 class Settings(BaseSettings):
@@ -31,7 +33,17 @@ class Settings(BaseSettings):
     reward_margin_pct: Decimal = Field(default=Decimal("10"), ge=0, le=100)
     quote_valid_days: int = Field(default=30, ge=1)
     reminder_days: list[int] = Field(default_factory=lambda: [14, 3])
+    # The deal desk's service level: a decision is due this many business hours after a
+    # registration arrives (or the partner answers a return), counted in these hours and zone,
+    # skipping the public holidays of a country (optionally `GB-ENG`: with a subdivision).
     nudge_after_hours: int = Field(default=48, ge=1)
+    review_sla_hours: float = Field(default=16, gt=0)
+    business_hours: str = "Mon-Fri 09:00-17:30"
+    business_timezone: str = "Europe/London"
+    business_holidays: str = "GB"
+    # Where an overdue registration is escalated (each optional).
+    slack_escalation_channel: str | None = None
+    escalation_email: str | None = None
     max_extensions: int = Field(default=1, ge=0)
     extension_days: int = Field(default=30, ge=1)
     intake_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
@@ -52,6 +64,34 @@ class Settings(BaseSettings):
     # Slack requests are a few KB; a bigger body is refused (413) before it is read whole.
     slack_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     base_url: str = "http://localhost:3000"
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        business_time.parse_hours(value)
+        return value
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        business_time.parse_zone(value)
+        return value
+
+    @field_validator("business_holidays")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        # The default is known good; checking another loads the holidays package (~60 ms,
+        # which every command reading the settings would otherwise pay).
+        if value != "GB":
+            business_time.parse_region(value)
+        return value
+
+    @property
+    def business_calendar(self) -> business_time.BusinessCalendar:
+        """The deal desk's business calendar, from the three business settings."""
+        return business_time.calendar(
+            self.business_hours, self.business_timezone, self.business_holidays
+        )
 
     @property
     def slack_enabled(self) -> bool:
