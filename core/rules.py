@@ -159,22 +159,23 @@ def _condition(facts: Facts, key: str, value: Any) -> tuple[bool, str]:
             return ok, f"{label} {have}" if ok else f"{label} {have}, not {value[0]}"
         return ok, f"{label} {have} {'in' if ok else 'not in'} {', '.join(value)}"
     if key in COUNT_KEYS:
-        return _compare(Decimal(facts.users), Decimal(value), key, " users")
+        ok, sign = _compare(Decimal(facts.users), Decimal(value), key)
+        users = "user" if facts.users == 1 else "users"
+        return ok, f"{facts.users:,} {users} {sign} {value:,}"
     if key in MONEY_KEYS:
         bound, currency = money_of(value)
         if facts.currency.upper() != currency:
             return False, f"value in {facts.currency.upper()}, not {currency}"
-        return _compare(facts.value, bound, key, f" {currency}")
+        ok, sign = _compare(facts.value, bound, key)
+        return ok, f"{plain(facts.value)} {currency} {sign} {plain(bound)} {currency}"
     raise ValueError(f"unknown condition {key!r}")  # parse_rules refuses it
 
 
-def _compare(have: Decimal, bound: Decimal, key: str, unit: str) -> tuple[bool, str]:
-    """A bound, inclusive: "300 users ≤ 500", "42,000 USD ≤ 50,000 USD"."""
-    lower = key.startswith("min_")
-    ok = have >= bound if lower else have <= bound
-    sign = ("≥" if ok else "<") if lower else ("≤" if ok else ">")
-    after = unit if unit != " users" else ""
-    return ok, f"{plain(have)}{unit} {sign} {plain(bound)}{after}"
+def _compare(have: Decimal, bound: Decimal, key: str) -> tuple[bool, str]:
+    """Whether a bound holds (inclusive), and the sign that says how it stands."""
+    if key.startswith("min_"):
+        return (True, "≥") if have >= bound else (False, "<")
+    return (True, "≤") if have <= bound else (False, ">")
 
 
 def plain(amount: Decimal) -> str:
