@@ -54,21 +54,33 @@ def open_review(
     start_clock(review, now, settings)
     uow.session.add(review)
     deal.review = review
-    if specs:
-        details = {
-            "version": rules.rules_version(specs),
-            "route": review.route_rule,
-            "approve_by": verdict.approve_by.name if verdict.approve_by else None,
-            "second_approval": verdict.second_approval.name if verdict.second_approval else None,
-            "shadows": [s.name for s in verdict.shadows],
-            "findings": [
-                {"rule": f.rule, "matched": f.matched, "explanation": f.explanation}
-                for f in verdict.findings
-            ],
-        }
-        system = Actor(kind="system", email="system", name="dealreg", channel="system")
-        audit(uow, deal, system, now, Event("rules", deal.stage, deal.stage, details))
     return verdict
+
+
+def record_verdict(
+    uow: UnitOfWork,
+    deal: Deal,
+    specs: Sequence[rules.RuleSpec],
+    verdict: rules.Verdict,
+    now: datetime,
+) -> None:
+    """Write what the rules said of a new registration to its audit trail, with the rules'
+    version; nothing when there are no rules."""
+    if not specs:
+        return
+    details = {
+        "version": rules.rules_version(specs),
+        "route": verdict.route.name if verdict.route else None,
+        "approve_by": verdict.approve_by.name if verdict.approve_by else None,
+        "second_approval": verdict.second_approval.name if verdict.second_approval else None,
+        "shadows": [s.name for s in verdict.shadows],
+        "findings": [
+            {"rule": f.rule, "matched": f.matched, "explanation": f.explanation}
+            for f in verdict.findings
+        ],
+    }
+    system = Actor(kind="system", email="system", name="dealreg", channel="system")
+    audit(uow, deal, system, now, Event("rules", deal.stage, deal.stage, details))
 
 
 def facts(deal: Deal, again: Deal | None) -> rules.Facts:

@@ -23,7 +23,7 @@ from core.protection import DomainCheck
 from core.services.actors import Actor, require_role
 from core.services.claims import active_deals, lookalikes
 from core.services.common import Event, Notice, audit, notify_partner, notify_slack
-from core.services.desk import open_review, stored_rules
+from core.services.desk import open_review, record_verdict, stored_rules
 from core.services.review import approve_automatically
 from core.uow import UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
@@ -167,6 +167,7 @@ def _register_all(
         assert item.result is not None
         verdict = open_review(uow, item.result.deal, specs, now, settings)  # its route first
         _announce(uow, item, now, settings)
+        record_verdict(uow, item.result.deal, specs, verdict, now)
         if verdict.approve_by is not None and verdict.second_approval is None:
             automatic.append((item.result.deal.number, verdict.approve_by.name))
     uow.commit()

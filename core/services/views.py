@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -42,16 +43,16 @@ def quote_view(quote: Quote) -> dict[str, Any]:
             {
                 "kind": line.kind,
                 "description": line.description,
-                "unit_price": str(line.unit_price.normalize()),
+                "unit_price": _plain(line.unit_price),
                 "quantity": line.quantity,
                 "term_months": line.term_months,
-                "pct": None if line.pct is None else str(line.pct.normalize()),
+                "pct": None if line.pct is None else _plain(line.pct),
                 "amount": str(round_money(line.amount, quote.currency)),
             }
             for line in quote.lines
         ],
-        "discount_pct": str(quote.discount_pct.normalize()),
-        "reward_margin_pct": str(quote.reward_margin_pct.normalize()),
+        "discount_pct": _plain(quote.discount_pct),
+        "reward_margin_pct": _plain(quote.reward_margin_pct),
         "list_amount": str(round_money(quote.list_amount, quote.currency)),
         "total": str(round_money(quote.total, quote.currency)),
         "valid_until": quote.valid_until.isoformat(),
@@ -123,6 +124,11 @@ def _deal_view(deal: Deal) -> dict[str, Any]:
         }
     )
     return view
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal without trailing zeros and never in exponent form: "10", "12.5", "3.5"."""
+    return format(value.normalize(), "f")
 
 
 def _iso(value: Any) -> str | None:
