@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import notifications
+from bot import notifications, sla_messages
 from bot.amend_delivery import in_thread, last_posted, post_request, review_event
 from bot.files import open_dm, share_quote
 from core.config import Settings
@@ -84,8 +84,10 @@ def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> N
             body = notifications.extension_request(deal, str(payload.get("reason") or ""))
             posted = client.chat_postMessage(channel=row.to_addr, **body)
             row.headers = {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
-        elif row.template == "reviewer_nudge":
-            in_thread(client, deal, notifications.nudge(deal), fallback=row.to_addr)
+        elif row.template == "sla_reminder":
+            in_thread(client, deal, sla_messages.reminder(deal, payload), fallback=row.to_addr)
+        elif row.template == "sla_escalation":
+            client.chat_postMessage(channel=row.to_addr, **sla_messages.escalation(deal, payload))
         elif row.template == "partner_dm":
             _partner_dm(uow, client, runtime.settings, row, deal, str(payload.get("event", "")))
         else:

@@ -53,7 +53,7 @@ def approve(
     quote = create_quote(session, basis, now=now, settings=settings, created_by=actor.email)
     session.flush()
     session.refresh(deal, ["quotes"])
-    notice = Notice("deal_approved", {"quote": quote})
+    notice = Notice("deal_approved", {"quote": quote, "rule_line": _rule_line(deal, actor)})
     notify_partner(uow, deal, notice, now=now, settings=settings)
     _tell_slack(uow, deal, "approved", actor, now, settings)
     uow.commit()
@@ -259,3 +259,11 @@ def approve_automatically(
     except DealError as refused:
         uow.rollback()
         log.warning("rule %s could not approve %s: %s", rule, number, refused)
+
+
+def _rule_line(deal: Deal, actor: Actor) -> str | None:
+    """How a rule's automatic approval explains itself, for the partner's email."""
+    if not actor.email.startswith("rule:") or deal.review is None:
+        return None
+    notes = deal.review.rule_notes or []
+    return next((n["text"] for n in notes if n.get("kind") == "approved"), None)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import Conflict, NotAllowed
-from core.models import Deal, DealEvent, Review
+from core.models import Deal, DealEvent, OutboxMessage, Review
 from core.services.desk import claim
 from core.services.review import Rejection
 from core.services.rules_report import rules_report
@@ -113,6 +113,12 @@ def test_a_rule_approves_through_approve_and_says_why(world: World) -> None:
     with world.uow() as uow:
         shown = services.deal_view(services.show(uow.session, ann, number), ann)
     assert len(shown["quotes"]) == 1 and shown["quotes"][0]["reward_margin_pct"] == "10"
+    with world.uow() as uow:  # the partner is told why, in the approval email
+        email = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "deal_approved")
+        ).one()
+    assert "approved at once under the programme's rules: " in email.body_text
+    assert "gold-small" in email.body_text
 
 
 def test_no_automatic_approval_for_a_conflict(world: World) -> None:
