@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     # The deal desk's service level: a decision is due this many business hours after a
     # registration arrives (or the partner answers a return), counted in these hours and zone,
     # skipping the public holidays of a country (optionally `GB-ENG`: with a subdivision).
-    nudge_after_hours: int = Field(default=48, ge=1)
     review_sla_hours: float = Field(default=16, gt=0)
     business_hours: str = "Mon-Fri 09:00-17:30"
     business_timezone: str = "Europe/London"

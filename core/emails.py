@@ -14,7 +14,9 @@ Context keys every template may use (render fills the optional ones):
     base_url      link to the product, or None
 
 Template-specific keys (required unless marked optional):
-    registration_received / intake_confirmation   deal
+    registration_received / intake_confirmation   deal; decides_by (optional: when the
+                           desk decides, as the partner reads it; shown while deal.review
+                           has a due time)
     deal_approved          deal (protection_expires_at set), quote; extensions_left (optional)
     deal_rejected          deal (reject_reason, review_note); reason_label, note (optional,
                            override the deal's)
@@ -32,8 +34,8 @@ Template-specific keys (required unless marked optional):
     order_submitted        deal; quote (optional)
     extension_granted      deal; extension_days (optional)
     extension_declined     deal; note (optional)
-    reviewer_nudge         deals (list of Deal waiting for review); hours, review_channel
-                           (optional)
+    sla_reminder           deal, percent (50 | 90), due_at; name, claimed_by (optional)
+    sla_escalation         deal, due_at; claimed_by (optional)
     deal_amended           deal, changes (lines "Label: old → new")
     amendment_requested    deal, changes
     amend_approved         deal, changes, quote (the new one); note (optional)
@@ -87,7 +89,8 @@ TEMPLATE_NAMES = (
     "order_submitted",
     "extension_granted",
     "extension_declined",
-    "reviewer_nudge",
+    "sla_reminder",
+    "sla_escalation",
     "intake_command",
     "deal_amended",
     "amendment_requested",

@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core import delivery, outbox
+from core import delivery
 from core.config import Settings
-from core.locales import locale_for
-from core.models import Deal, InboundEmail, JobRun, Reviewer
+from core.models import Deal, InboundEmail, JobRun, Review
 from core.services import inbound
-from core.services.common import Notice, notify_partner, notify_slack
+from core.services.common import Notice, notify_partner
 from core.services.lifecycle import expire_lapsed
+from core.services.sla import ESCALATED, STEP_NAMES, step_due
+from core.services.sla_notices import claim_step, notify_step
 from core.uow import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
@@ -55,30 +56,32 @@ def _left(deal: Deal, settings: Settings) -> int:
     return max(settings.max_extensions - deal.extensions_granted, 0)
 
 
-def nudge(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:
-    """Tell the deal desk about registrations waiting too long: once per period."""
-    period = timedelta(hours=settings.nudge_after_hours)
+def sla(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:
+    """Remind the desk at 50% and 90% of each awaited decision's business time, and escalate
+    once it is due: each step once, whichever worker gets to it first."""
     with uow_factory() as uow:
-        waiting = uow.session.scalars(
-            select(Deal)
-            .where(Deal.stage == "opportunity", Deal.created_at <= now - period)
-            .where((Deal.last_nudged_at.is_(None)) | (Deal.last_nudged_at <= now - period))
-            .order_by(Deal.created_at)
-            .with_for_update(skip_locked=True, of=Deal)
+        waiting = uow.session.execute(
+            select(Review.deal_id, Review.review_due_at, Review.sla_notified)
+            .join(Deal, Deal.id == Review.deal_id)
+            .where(Deal.stage == "opportunity", Deal.returned_question.is_(None))
+            .where(Review.review_due_at.is_not(None), Review.sla_notified < ESCALATED)
+            .order_by(Review.review_due_at)
         ).all()
-        if not waiting:
-            return []
-        slot = int(now.timestamp() // period.total_seconds())
-        for reviewer in uow.session.scalars(select(Reviewer)):
-            context = {"deals": waiting, "hours": settings.nudge_after_hours}
-            email = outbox.Email("reviewer_nudge", reviewer.email, context, locale_for(None))
-            key = f"reviewer_nudge:{reviewer.id}:{slot}"
-            outbox.enqueue(uow, email, now=now, settings=settings, dedupe_key=key)
-        for deal in waiting:
-            deal.last_nudged_at = now
-            notify_slack(uow, deal, Notice("reviewer_nudge"), now=now, settings=settings)
-        uow.commit()
-        return [d.number for d in waiting]
+    done: list[str] = []
+    for deal_id, due_at, notified in waiting:
+        assert due_at is not None  # as the query asks
+        step = step_due(due_at, now, settings)
+        if step <= notified:
+            continue
+        # A missed run sends only the step reached now: one late reminder, not a burst.
+        with uow_factory() as uow:
+            if not claim_step(uow, deal_id, due_at, step):
+                continue
+            deal = uow.session.get_one(Deal, deal_id)
+            notify_step(uow, deal, step, now, settings)
+            uow.commit()
+            done.append(f"{deal.number}: {STEP_NAMES[step]}")
+    return done
 
 
 def expire(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:

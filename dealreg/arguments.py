@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-JOB_NAMES = ("outbox", "expire", "remind", "nudge", "poll")
+JOB_NAMES = ("outbox", "expire", "remind", "sla", "poll")
 # core.fields' STAGES and WITHDRAW_REASONS codes, written out so `--help` imports no product
 # (tests/integration/test_cli_amend.py checks they match).
 STAGE_CODES = (
@@ -87,8 +87,11 @@ def parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
         dest="action", required=True
     )
-    run = jobs.add_parser("run", help="run one job now")
+    run = jobs.add_parser("run", help="run one job now, or as of a given time")
     run.add_argument("name", choices=JOB_NAMES)
+    run.add_argument(
+        "--at", type=_moment, help="run as of this ISO time (naive: UTC), to replay a missed run"
+    )
     run.add_argument("--json", action="store_true")
     return p
 

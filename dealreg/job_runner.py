@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import traceback
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,13 +21,16 @@ from intake.pipeline import make_mailbox, run_once
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 ROUND = 10  # rows of each kind claimed at a time by the outbox job
+Clock = Callable[[], datetime]
 
 
-def run_job(app: App, name: str) -> dict[str, Any]:
-    """Run the named job once, now, and record its outcome for `dealreg status`."""
+def run_job(app: App, name: str, at: datetime | None = None) -> dict[str, Any]:
+    """Run the named job once, now or as of `at`, and record its outcome for `dealreg
+    status` (when it really ran)."""
     started = app.now()
+    clock: Clock = app.now if at is None else (lambda: at)
     try:
-        result = _run(app, name)
+        result = _run(app, name, clock)
     except Exception as exc:
         error = "".join(traceback.format_exception_only(exc)).strip()
         jobs.record_run(app.uow, name, started, app.now(), error)
@@ -36,15 +40,15 @@ def run_job(app: App, name: str) -> dict[str, Any]:
 
 
 def jobs_run(app: App, args: argparse.Namespace) -> int:
-    """`dealreg jobs run NAME`: run one job now and print what it did."""
-    result = run_job(app, args.name)
+    """`dealreg jobs run NAME [--at TIME]`: run one job now (or as of TIME), print what it did."""
+    result = run_job(app, args.name, args.at)
     return emit(args, result, f"{args.name}: {json.dumps(result, default=str)}")
 
 
-def _run(app: App, name: str) -> dict[str, Any]:
-    now = app.now()
+def _run(app: App, name: str, clock: Clock) -> dict[str, Any]:
+    now = clock()
     if name == "outbox":
-        return _deliver(app, now)
+        return _deliver(app, clock)
     if name == "expire":
         return {
             "expired": jobs.expire(app.uow, now, app.settings),
@@ -52,8 +56,8 @@ def _run(app: App, name: str) -> dict[str, Any]:
         }
     if name == "remind":
         return {"reminded": jobs.remind(app.uow, now, app.settings)}
-    if name == "nudge":
-        return {"nudged": jobs.nudge(app.uow, now, app.settings)}
+    if name == "sla":
+        return {"notified": jobs.sla(app.uow, now, app.settings)}
     if name == "poll":
         ctx = intake_context(app)
         mailbox = make_mailbox(ctx)
@@ -65,7 +69,7 @@ def _run(app: App, name: str) -> dict[str, Any]:
     raise ValueError(f"unknown job {name!r}")
 
 
-def _deliver(app: App, now: datetime) -> dict[str, Any]:
+def _deliver(app: App, clock: Clock) -> dict[str, Any]:
     """Send the due emails, and the due Slack messages when Slack is configured, until
     none is due.
 
@@ -77,7 +81,7 @@ def _deliver(app: App, now: datetime) -> dict[str, Any]:
     mailer = make_mailer(app.settings)
     try:
         while True:
-            now = app.now()
+            now = clock()
             round_ = delivery.Round(WORKER_ID, now, limit=ROUND)
             mailed = delivery.deliver_due(app.uow, mailer, round_, settings=app.settings)
             posted = delivery.DeliveryReport()

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Seconds between runs of each job. The outbox also runs the moment mail is queued
 # (`dealreg.wakeup`): its interval is the safety net.
-INTERVALS = {"outbox": 15, "expire": 300, "remind": 3600, "nudge": 3600}
+INTERVALS = {"outbox": 15, "expire": 300, "remind": 3600, "sla": 300}
 _MAILBOX_LOCK = 0x6465616C  # "deal": one mailbox reader across all workers
 
 

@@ -22,6 +22,7 @@ from core.models import (
     Partner,
 )
 from core.services.actors import Actor
+from core.services.sla import due_line
 from core.uow import UnitOfWork
 
 log = logging.getLogger("core.deals")
@@ -67,10 +68,12 @@ def audit(uow: UnitOfWork, deal: Deal, actor: Actor, now: datetime, event: Event
 @dataclass(frozen=True)
 class Notice:
     """What a notification about a deal says: its template, and what it adds to the deal
-    (an email's context, such as the quote it hands over; a Slack message's payload)."""
+    (an email's context, such as the quote it hands over; a Slack message's payload); for
+    Slack, a `channel` instead of the review channel (the escalation channel, a route's)."""
 
     template: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    channel: str | None = None
 
 
 def notify_slack(
@@ -86,7 +89,8 @@ def notify_slack(
     and delivers it.
 
     Templates: review_request, review_update, extension_request, partner_answer,
-    reviewer_nudge (to the review channel) and partner_dm (to the registering contact).
+    sla_reminder (to the review channel), sla_escalation (to `notice.channel`) and
+    partner_dm (to the registering contact). `notice.channel` overrides the review channel.
     Nothing is queued while Slack is not configured, nor twice under one `dedupe_key`.
     """
     if not settings.slack_enabled:
@@ -94,6 +98,8 @@ def notify_slack(
     template = notice.template
     if template == "partner_dm":
         to = deal.contact.slack_user_id
+    elif notice.channel:
+        to = notice.channel
     else:  # the review channel of the deal's route, else the setting's
         review = deal.review
         to = (review.route_channel if review else None) or settings.slack_review_channel
@@ -132,6 +138,8 @@ def notify_partner(
         "contact": deal.contact,
         "vendor_name": settings.vendor_name,
         "progress": progress(deal.stage, deal.withdrawn_from),
+        # When the desk decides, in the partner's zone, while a decision is awaited.
+        "decides_by": due_line(deal.review, partner, settings),
         **notice.details,
     }
     thread = deal.thread_message_id

@@ -1,4 +1,5 @@
-"""What happens between the clicks: expiry, reminders, nudges, and several workers at once."""
+"""What happens between the clicks: expiry, reminders, and several workers at once (the
+service level's reminders: tests/integration/test_sla.py)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def emails(world: World, template: str) -> int:
 
 @pytest.fixture
 def short_world(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    w = World(db_url, tmp_path, protection_days=2, reminder_days=[14, 1], nudge_after_hours=24)
+    w = World(db_url, tmp_path, protection_days=2, reminder_days=[14, 1])
     yield w
     w.close()
 
@@ -77,17 +78,6 @@ def test_reminder_goes_out_once_inside_its_window(world: World) -> None:
     assert jobs.remind(world.uow, end - timedelta(days=2), world.settings) == [number]
     assert jobs.remind(world.uow, end - timedelta(days=1), world.settings) == []
     assert emails(world, "expiry_reminder") == 2
-
-
-def test_waiting_registration_nudges_reviewers_once_per_period(short_world: World) -> None:
-    registered(short_world, 2)
-    settings = short_world.settings
-    assert jobs.nudge(short_world.uow, NOW + timedelta(hours=23), settings) == []
-    assert len(jobs.nudge(short_world.uow, NOW + timedelta(hours=25), settings)) == 2
-    assert jobs.nudge(short_world.uow, NOW + timedelta(hours=30), settings) == []
-    assert emails(short_world, "reviewer_nudge") == 2  # one per reviewer, both deals in it
-    assert len(jobs.nudge(short_world.uow, NOW + timedelta(hours=50), settings)) == 2
-    assert emails(short_world, "reviewer_nudge") == 4
 
 
 def test_status_reports_stages_queues_and_waiting(world: World) -> None:

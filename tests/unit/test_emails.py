@@ -148,7 +148,15 @@ def context_for(name: str, deal: Deal, quote: Quote) -> dict[str, Any]:
         "expiry_reminder": {"days_left": 14, "extensions_left": 1},
         "extension_granted": {"extension_days": 30},
         "extension_declined": {"note": "Close date too far out."},
-        "reviewer_nudge": {"deal": None, "deals": [deal], "hours": 48},
+        "sla_reminder": {
+            "percent": 90,
+            "due_at": datetime(2026, 12, 31, 17, 30, tzinfo=UTC),
+            "name": "Dee Desk",
+            "claimed_by": "dee@vendor.example",
+            "contact": None,
+            "progress": [],
+        },
+        "sla_escalation": {"due_at": datetime(2026, 12, 31, 17, 30, tzinfo=UTC), "progress": []},
         "intake_command": {"command": "status"},
         "deal_amended": {"changes": ["Number of Users: 250 → 300"]},
         "amendment_requested": {"changes": ["Domain: acme.co.uk → acme.com"]},
@@ -249,11 +257,12 @@ def test_money_follows_the_quote_currency_whatever_the_sign_of_discount_lines() 
 
 def test_datetimes_are_shown_in_the_readers_zone() -> None:
     deal, quote = make_deal(stage="opportunity")
-    ctx = context_for("reviewer_nudge", deal, quote)
+    ctx = context_for("sla_reminder", deal, quote)
 
-    out = emails.render("reviewer_nudge", ctx, locale="en_US", tz="America/New_York")
+    out = emails.render("sla_reminder", ctx, locale="en_US", tz="America/New_York")
 
-    assert "Dec 31, 2026, 4:30:00\u202fAM" in out.text
+    assert "registered Dec 31, 2026, 4:30:00\u202fAM" in out.text
+    assert "decides by Dec 31, 2026, 12:30:00\u202fPM" in out.text
 
 
 def test_progress_bar_marks_the_current_stage_in_text_and_html() -> None:
