@@ -73,7 +73,8 @@ def record_verdict(
         "route": verdict.route.name if verdict.route else None,
         "approve_by": verdict.approve_by.name if verdict.approve_by else None,
         "second_approval": verdict.second_approval.name if verdict.second_approval else None,
-        "shadows": [s.name for s in verdict.shadows],
+        # The shadow rules that would have approved it (none while something withholds it).
+        "shadows": [] if verdict.withheld else [s.name for s in verdict.shadows],
         "findings": [
             {"rule": f.rule, "matched": f.matched, "explanation": f.explanation}
             for f in verdict.findings

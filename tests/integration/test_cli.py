@@ -129,7 +129,8 @@ def test_show_json_has_the_spec_keys(cli: Cli) -> None:
         assert key in view
     assert set(view["prospect"]) >= {"company_name", "domain"}
     assert set(view["quotes"][0]) >= {"number", "currency", "lines", "reward_margin_pct", "total"}
-    assert [h["action"] for h in view["history"]] == ["register", "approve"]
+    # The demo catalogue has rules: what they said of the registration is on its record too.
+    assert [h["action"] for h in view["history"]] == ["register", "rules", "approve"]
     assert view["close_date"] == "2027-03-31"
     assert view["number_of_users"] == 250
     assert view["budget_approved"] is True
