@@ -17,9 +17,8 @@ from core import rules
 from core.config import Settings
 from core.domains import suspicion
 from core.errors import Conflict, NotAllowed
-from core.models import Deal, Review, Rule
+from core.models import Deal, Prospect, Review, Rule
 from core.services.actors import Actor, authorise, load_deal, require_role
-from core.services.claims import lookalikes
 from core.services.common import Event, Notice, audit, notify_slack
 from core.services.sla import start_clock
 from core.uow import UnitOfWork
@@ -120,7 +119,7 @@ def reregistration(uow: UnitOfWork, deal: Deal, now: datetime, settings: Setting
     approved and let expire or withdrawn within the protection period: registering again
     must not renew a protection without the deal desk."""
     since = now - timedelta(days=settings.protection_days)
-    prospects = [p.id for p in lookalikes(uow.session, [deal.prospect.domain])]
+    prospects = select(Prospect.id).where(Prospect.skeleton == deal.prospect.skeleton)
     stmt = (
         select(Deal)
         .where(
