@@ -11,7 +11,7 @@ from slack_sdk.web import SlackResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import amend_cards
+from bot import amend_cards, desk_cards
 from core.config import Settings
 from core.models import Deal, OutboxMessage
 from core.services.amendment import amendment_preview
@@ -33,8 +33,8 @@ def in_thread(
 
 
 def review_event(session: Session, client: WebClient, deal: Deal, payload: dict[str, Any]) -> None:
-    """The thread's side of a review update about a change or an end (the card is updated
-    by the caller)."""
+    """The thread's side of a review update about a change, an end or a first of two
+    approvals (the card is updated by the caller)."""
     event, by = payload.get("event"), str(payload.get("by") or "")
     if event == "amended":
         changes = amend_cards.changes_of(payload.get("changes") or {})
@@ -45,6 +45,8 @@ def review_event(session: Session, client: WebClient, deal: Deal, payload: dict[
         in_thread(client, deal, amend_cards.withdrawn_note(deal, by))
     elif event == "unblocked":
         in_thread(client, deal, amend_cards.unblocked_note(deal, str(payload.get("by_deal"))))
+    elif event == "first_approval":
+        in_thread(client, deal, desk_cards.first_approval_note(deal, by))
 
 
 def post_request(

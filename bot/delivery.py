@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot import notifications, sla_messages
 from bot.amend_delivery import in_thread, last_posted, post_request, review_event
+from bot.desk_cards import desk_clock
 from bot.files import open_dm, share_quote
 from core.config import Settings
 from core.delivery import DeliveryReport, Round, deliver_each
@@ -70,7 +71,7 @@ def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> N
             raise ValueError(f"slack outbox row {row_id} has no deal")
         payload: dict[str, Any] = json.loads(row.body_text or "{}")
         if row.template in REVIEW_CHANNEL_TEMPLATES:
-            _review(uow.session, client, runtime.settings, deal, row.to_addr)
+            _review(uow.session, client, runtime, deal, row.to_addr)
             if row.template == "partner_answer":
                 answer = notifications.answer_in_thread(deal, str(payload.get("answer")))
                 in_thread(client, deal, answer)
@@ -96,9 +97,11 @@ def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> N
 
 
 def _review(
-    session: Session, client: WebClient, settings: Settings, deal: Deal, channel: str
+    session: Session, client: WebClient, runtime: Runtime, deal: Deal, channel: str
 ) -> None:
-    """Post the review message once, then update it in place."""
+    """Post the review message once (to the channel its row names: the deal's route's),
+    then update it in place where it was posted."""
+    settings = runtime.settings
     priced: Priced | None
     if deal.stage == "opportunity":
         priced = quotes.preview(
@@ -111,7 +114,8 @@ def _review(
     names = {
         email: name for email, name in [*session.execute(contacts), *session.execute(reviewers)]
     }
-    body = notifications.review_message(deal, priced, names)
+    clock = desk_clock(settings, runtime.now())
+    body = notifications.review_message(deal, priced, names, clock)
     if deal.slack_review_ts and deal.slack_review_channel:
         client.chat_update(channel=deal.slack_review_channel, ts=deal.slack_review_ts, **body)
         return

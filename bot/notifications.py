@@ -13,8 +13,16 @@ from bot.blocks import (
     priced_text,
     stage_line,
 )
+from bot.desk_cards import (
+    DeskClock,
+    approved_automatically,
+    reregistration,
+    review_buttons,
+    route_line,
+    status_blocks,
+)
 from bot.kit import Block, actions, button, context, header, message, section
-from bot.mrkdwn import day, md, md_fields, md_section, when
+from bot.mrkdwn import Mrkdwn, day, md, md_fields, md_section, when
 from core.domains import describe, display_both, suspicion
 from core.fields import REJECT_REASONS, STAGES
 from core.models import Deal, DealEvent
@@ -43,33 +51,28 @@ def preview_text(priced: Priced, locale: str) -> str:
     return priced_text(priced, locale, "Quote on approval")
 
 
-def review_buttons(number: str) -> Block:
-    return actions(
-        button("Approve", "deal_approve", number, "primary"),
-        button("Reject", "deal_reject", number, "danger"),
-        button("Return", "deal_return", number),
-        block_id="review",
-    )
+def review_message(
+    deal: Deal, priced: Priced | None, names: dict[str, str], clock: DeskClock | None = None
+) -> dict[str, Any]:
+    """The review request; once someone acted, who did what and when, without buttons.
 
-
-def review_message(deal: Deal, priced: Priced | None, names: dict[str, str]) -> dict[str, Any]:
-    """The review request; once someone acted, who did what and when, without buttons."""
+    While a decision is awaited it shows when it is due (in `clock`'s zone, overdue past
+    its `now`), who claimed it and what the rules said."""
     number = deal.number
+    source = f"From *{deal.partner.name}* ({deal.contact.name}, {deal.contact.email})"
+    route = route_line(deal.review)
     blocks: list[Block] = [
         header(f"Registration {deal_title(deal)}"),
-        context(
-            f"From *{deal.partner.name}* ({deal.contact.name},"
-            f" {deal.contact.email}) by {deal.channel}",
-            stage_line(deal),
-        ),
+        context(f"{source} by {deal.channel}", stage_line(deal), *([route] if route else [])),
     ]
     blocks += md_fields(deal_fields(deal, SUMMARY))
     if deal.problems_to_solve:
         blocks.append(section(f"*Problems to solve*\n{deal.problems_to_solve}"))
-    blocks += warnings(deal)
+    blocks += warnings(deal) + reregistration(deal.review)
     if priced is not None and deal.stage == "opportunity":
         blocks.append(section(preview_text(priced, partner_locale(deal.partner))))
-    changes, outcome = card_sections(deal, priced, names), _outcome(deal, names)
+    changes = card_sections(deal, priced, names)
+    outcome = status_blocks(deal, names, clock or DeskClock()) + _outcome(deal, names)
     # In the order things happened: the review's buttons last while it is pending, else
     # the decision before the changes and the end that came after it.
     blocks += changes + outcome if deal.stage == "opportunity" else outcome + changes
@@ -112,6 +115,9 @@ def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
     pending = deal.stage == "opportunity" and not deal.returned_question
     if event is None or (pending and event.action != "answer"):
         return [review_buttons(number)] if pending else []
+    automatic = approved_automatically(deal, event.actor, event.at)
+    if event.action == "approve" and automatic is not None:
+        return [md_section(automatic + _protected(deal))]
     who = names.get(event.actor, event.actor)
     if event.action == "answer":
         answer = str(event.details.get("answer", ""))
@@ -123,9 +129,15 @@ def _outcome(deal: Deal, names: dict[str, str]) -> list[Block]:
         text += f"\nReason: {REJECT_REASONS.get(code, code)}. {deal.review_note or ''}"
     if event.action == "return":
         text += f"\nQuestion: {event.details.get('question', '')}"
-    if event.action == "approve" and deal.protection_expires_at:
-        text += md("\nProtected until ", day(deal.protection_expires_at))
+    if event.action == "approve":
+        text += _protected(deal)
     return [md_section(text)]
+
+
+def _protected(deal: Deal) -> Mrkdwn:
+    if deal.protection_expires_at is None:
+        return md()
+    return md("\nProtected until ", day(deal.protection_expires_at))
 
 
 def extension_request(deal: Deal, reason: str = "") -> dict[str, Any]:
