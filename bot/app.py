@@ -36,7 +36,7 @@ from sqlalchemy import text
 from bot.context import Bot, WithBot
 from bot.edge import ANSWERED_AT_ONCE, BACKLOG, WORKERS, SlackEdge, run_answered
 from bot.identity import Identities
-from bot.listeners import actions, amend, commands, events, options, views
+from bot.listeners import actions, amend, commands, desk, events, options, views
 from core.config import Settings
 from core.ports import Runtime
 
@@ -89,7 +89,7 @@ def create_app(bot: Bot, *, answered: bool = False) -> slack_bolt.App:
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
     )
     bolt_app.use(WithBot(bot))
-    for module in (commands, actions, amend, views, events, options):
+    for module in (commands, actions, amend, desk, views, events, options):
         module.register(bolt_app)
     return bolt_app
 
