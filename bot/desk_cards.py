@@ -1,6 +1,6 @@
 """Block Kit for the deal desk's side of a review card (pure): where the rules routed it, when
 a decision is due, who claimed it, what the rules said, the two-person state, and the
-buttons; and the thread notes of a claim or a first approval.
+buttons; the thread note of a first approval, and the answer to a refused claim.
 
 Everything is read from the deal's `Review` as it is now, so every delivery of the card
 shows the same; the due time is written in the business zone, as the service level counts it.
@@ -32,9 +32,8 @@ class DeskClock:
 
 
 def desk_clock(settings: Settings, now: datetime) -> DeskClock:
-    """The clock of the settings' business zone (`BUSINESS_TIMEZONE`; UTC without one)."""
-    name = getattr(settings, "business_timezone", None) or "UTC"
-    return DeskClock(now, name if isinstance(name, tzinfo) else ZoneInfo(str(name)))
+    """The clock of the business zone (`BUSINESS_TIMEZONE`), as the service level counts."""
+    return DeskClock(now, ZoneInfo(settings.business_timezone))
 
 
 def awaited(deal: Deal) -> bool:

@@ -299,7 +299,7 @@ def test_the_card_shows_the_due_time_in_the_business_zone_and_marks_it_overdue(
     desk: BotHarness, slack_db_world: World, slack: FakeSlack
 ) -> None:
     number = registered(slack_db_world, desk)
-    zone = ZoneInfo(getattr(slack_db_world.settings, "business_timezone", None) or "UTC")
+    zone = ZoneInfo(slack_db_world.settings.business_timezone)
     late = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     set_due(slack_db_world, number, late)
     desk.click("U0REVIEW", "deal_claim", number)
