@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,11 +88,15 @@ class Settings(BaseSettings):
 
     @property
     def business_calendar(self) -> business_time.BusinessCalendar:
-        """The deal desk's business calendar, from the three business settings."""
-        return business_time.calendar(
-            self.business_hours, self.business_timezone, self.business_holidays
-        )
+        """The deal desk's business calendar, from the three business settings (built once
+        per set of values)."""
+        return _calendar(self.business_hours, self.business_timezone, self.business_holidays)
 
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar(hours: str, zone: str, holidays: str) -> business_time.BusinessCalendar:
+    return business_time.calendar(hours, zone, holidays)

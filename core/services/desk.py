@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import rules
 from core.config import Settings
+from core.db import insert_loaded
 from core.domains import suspicion
 from core.errors import Conflict, NotAllowed
 from core.models import Deal, Prospect, Review, Rule
@@ -34,26 +36,43 @@ def stored_rules(uow: UnitOfWork) -> list[rules.RuleSpec]:
     return [rules.spec_of(row) for row in uow.session.scalars(stmt)]
 
 
-def open_review(
-    uow: UnitOfWork, deal: Deal, specs: Sequence[rules.RuleSpec], now: datetime, settings: Settings
-) -> rules.Verdict:
-    """Give a new registration its review: the rules' verdict, its route, its due time."""
-    again = reregistration(uow, deal, now, settings)
-    verdict = rules.evaluate(facts(deal, again), specs)
-    route = verdict.route
-    review = Review(
-        deal_id=deal.id,
-        route_rule=route.name if route else None,
-        route_channel=route.route if route else None,
-        route_reviewers=list(route.reviewers) if route and route.reviewers else None,
-        second_approval=verdict.second_approval is not None,
-        reregistration_of=again.number if again else None,
-        rule_notes=_notes(verdict),
-    )
-    start_clock(review, now, settings)
-    uow.session.add(review)
-    deal.review = review
-    return verdict
+def open_reviews(
+    uow: UnitOfWork,
+    deals: Sequence[Deal],
+    specs: Sequence[rules.RuleSpec],
+    now: datetime,
+    settings: Settings,
+) -> list[rules.Verdict]:
+    """Give new registrations their reviews: the rules' verdict, the route, the due time.
+
+    One query finds the re-registrations of them all and one INSERT writes the reviews: a
+    flush per deal would cost more than the registration itself."""
+    earlier = reregistrations(uow, deals, now, settings)
+    verdicts, reviews = [], []
+    for deal in deals:
+        again = earlier.get((deal.partner_id, deal.product_id, deal.prospect.skeleton))
+        verdict = rules.evaluate(facts(deal, again), specs)
+        route = verdict.route
+        review = Review(
+            deal_id=deal.id,
+            route_rule=route.name if route else None,
+            route_channel=route.route if route else None,
+            route_reviewers=list(route.reviewers) if route and route.reviewers else None,
+            claimed_by=None,
+            claimed_at=None,
+            first_approved_by=None,
+            first_approved_at=None,
+            second_approval=verdict.second_approval is not None,
+            reregistration_of=again.number if again else None,
+            rule_notes=_notes(verdict),
+        )
+        start_clock(review, now, settings)
+        verdicts.append(verdict)
+        reviews.append(review)
+    insert_loaded(uow.session, reviews)
+    for deal, review in zip(deals, reviews, strict=True):
+        set_committed_value(deal, "review", review)
+    return verdicts
 
 
 def record_verdict(
@@ -101,39 +120,44 @@ def facts(deal: Deal, again: Deal | None) -> rules.Facts:
 def withheld(deal: Deal, again: Deal | None) -> list[str]:
     """Why a registration may not be approved automatically, as lines for the card."""
     reasons = []
-    other = deal.conflict_with
+    other = deal.conflict_with if deal.conflict_with_id is not None else None
     if other is not None:
         same = other.prospect_id == deal.prospect_id
         reasons.append(f"{'conflict' if same else 'lookalike'} with {other.number}")
     if suspicion(deal.prospect.domain) is not None:
         reasons.append("suspicious domain (mixed scripts)")
-    if deal.returned_question:
-        reasons.append("returned for information")
+    # A registration is never yet returned or an amendment: the rules read new ones only.
     if again is not None:
         reasons.append(f"re-registration of {again.number}")
     return reasons
 
 
-def reregistration(uow: UnitOfWork, deal: Deal, now: datetime, settings: Settings) -> Deal | None:
-    """The same partner's earlier deal on this prospect (or a lookalike) and product that was
-    approved and let expire or withdrawn within the protection period: registering again
-    must not renew a protection without the deal desk."""
+def reregistrations(
+    uow: UnitOfWork, deals: Sequence[Deal], now: datetime, settings: Settings
+) -> dict[tuple[int, int, str], Deal]:
+    """For each (partner, product, prospect skeleton) of `deals`: the partner's latest earlier
+    deal on that claim (the prospect or a lookalike) and product that was approved and let
+    expire or withdrawn within the protection period. Registering again must not renew a
+    protection without the deal desk."""
+    if not deals:
+        return {}
     since = now - timedelta(days=settings.protection_days)
-    prospects = select(Prospect.id).where(Prospect.skeleton == deal.prospect.skeleton)
     stmt = (
-        select(Deal)
+        select(Deal, Prospect.skeleton)
+        .join(Prospect, Deal.prospect_id == Prospect.id)
         .where(
-            Deal.partner_id == deal.partner_id,
-            Deal.product_id == deal.product_id,
-            Deal.prospect_id.in_(prospects),
+            Deal.partner_id.in_({d.partner_id for d in deals}),
+            Deal.product_id.in_({d.product_id for d in deals}),
+            Prospect.skeleton.in_({d.prospect.skeleton for d in deals}),
             Deal.stage.in_(("expired", "withdrawn")),
             Deal.approved_at.is_not(None),
             Deal.protection_expires_at >= since,
-            Deal.id != deal.id,
         )
-        .order_by(Deal.protection_expires_at.desc())
+        .order_by(Deal.protection_expires_at)
     )
-    return uow.session.scalars(stmt).first()
+    with uow.session.no_autoflush:
+        rows = uow.session.execute(stmt).all()
+    return {(d.partner_id, d.product_id, skeleton): d for d, skeleton in rows}  # the latest
 
 
 def _notes(verdict: rules.Verdict) -> list[dict[str, str]]:

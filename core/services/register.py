@@ -23,7 +23,7 @@ from core.protection import DomainCheck
 from core.services.actors import Actor, require_role
 from core.services.claims import active_deals, lookalikes
 from core.services.common import Event, Notice, audit, notify_partner, notify_slack
-from core.services.desk import open_review, record_verdict, stored_rules
+from core.services.desk import open_reviews, record_verdict, stored_rules
 from core.services.review import approve_automatically
 from core.uow import UnitOfWork
 from core.validation import ProductRef, Registration, ValidationContext, validate_registration
@@ -162,14 +162,14 @@ def _register_all(
         item.result = Registered(deal, True)
         made.append(item)
     _insert(session, new_prospects, [item.result.deal for item in made if item.result])
+    deals = [item.result.deal for item in made if item.result]
+    verdicts = open_reviews(uow, deals, specs, now, settings)  # their routes first
     automatic = []
-    for item in made:
-        assert item.result is not None
-        verdict = open_review(uow, item.result.deal, specs, now, settings)  # its route first
+    for item, deal, verdict in zip(made, deals, verdicts, strict=True):
         _announce(uow, item, now, settings)
-        record_verdict(uow, item.result.deal, specs, verdict, now)
+        record_verdict(uow, deal, specs, verdict, now)
         if verdict.approve_by is not None and verdict.second_approval is None:
-            automatic.append((item.result.deal.number, verdict.approve_by.name))
+            automatic.append((deal.number, verdict.approve_by.name))
     uow.commit()
     return [item.result for item in items if item.result is not None], automatic
 
