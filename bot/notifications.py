@@ -176,11 +176,6 @@ def answer_in_thread(deal: Deal, answer: str) -> dict[str, Any]:
     return message(f"Answer for {deal.number}", [section(text)])
 
 
-def nudge(deal: Deal) -> dict[str, Any]:
-    text = md(f"⏰ {deal.number} has been waiting for review since ", when(deal.created_at), ".")
-    return message(text.plain, [md_section(text)])
-
-
 _DM = {
     "registered": "📝 We received your registration *{n}*; the deal desk will review it.",
     "approved": "✅ Your registration *{n}* was approved; a quote is ready.",

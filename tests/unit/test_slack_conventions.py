@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot import blocks, notifications
+from bot import blocks, notifications, sla_messages
 from bot.mrkdwn import SlackDate, day, md, when
 from core.models import Contact, Deal, DealEvent, Partner, Product, Prospect, Quote, QuoteLine
 from core.pricing import Priced
@@ -109,6 +109,9 @@ def mrkdwn_of(value: Any) -> str:
     return "\n".join(t["text"] for t in text_objects(value) if t["type"] == "mrkdwn")
 
 
+REMINDER = {"percent": 50, "due_at": "2026-11-24T09:30:00+00:00", "mention": ["U0REVIEW"]}
+
+
 def everything_posted(d: Deal) -> list[Any]:
     """Every message and block list the bot builds about `d`."""
     return [
@@ -117,7 +120,8 @@ def everything_posted(d: Deal) -> list[Any]:
         notifications.review_message(d, None, {}),
         notifications.extension_request(d, "more time"),
         notifications.extension_decided(d, True, "Deal Desk"),
-        notifications.nudge(d),
+        sla_messages.reminder(d, REMINDER),
+        sla_messages.escalation(d, REMINDER),
         notifications.partner_dm(d, "approved"),
     ]
 
@@ -170,8 +174,8 @@ def test_plain_text_and_the_notification_text_carry_no_date_markup() -> None:
         assert not [p for p in plain if "<!date" in p]
         if isinstance(built, dict):
             assert "<!date" not in built["text"] and "&lt;!date" not in built["text"]
-    nudge = notifications.nudge(deal())
-    assert nudge["text"] == "⏰ DR-000001 has been waiting for review since 2026-11-24 09:30 UTC."
+    reminder = sla_messages.reminder(deal(), REMINDER)
+    assert reminder["text"].endswith("has passed: decide by 2026-11-24 09:30 UTC.")
 
 
 def test_money_and_counts_are_in_the_partners_locale_as_in_the_emails() -> None:
