@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from core import schema
-from core.models import Deal, DealEvent, InboundEmail, OutboxMessage, Prospect, Quote
+from core.models import Deal, DealEvent, InboundEmail, OutboxMessage, Prospect, Quote, Review
 from core.services import queries
 from core.services.actors import identify
 from core.services.queries import search
@@ -125,6 +125,7 @@ def delete_deal(world: World, number: str) -> None:
         s.execute(delete(DealEvent).where(DealEvent.deal_id == deal_id))
         s.execute(delete(OutboxMessage).where(OutboxMessage.deal_id == deal_id))
         s.execute(delete(Quote).where(Quote.deal_id == deal_id))
+        s.execute(delete(Review).where(Review.deal_id == deal_id))
         s.execute(update(InboundEmail).where(InboundEmail.deal_id == deal_id).values(deal_id=None))
         s.execute(
             update(Deal).where(Deal.conflict_with_id == deal_id).values(conflict_with_id=None)
