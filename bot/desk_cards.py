@@ -19,7 +19,7 @@ from core.config import Settings
 from core.models import Deal, Review
 
 RULE_ACTOR = "rule:"  # an automatic decision's actor: rule:NAME
-_NOTE_MARK = {"shadow": "🔍", "second_approval": "👥"}
+_NOTE_MARK = {"shadow": "🔍", "second_approval": "👥", "withheld": "✋"}
 
 
 @dataclass(frozen=True)

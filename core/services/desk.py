@@ -64,7 +64,7 @@ def open_reviews(
             first_approved_at=None,
             second_approval=verdict.second_approval is not None,
             reregistration_of=again.number if again else None,
-            rule_notes=_notes(verdict),
+            rule_notes=_notes(verdict, specs),
         )
         start_clock(review, now, settings)
         verdicts.append(verdict)
@@ -160,12 +160,19 @@ def reregistrations(
     return {(d.partner_id, d.product_id, skeleton): d for d, skeleton in rows}  # the latest
 
 
-def _notes(verdict: rules.Verdict) -> list[dict[str, str]]:
-    """The lines the review card shows of the verdict."""
+def _notes(verdict: rules.Verdict, specs: Sequence[rules.RuleSpec]) -> list[dict[str, str]]:
+    """The lines the review card shows of the verdict; a live approval rule that held but
+    was withheld says why, for the reviewer who now decides."""
     notes = []
     line = verdict.approval_line()
     if line:
         notes.append({"kind": "approved", "text": line})
+    held = {f.rule for f in verdict.findings if f.matched}
+    live = [s for s in specs if s.approve and not s.shadow and s.name in held]
+    if live and verdict.approve_by is None and verdict.withheld:
+        why = "; ".join(verdict.withheld)
+        text = f"{live[0].name} would approve, but not automatically: {why}"
+        notes.append({"kind": "withheld", "text": text})
     notes += [{"kind": "shadow", "text": text} for text in verdict.shadow_lines()]
     if verdict.second_approval is not None:
         text = f"{verdict.second_approval.name}: two different reviewers must approve"

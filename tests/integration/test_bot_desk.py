@@ -279,6 +279,27 @@ def test_a_shadow_rule_says_on_the_card_what_it_would_have_done(
     assert review(sqlite_world, number)[0] == "opportunity"
 
 
+def test_a_live_rule_withheld_by_a_lookalike_says_why_on_the_card(
+    bot: BotHarness, sqlite_world: World, slack: FakeSlack
+) -> None:
+    require_rules()
+    when = {"tiers": ["gold"], "max_users": 500}
+    add_rule(sqlite_world, "gold-auto", approve=True, conditions=when)
+    with sqlite_world.uow() as uow:  # another partner's registration of the original first
+        register(
+            uow, sqlite_world.actor("bob@contoso-partners.example"),
+            form(domain="harbourlights.co.uk", contact_phone="+1 415 555 0100"),
+            now=datetime.now(UTC), settings=sqlite_world.settings,
+        )  # fmt: skip
+    number = registered(sqlite_world, bot, domain="h\u0430rbourlights.co.uk", number_of_users="300")
+    cards = [c.params for c in slack.calls_to("chat.postMessage")]
+    card = next(p for p in cards if number in p["text"])
+    shown = texts(card["blocks"])
+    assert "✋ gold-auto would approve, but not automatically: lookalike with DR-000001" in shown
+    assert review(sqlite_world, number)[0] == "opportunity"
+    assert "deal_approve" in [a for a, _ in button_ids(card["blocks"])]
+
+
 def test_a_re_registration_is_flagged_on_the_card(
     bot: BotHarness, sqlite_world: World, slack: FakeSlack
 ) -> None:

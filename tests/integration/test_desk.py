@@ -209,3 +209,27 @@ def test_a_claim_is_one_reviewers_until_taken_over(world: World) -> None:
     with world.uow() as uow:
         shown = services.deal_view(services.show(uow.session, desk, number), desk)
     assert shown["claimed_by"] == PRIYA
+
+
+@pytest.mark.parametrize(
+    ("rival_domain", "domain", "reason"),
+    [
+        ("harbourlights.co.uk", "h\u0430rbourlights.co.uk", "lookalike with DR-000001"),
+        (None, "p\u0430ypal-billing.com", "suspicious domain (mixed scripts)"),
+    ],
+)
+def test_no_automatic_approval_for_a_lookalike_or_a_mixed_script_domain(
+    world: World, rival_domain: str | None, domain: str, reason: str
+) -> None:
+    with_rules(world, GOLD_SMALL)
+    if rival_domain is not None:
+        register(world, BOB, domain=rival_domain)
+    number = register(world, domain=domain)
+    deal, review = deal_and_review(world, number)
+    assert deal.stage == "opportunity"
+    [rules_event] = [e for e in events(world, number) if e.action == "rules"]
+    assert rules_event.details["approve_by"] is None
+    assert rules_event.details["findings"][0]["matched"] is True
+    [note] = review.rule_notes or []  # the reviewer is told why it waits for them
+    assert note["kind"] == "withheld" and note["text"].startswith("gold-small would approve")
+    assert reason in note["text"]
