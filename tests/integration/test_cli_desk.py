@@ -69,3 +69,28 @@ def test_the_rules_report_counts_a_shadow_rules_agreement(cli: Cli) -> None:
     assert "gold-small" in text and "(100% agreed)" in text
     bad = cli("rules", "report", "--since", "last tuesday")
     assert bad.returncode == 2 and "not an ISO date" in bad.stderr
+
+
+def test_a_live_rule_approves_at_registration_unless_a_conflict_withholds_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    cli = Cli(db_url, tmp_path)
+    cli.ok("init")
+    live = DEMO_CATALOG.read_text().replace(
+        "shadow = true                        # only says what it would do; set false to go live",
+        "shadow = false",
+    )
+    assert live != DEMO_CATALOG.read_text()
+    (tmp_path / "live.toml").write_text(live)
+    cli.ok("catalog", "load", str(tmp_path / "live.toml"))
+    small = {"number_of_users": "300", "projected_value": "GBP 40,000"}
+    number = registered(cli, domain="small.com", **small)
+    view = cli.json("deals", "show", number)
+    assert view["stage"] == "approved" and view["quotes"][0]["status"] == "valid"
+    assert [h["actor"] for h in view["history"] if h["action"] == "approve"] == ["rule:gold-small"]
+    rival = cli.write("rival.json", form(domain="taken.com", contact_phone="+1 415 555 0100"))
+    cli.ok("deals", "register", "--partner", "Contoso Partners", "--file", rival)
+    held = registered(cli, domain="taken.com", **small)
+    assert cli.json("deals", "show", held)["stage"] == "opportunity"  # the conflict withholds it
+    rows = {r["rule"]: r for r in cli.json("rules", "report")}
+    assert (rows["gold-small"]["matched"], rows["gold-small"]["approved"]) == (2, 1)
