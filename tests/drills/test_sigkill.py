@@ -52,7 +52,7 @@ def test_intake_killed_at_random_moments_handles_every_message_once(
 ) -> None:
     # Sized to the intake's speed (600 messages a second on two cores), so that each kill
     # lands inside the work.
-    total, kills = (3000, 6) if full else (600, 2)
+    total, kills = (3000, 6) if full else (300, 2)
     mix = mixed_mail(total)
     bulk_append(imap_account, mix.raws)
     env = env_for(world, tmp_path, IMAP_URL=imap_account.imap_url)
