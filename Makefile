@@ -19,12 +19,16 @@ run: $(STAMP)
 # Dovecot and databases; the time printed at the end counts the install too.
 WORKERS ?= 4
 
+# The linters run beside the tests (the tests leave a core idle while they wait on servers);
+# their output is printed after the tests'.
 test:
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory system-packages $(STAMP) \
-	  && $(BIN)/pytest -q -n $(WORKERS) \
-	  && $(MAKE) --no-print-directory lint; \
-	status=$$?; \
+	$(MAKE) --no-print-directory system-packages $(STAMP) || exit 1; \
+	log=$$(mktemp); \
+	$(MAKE) --no-print-directory lint > $$log 2>&1 & lint=$$!; \
+	$(BIN)/pytest -q -n $(WORKERS); tests=$$?; \
+	wait $$lint; linted=$$?; cat $$log; rm -f $$log; \
+	status=$$(( tests != 0 || linted != 0 )); \
 	echo "make test: $$([ $$status = 0 ] && echo passed || echo FAILED) in $$(( $$(date +%s) - start )) s"; \
 	exit $$status
 
