@@ -233,3 +233,28 @@ def test_no_automatic_approval_for_a_lookalike_or_a_mixed_script_domain(
     [note] = review.rule_notes or []  # the reviewer is told why it waits for them
     assert note["kind"] == "withheld" and note["text"].startswith("gold-small would approve")
     assert reason in note["text"]
+
+
+def test_no_automatic_approval_after_a_return_or_an_amendment(world: World) -> None:
+    # The rules read a registration once, as it arrives: a deal they did not approve then
+    # (here: too many users) is never approved by them later, whatever it becomes.
+    with_rules(world, GOLD_SMALL)
+    number = register(world, number_of_users="800")
+    assert deal_and_review(world, number)[0].stage == "opportunity"
+    with world.uow() as uow:
+        services.amend(
+            uow, world.actor(ANN), number, changes={"number_of_users": 300}, now=NOW,
+            settings=world.settings,
+        )  # fmt: skip
+    with world.uow() as uow:
+        services.return_for_info(
+            uow, world.actor(REVIEWER), number, question="Which mail system?", now=NOW,
+            settings=world.settings,
+        )  # fmt: skip
+    with world.uow() as uow:
+        services.answer(
+            uow, world.actor(ANN), number, text="Exchange 2016", now=NOW, settings=world.settings
+        )
+    deal, _ = deal_and_review(world, number)
+    assert (deal.stage, deal.number_of_users) == ("opportunity", 300)
+    assert "approve" not in [e.action for e in events(world, number)]
