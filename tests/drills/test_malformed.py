@@ -65,7 +65,7 @@ def test_malformed_emails_are_each_stored_filed_and_answered_at_most_once(
     sqlite_world: World, full: bool
 ) -> None:
     world = sqlite_world
-    raws = malformed_emails(seed=1125, total=10_000 if full else 400)
+    raws = malformed_emails(seed=1125, total=10_000 if full else 250)
     app = App(world.settings)
     app.__dict__["engine"] = world.engine
     ctx = intake_context(app)

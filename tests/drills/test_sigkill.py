@@ -74,7 +74,7 @@ def test_outbox_killed_mid_delivery_loses_no_message(
 ) -> None:
     # A run claims up to 100 rows; a killed run's claims wait for the stale-claim timeout, so
     # each kill past the first lands in a later batch.
-    total, kills = (800, 6) if full else (160, 2)
+    total, kills = (800, 6) if full else (100, 2)
     mix = mixed_mail(total)
     bulk_append(imap_account, mix.raws)
     run_to_end(

@@ -95,7 +95,7 @@ def test_two_workers_deliver_and_expire_each_exactly_once(
     pg_url: str, tmp_path: Path, smtp_server
 ) -> None:  # type: ignore[no-untyped-def]
     world = World(pg_url, tmp_path)
-    numbers = registered(world, 60) + registered(world, 60, who=BOB, prefix="b")
+    numbers = registered(world, 30) + registered(world, 30, who=BOB, prefix="b")
     approved(world, numbers, when=NOW - timedelta(days=200))  # long lapsed
     with world.uow() as uow:
         rows = int(uow.session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
@@ -130,8 +130,8 @@ def test_two_workers_deliver_and_expire_each_exactly_once(
         unsent = uow.session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
         )
-    assert expiries == 120 and stages == {"expired": 120}
-    assert total == rows + 120  # one expiry email per deal
+    assert expiries == 60 and stages == {"expired": 60}
+    assert total == rows + 60  # one expiry email per deal
     assert unsent == 0
     ids = Counter(m.message["Message-ID"] for m in smtp_server.received)
     assert len(ids) == total and max(ids.values()) == 1
