@@ -349,3 +349,21 @@ def assert_valid_block_kit(calls: list[Call]) -> None:
             valid_blocks(call.params["blocks"])
         if call.method in VIEW_METHODS:
             valid_view(call.params["view"])
+
+
+def texts(blocks: list[dict[str, Any]]) -> str:
+    """Everything `blocks` say, as one string to search."""
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def button_ids(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The buttons of `blocks` (action id, value), in actions blocks and beside sections, in
+    order."""
+    found = []
+    for block in blocks:
+        elements = block.get("elements", []) if block["type"] == "actions" else []
+        accessory = block.get("accessory")
+        for element in [*elements, *([accessory] if accessory else [])]:
+            if element["type"] == "button":
+                found.append((element["action_id"], element["value"]))
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from core.models import Contact, Deal
 from core.services.review import approve
 from tests.factories import ANN, BOB, REVIEWER, World, form, register
 from tests.integration.bot_harness import BotHarness
-from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack
+from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack, texts
 
 CLOSE = (datetime.now(UTC).date() + timedelta(days=200)).isoformat()
 MODAL_VALUES: dict[str, Any] = {
@@ -47,10 +46,6 @@ def modal_opened(slack: FakeSlack, callback_id: str) -> dict[str, Any]:
     """The view the bot showed last with this callback id (after the loading view)."""
     params = slack.wait_for("views.update", lambda p: p["view"]["callback_id"] == callback_id)
     return params["view"] | {"id": params["view_id"], "hash": "h"}
-
-
-def texts(blocks: list[dict[str, Any]]) -> str:
-    return json.dumps(blocks, ensure_ascii=False)
 
 
 def test_a_reviewer_refreshing_a_registration_modal_is_told_no_and_nothing_changes(

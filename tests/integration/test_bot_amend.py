@@ -16,7 +16,7 @@ from core.models import Deal, Quote
 from core.services.review import approve
 from tests.factories import ANN, BOB, REVIEWER, World, form, register
 from tests.integration.bot_harness import BotHarness, Response
-from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack, valid_view
+from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack, button_ids, texts, valid_view
 
 # Bob's partner is in the US: his contact's numbers are American.
 US = {
@@ -25,22 +25,6 @@ US = {
     "partner_sales_lead_email": "bob@contoso-partners.example",
 }
 # -- Helpers -----------------------------------------------------------------------------------
-
-
-def texts(blocks: list[dict[str, Any]]) -> str:
-    return json.dumps(blocks, ensure_ascii=False)
-
-
-def button_ids(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The buttons of `blocks`, in actions blocks and beside sections, in order."""
-    found = []
-    for block in blocks:
-        elements = block.get("elements", []) if block["type"] == "actions" else []
-        accessory = block.get("accessory")
-        for element in [*elements, *([accessory] if accessory else [])]:
-            if element["type"] == "button":
-                found.append((element["action_id"], element["value"]))
-    return found
 
 
 def registered(world: World, bot: BotHarness, email: str = ANN, **changes: Any) -> str:

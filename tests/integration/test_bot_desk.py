@@ -8,7 +8,6 @@ that matches nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +21,7 @@ from core import rules
 from core.models import Deal, Review, Reviewer, Rule
 from tests.factories import ANN, World, form, register
 from tests.integration.bot_harness import BotHarness
-from tests.slack_fake import FakeSlack
+from tests.slack_fake import FakeSlack, button_ids, texts
 
 PRIYA = "priya@vendor.example"  # the demo catalogue's second reviewer, U0PRIYA
 DESK = "deals@vendor.example"  # the demo catalogue's reviewer, "Deal Desk", U0REVIEW
@@ -30,22 +29,6 @@ EMEA_CHANNEL = "C0EMEA"
 
 
 # -- Helpers -----------------------------------------------------------------------------------
-
-
-def texts(blocks: list[dict[str, Any]]) -> str:
-    return json.dumps(blocks, ensure_ascii=False)
-
-
-def button_ids(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The buttons of `blocks`, in actions blocks and beside sections, in order."""
-    found = []
-    for block in blocks:
-        elements = block.get("elements", []) if block["type"] == "actions" else []
-        accessory = block.get("accessory")
-        for element in [*elements, *([accessory] if accessory else [])]:
-            if element["type"] == "button":
-                found.append((element["action_id"], element["value"]))
-    return found
 
 
 def require_rules() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,11 +12,7 @@ from core.models import Deal, OutboxMessage
 from core.services.review import approve, decide_extension, request_extension
 from tests.factories import ANN, REVIEWER, World, form, register
 from tests.integration.bot_harness import BotHarness
-from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack
-
-
-def texts(blocks: list[dict[str, Any]]) -> str:
-    return json.dumps(blocks, ensure_ascii=False)
+from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack, texts
 
 
 # Here, not in the harness: the escaping suite swaps this module's `form` for a hostile one.
