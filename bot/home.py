@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from bot.blocks import deal_line
+from bot.desk_cards import DeskClock
 from bot.kit import Block, actions, button, clip, divider, header, section
+from bot.queue_blocks import queue_blocks
 from core.models import Deal
+from core.services.queue import QueueRow
 from core.stages import allowed_moves
 
 # A home view holds at most 100 blocks; each deal takes up to two.
 _HOME_ROOM = 98
+HOME_BLOCKS = 100
 
 
 def next_step_button(deal: Deal) -> Block | None:
@@ -47,4 +51,11 @@ def home_view(name: str, deals: list[Deal], queue: list[Deal] | None) -> Block:
         changes = change_buttons(deal)
         if changes:
             blocks.append(actions(*changes))
+    return {"type": "home", "blocks": blocks}
+
+
+def desk_home(name: str, rows: list[QueueRow], clock: DeskClock) -> Block:
+    """A reviewer's App Home: the deal desk's queue, as `/deal queue` shows it."""
+    blocks: list[Block] = [header(f"Deal desk · {clip(name, 100)}"), divider()]
+    blocks += queue_blocks(rows, clock, HOME_BLOCKS - len(blocks))
     return {"type": "home", "blocks": blocks}

@@ -15,17 +15,20 @@ from slack_sdk import WebClient
 
 from bot import blocks, files, modals
 from bot.context import Bot, bot_of
+from bot.desk_cards import desk_clock
 from bot.home import change_buttons
-from bot.kit import Block, actions, context, section
+from bot.kit import MESSAGE_BLOCKS, Block, actions, context, section
 from bot.listeners.amend import edit_view, withdraw_view
 from bot.listeners.replies import Reply, ephemeral, guarded, open_then
 from bot.mrkdwn import md_section
+from bot.queue_blocks import FOR_PARTNERS, queue_blocks
 from core.errors import FieldError, Invalid
 from core.models import Partner, Product, Quote
 from core.services.actors import Actor
 from core.services.orders import QuoteAsk, add_quote
 from core.services.prospects import prospect_page
 from core.services.queries import search
+from core.services.queue import desk_queue
 from core.services.register import check_domain
 from core.services.review import request_extension
 from core.services.views import show
@@ -59,7 +62,7 @@ def on_deal(
 
 def _run(bot: Bot, user_id: str, verb: str, rest: str, reply: Reply) -> None:
     handler = VERBS.get(verb)
-    if handler is None or (verb != "help" and not rest and verb != "search"):
+    if handler is None or (not rest and verb not in ("help", "search", "queue")):
         note = None if verb in ("", "help") else f"I did not understand “/deal {verb}”."
         reply("Deal registration help", blocks.help_blocks(note))
         return
@@ -170,6 +173,16 @@ def _extend(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
     return text, [section(text)]
 
 
+def _queue(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
+    if not actor.is_reviewer:
+        return FOR_PARTNERS, [section(FOR_PARTNERS)]
+    runtime = bot.runtime
+    clock = desk_clock(runtime.settings, runtime.now())
+    with runtime.read() as uow:
+        rows = desk_queue(uow.session, actor)
+    return "The deal desk's queue", queue_blocks(rows, clock, MESSAGE_BLOCKS)
+
+
 def _help(bot: Bot, actor: Actor, rest: str) -> tuple[str, list[Block]]:
     return "Deal registration help", blocks.help_blocks()
 
@@ -189,5 +202,6 @@ VERBS: dict[str, Verb] = {
     "check": _check,
     "prospect": _prospect,
     "extend": _extend,
+    "queue": _queue,
     "help": _help,
 }
