@@ -51,6 +51,7 @@ HANDLERS: dict[str, str] = {
     "deals check": "dealreg.prospect_command:deals_check",
     "deals prospect": "dealreg.prospect_command:deals_prospect",
     "rules report": "dealreg.rules_command:rules_report_command",
+    "report": "dealreg.report_command:report_command",
 }
 
 
@@ -83,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     _intake(sub)
     _deals(sub)
     _rules(sub)
+    _report(sub)
 
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
         dest="action", required=True
@@ -204,6 +206,15 @@ def _rules(sub: Any) -> None:
     )
     report.add_argument("--since", type=_moment, help="from this date or ISO time (UTC)")
     report.add_argument("--json", action="store_true")
+
+
+def _report(sub: Any) -> None:
+    report = sub.add_parser("report", help="the programme's figures over the deals registered")
+    report.add_argument("--since", type=_moment, help="registered from this date (UTC)")
+    report.add_argument("--until", type=_moment, help="registered before this date (UTC)")
+    report.add_argument("--by", choices=("partner", "product", "country", "channel", "rule"))
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument("--chart", type=Path, metavar="FILE.png", help="write a weekly chart")
 
 
 def _moment(text: str) -> datetime:

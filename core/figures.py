@@ -1,0 +1,232 @@
+"""The `dealreg report` figures: what they mean, and their rows, CSV, JSON and chart.
+
+Pure: counts, values and hours in; rows, text or PNG bytes out; no session, no clock.
+docs/reports.md defines each figure for the people who read them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+# The stages a deal may ever reach, as the report names them (and the audit action of each).
+MILESTONES = {
+    "approved": "approve",
+    "rejected": "reject",
+    "returned": "return",
+    "withdrawn": "withdraw",
+    "expired": "expire",
+    "order_started": "start_order",
+    "order_submitted": "submit_order",
+}
+VALUES = ("registered", "approved", "won")
+
+
+@dataclass
+class Tally:
+    """One group's counts as the database adds them up, and its decided deals' hours."""
+
+    group: str
+    registered: int
+    reached: dict[str, int]  # milestone -> how many of the group's deals ever reached it
+    approved_ended: int  # approved, then order_submitted, withdrawn or expired
+    values: dict[str, dict[str, Decimal]]  # "registered" | "approved" | "won" -> {currency: sum}
+    decision_hours: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the report: a group's figures."""
+
+    group: str
+    registered: int
+    reached: dict[str, int]
+    approval_rate: float | None
+    win_rate: float | None
+    median_hours: float | None
+    p90_hours: float | None
+    within_sla: float | None
+    values: dict[str, dict[str, Decimal]]
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """`part / whole`, or None when there is nothing to divide by."""
+    return part / whole if whole else None
+
+
+def percentile(hours: list[float], pct: float) -> float | None:
+    """The nearest-rank percentile: the smallest value with `pct`% of values at or below it."""
+    if not hours:
+        return None
+    ordered = sorted(hours)
+    return ordered[max(math.ceil(pct / 100 * len(ordered)), 1) - 1]
+
+
+def row(tally: Tally, sla_hours: float) -> Row:
+    """A group's figures from its tally and the desk's service level (business hours)."""
+    reached = {m: tally.reached.get(m, 0) for m in MILESTONES}
+    hours = tally.decision_hours
+    decided_in_time = sum(1 for h in hours if h <= sla_hours)
+    return Row(
+        group=tally.group,
+        registered=tally.registered,
+        reached=reached,
+        approval_rate=ratio(reached["approved"], reached["approved"] + reached["rejected"]),
+        win_rate=ratio(reached["order_submitted"], tally.approved_ended),
+        median_hours=statistics.median(hours) if hours else None,
+        p90_hours=percentile(hours, 90),
+        within_sla=ratio(decided_in_time, len(hours)),
+        values={kind: dict(sorted(tally.values.get(kind, {}).items())) for kind in VALUES},
+    )
+
+
+def currencies(rows: list[Row]) -> list[str]:
+    """Every currency any row has a value in, in alphabetical order."""
+    return sorted({c for r in rows for kind in VALUES for c in r.values[kind]})
+
+
+def as_json(r: Row) -> dict[str, Any]:
+    """A row as JSON: rates as fractions, hours rounded to 0.1, values as {currency: "amount"}."""
+    return {
+        "group": r.group,
+        "registered": r.registered,
+        **r.reached,
+        "approval_rate": r.approval_rate,
+        "win_rate": r.win_rate,
+        "median_hours_to_decision": _round(r.median_hours),
+        "p90_hours_to_decision": _round(r.p90_hours),
+        "decided_within_sla": r.within_sla,
+        **{f"value_{k}": {c: str(v) for c, v in r.values[k].items()} for k in VALUES},
+    }
+
+
+def to_csv(rows: list[Row]) -> str:
+    """The rows as CSV, one `value_<kind>_<CURRENCY>` column per currency present."""
+    money = [f"value_{k}_{c}" for k in VALUES for c in currencies(rows)]
+    flat = [dict(_scalars(r), **_money_columns(r, currencies(rows))) for r in rows]
+    head = ["group", "registered", *MILESTONES, "approval_rate", "win_rate"]
+    head += ["median_hours_to_decision", "p90_hours_to_decision", "decided_within_sla", *money]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, head, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(flat)
+    return out.getvalue()
+
+
+def _scalars(r: Row) -> dict[str, Any]:
+    data = as_json(r)
+    return {k: "" if v is None else v for k, v in data.items() if not isinstance(v, dict)}
+
+
+def _money_columns(r: Row, present: list[str]) -> dict[str, str]:
+    return {f"value_{k}_{c}": str(r.values[k].get(c, "0")) for k in VALUES for c in present}
+
+
+def table(rows: list[Row], by: str | None) -> str:
+    """The rows as a table for a terminal: counts, rates, hours, then values per currency."""
+    head = f"{by or 'programme':<24} {'reg':>4} {'appr':>4} {'rej':>4} {'ret':>4} {'wdr':>4}"
+    head += f" {'exp':>4} {'ord':>4} {'won':>4} {'appr%':>6} {'win%':>6}"
+    head += f" {'med h':>6} {'p90 h':>6} {'in SLA':>6}"
+    lines = [head]
+    for r in rows:
+        counts = [r.registered, *(r.reached[m] for m in MILESTONES)]
+        line = f"{r.group[:24]:<24} " + " ".join(f"{n:>4}" for n in counts)
+        rates = (r.approval_rate, r.win_rate)
+        line += " " + " ".join(f"{_pct(x):>6}" for x in rates)
+        line += f" {_hours(r.median_hours):>6} {_hours(r.p90_hours):>6} {_pct(r.within_sla):>6}"
+        lines.append(line)
+        for kind in VALUES:
+            amounts = ", ".join(f"{c} {v:,.2f}" for c, v in r.values[kind].items())
+            lines.append(f"    value {kind:<10} {amounts or '-'}")
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def _hours(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
+
+
+@dataclass(frozen=True)
+class Week:
+    """One week (from Monday `start`): registrations and first decisions in it."""
+
+    start: date
+    registered: int
+    decided: int
+
+
+def per_week(registered: list[datetime], decided: list[datetime]) -> list[Week]:
+    """Registrations and decisions counted per week, every week between the first and last."""
+    days = [m.date() for m in (*registered, *decided)]
+    if not days:
+        return []
+    monday = _monday(min(days))
+    regs, decs = (
+        Counter(_monday(m.date()) for m in registered),
+        Counter(_monday(m.date()) for m in decided),
+    )
+    weeks = []
+    while monday <= max(days):
+        weeks.append(Week(monday, regs[monday], decs[monday]))
+        monday += timedelta(days=7)
+    return weeks
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+CHART_SIZE = (1000, 450)  # pixels
+_DPI = 100
+
+
+def chart_png(weeks: list[Week], title: str) -> bytes:
+    """Registrations and decisions per week as grouped bars, a PNG of `CHART_SIZE` pixels."""
+    import matplotlib  # slow to import: only when a chart is asked for
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(CHART_SIZE[0] / _DPI, CHART_SIZE[1] / _DPI), dpi=_DPI)
+    ax = fig.add_subplot()
+    xs = range(len(weeks))
+    width = 0.4
+    for offset, label, counts in (
+        (-width / 2, "registered", [w.registered for w in weeks]),
+        (width / 2, "decided (first approval or rejection)", [w.decided for w in weeks]),
+    ):
+        bars = ax.bar([x + offset for x in xs], counts, width, label=label)
+        if len(weeks) <= 26:  # a count over each bar while they are wide enough to carry one
+            ax.bar_label(bars, fontsize=8, padding=2)
+    step = max(1, math.ceil(len(weeks) / 12))  # at most a dozen dates under the bars
+    ax.set_xticks(list(xs)[::step], [w.start.strftime("%d %b") for w in weeks][::step])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("week beginning (Monday)")
+    ax.set_ylabel("deals")
+    ax.set_title(title)
+    # Below the axis, where it never hides a bar.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2, frameon=False)
+    ax.margins(y=0.1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    if not weeks:
+        ax.text(0.5, 0.5, "no registrations in this period", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=_DPI)
+    return out.getvalue()
