@@ -259,6 +259,7 @@ HELP = """*Deal registration in Slack*
 • `/deal extend DR-000123`: ask the deal desk to extend the protection
 • `/deal edit DR-000123`: change a registration (an approved deal's claim: the deal desk decides)
 • `/deal withdraw DR-000123`: withdraw a deal, with the reason (lost, no budget, …)
+• `/deal queue`: for the deal desk, what awaits a decision, soonest due first
 • `/deal help`: this help"""
 
 

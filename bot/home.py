@@ -36,13 +36,10 @@ def change_buttons(deal: Deal) -> list[Block]:
     return found
 
 
-def home_view(name: str, deals: list[Deal], queue: list[Deal] | None) -> Block:
-    """The App Home: the user's deals with next steps; reviewers also see the queue."""
+def home_view(name: str, deals: list[Deal]) -> Block:
+    """A partner's App Home: their deals with next steps (a reviewer's is `desk_home`)."""
     blocks: list[Block] = [header(f"Deals for {clip(name, 100)}")]
     blocks.append(actions(button("Register a deal", "deal_register_open", "new", "primary")))
-    if queue is not None:
-        blocks += [divider(), section(f"*Awaiting review: {len(queue)}*")]
-        blocks += [section(deal_line(d)) for d in queue[:30]]
     blocks += [divider(), section(f"*Your deals: {len(deals)}*")]
     for deal in deals:
         if len(blocks) + 2 > _HOME_ROOM:

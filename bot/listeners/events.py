@@ -9,11 +9,13 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.context import Bot, bot_of
-from bot.home import home_view
+from bot.desk_cards import desk_clock
+from bot.home import desk_home, home_view
 from bot.identity import NOT_REGISTERED, NotRegistered
 from bot.kit import Block, section
 from bot.listeners.replies import apology
 from core.services.queries import search
+from core.services.queue import desk_queue
 
 
 def register(app: slack_bolt.App) -> None:
@@ -32,10 +34,10 @@ def home(bot: Bot, user_id: str) -> Block:
         actor = bot.actor(user_id)
         with bot.runtime.read() as uow:
             if actor.is_reviewer:
-                queue = search(uow.session, actor, stage="opportunity", limit=30)
-                return home_view(actor.name, [], queue)
+                clock = desk_clock(bot.runtime.settings, bot.runtime.now())
+                return desk_home(actor.name, desk_queue(uow.session, actor), clock)
             deals = search(uow.session, actor, limit=40)
-            return home_view(actor.name, deals, None)
+            return home_view(actor.name, deals)
     except NotRegistered:
         return {"type": "home", "blocks": [section(NOT_REGISTERED)]}
     except Exception:

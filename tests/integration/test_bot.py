@@ -279,4 +279,4 @@ def test_app_home_lists_the_users_deals_and_the_reviewers_queue(
     assert "DR-000001" in texts(home["view"]["blocks"])
     bot.event({"type": "app_home_opened", "user": "U0REVIEW", "channel": "D2", "tab": "home"})
     queue = slack.wait_for("views.publish", lambda p: p["user_id"] == "U0REVIEW")
-    assert "Awaiting review: 1" in texts(queue["view"]["blocks"])
+    assert "Awaiting a decision: 1" in texts(queue["view"]["blocks"])
