@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from dealreg.cli import main
-from tests.factories import ANN, BOB, DEMO_CATALOG, JANA, REVIEWER, form
+from tests.factories import ANN, BOB, DEMO_CATALOG, JANA, REVIEWER, World, form
 
 
 @contextlib.contextmanager
@@ -83,12 +83,19 @@ class Cli:
         return str(path)
 
 
+def prepared(db_url: str, tmp_path: Path, catalogue: Path = DEMO_CATALOG) -> Cli:
+    """A CLI on a database as `init` and `catalog load` leave it: copied from the test
+    process's migrated template (a migration per test would cost seconds), then the
+    catalogue loaded (with its rules, which the template leaves out)."""
+    World(db_url, tmp_path).close()
+    c = Cli(db_url, tmp_path)
+    c.ok("catalog", "load", str(catalogue))
+    return c
+
+
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path) -> Cli:
-    c = Cli(db_url, tmp_path)
-    c.ok("init")
-    c.ok("catalog", "load", str(DEMO_CATALOG))
-    return c
+    return prepared(db_url, tmp_path)
 
 
 def test_register_dedupe_conflict_and_refused_rival_approval(cli: Cli) -> None:

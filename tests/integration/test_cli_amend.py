@@ -10,16 +10,13 @@ import pytest
 
 from core.fields import STAGES, WITHDRAW_REASONS
 from dealreg.arguments import STAGE_CODES, WITHDRAW_CODES
-from tests.factories import ANN, BOB, DEMO_CATALOG, REVIEWER, form
-from tests.integration.test_cli import Cli
+from tests.factories import ANN, BOB, REVIEWER, form
+from tests.integration.test_cli import Cli, prepared
 
 
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path) -> Cli:
-    c = Cli(db_url, tmp_path)
-    c.ok("init")
-    c.ok("catalog", "load", str(DEMO_CATALOG))
-    return c
+    return prepared(db_url, tmp_path)
 
 
 def registered(cli: Cli, *, approved: bool = False) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import DEMO_CATALOG, REVIEWER, form
-from tests.integration.test_cli import Cli
+from tests.integration.test_cli import Cli, prepared
 
 PRIYA = "priya@vendor.example"
 BERLIN = {
@@ -24,10 +24,7 @@ BERLIN = {
 
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path) -> Cli:
-    c = Cli(db_url, tmp_path)
-    c.ok("init")
-    c.ok("catalog", "load", str(DEMO_CATALOG))
-    return c
+    return prepared(db_url, tmp_path)
 
 
 def registered(cli: Cli, **changes: str) -> str:
@@ -74,15 +71,13 @@ def test_the_rules_report_counts_a_shadow_rules_agreement(cli: Cli) -> None:
 def test_a_live_rule_approves_at_registration_unless_a_conflict_withholds_it(
     db_url: str, tmp_path: Path
 ) -> None:
-    cli = Cli(db_url, tmp_path)
-    cli.ok("init")
     live = DEMO_CATALOG.read_text().replace(
         "shadow = true                        # only says what it would do; set false to go live",
         "shadow = false",
     )
     assert live != DEMO_CATALOG.read_text()
     (tmp_path / "live.toml").write_text(live)
-    cli.ok("catalog", "load", str(tmp_path / "live.toml"))
+    cli = prepared(db_url, tmp_path, tmp_path / "live.toml")
     small = {"number_of_users": "300", "projected_value": "GBP 40,000"}
     number = registered(cli, domain="small.com", **small)
     view = cli.json("deals", "show", number)
