@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import create_wsgi, make_bot, make_client
 from bot.delivery import deliver_slack_due
 from dealreg.wiring import App
-from tests.factories import World
+from tests.factories import ANN, World, form, register
 from tests.slack_fake import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -248,3 +249,13 @@ def state_for(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             entry["value"] = None if value is None else str(value)
         state[name] = {element["action_id"]: entry}
     return state
+
+
+def registered(world: World, bot: BotHarness, email: str = ANN, **changes: Any) -> str:
+    """Register a partner's deal and post its review card, as the worker would."""
+    with world.uow() as uow:
+        done = register(
+            uow, world.actor(email), form(**changes), now=datetime.now(UTC), settings=world.settings
+        )
+    bot.deliver()
+    return done.deal.number

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from core.models import Deal, Quote
 from core.services.review import approve
-from tests.factories import ANN, BOB, REVIEWER, World, form, register
-from tests.integration.bot_harness import BotHarness, Response
+from tests.factories import BOB, REVIEWER, World
+from tests.integration.bot_harness import BotHarness, Response, registered
 from tests.slack_fake import REVIEW_CHANNEL_ID, FakeSlack, button_ids, texts, valid_view
 
 # Bob's partner is in the US: his contact's numbers are American.
@@ -25,16 +25,6 @@ US = {
     "partner_sales_lead_email": "bob@contoso-partners.example",
 }
 # -- Helpers -----------------------------------------------------------------------------------
-
-
-def registered(world: World, bot: BotHarness, email: str = ANN, **changes: Any) -> str:
-    """Register a deal and post its review card, as the worker would."""
-    with world.uow() as uow:
-        done = register(
-            uow, world.actor(email), form(**changes), now=datetime.now(UTC), settings=world.settings
-        )
-    bot.deliver()
-    return done.deal.number
 
 
 def approved(world: World, bot: BotHarness, number: str) -> None:

@@ -2,25 +2,21 @@
 automatic approvals explained, and the due time, over signed HTTP against the fake Slack.
 
 Rules are stored directly in the `rules` table, as `dealreg catalog load` would store them.
-Tests that need the rules evaluated skip while `core.rules.evaluate` is still a placeholder
-that matches nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from core import rules
 from core.models import Deal, Review, Reviewer, Rule
-from tests.factories import ANN, World, form, register
-from tests.integration.bot_harness import BotHarness
+from tests.factories import World, form, register
+from tests.integration.bot_harness import BotHarness, registered
 from tests.slack_fake import FakeSlack, button_ids, texts
 
 PRIYA = "priya@vendor.example"  # the demo catalogue's second reviewer, U0PRIYA
@@ -31,37 +27,11 @@ EMEA_CHANNEL = "C0EMEA"
 # -- Helpers -----------------------------------------------------------------------------------
 
 
-def require_rules() -> None:
-    """Skip while the rule evaluator is a placeholder: no findings for a non-empty list."""
-    facts = rules.Facts(
-        country="GB",
-        tier="gold",
-        partner="Northwind IT",
-        product="email_security",
-        channel="cli",
-        users=1,
-        value=Decimal(1),
-        currency="GBP",
-    )
-    if not rules.evaluate(facts, [rules.RuleSpec(name="any")]).findings:
-        pytest.skip("core.rules.evaluate is still a placeholder")
-
-
 def add_rule(world: World, name: str, **fields: Any) -> None:
     with world.uow() as uow:
         position = len(list(uow.session.scalars(select(Rule.id))))
         uow.session.add(Rule(position=position, name=name, version="test", **fields))
         uow.commit()
-
-
-def registered(world: World, bot: BotHarness, **changes: Any) -> str:
-    """Register Ann's deal and post its review card, as the worker would."""
-    with world.uow() as uow:
-        done = register(
-            uow, world.actor(ANN), form(**changes), now=datetime.now(UTC), settings=world.settings
-        )
-    bot.deliver()
-    return done.deal.number
 
 
 def review(world: World, number: str) -> tuple[str, Review]:
@@ -114,7 +84,6 @@ def emea_route(world: World) -> None:
 def test_a_routed_registration_is_posted_to_its_routes_channel_and_updated_there(
     desk: BotHarness, slack_db_world: World, slack: FakeSlack
 ) -> None:
-    require_rules()
     emea_route(slack_db_world)
     number = registered(slack_db_world, desk)
     posted = slack.wait_for("chat.postMessage", lambda p: p["text"].startswith("Registration"))
@@ -131,7 +100,6 @@ def test_a_routed_registration_is_posted_to_its_routes_channel_and_updated_there
 def test_a_reviewer_outside_the_route_pressing_approve_or_claim_changes_nothing(
     desk: BotHarness, slack_db_world: World, slack: FakeSlack
 ) -> None:
-    require_rules()
     emea_route(slack_db_world)
     number = registered(slack_db_world, desk)
     desk.click("U0REVIEW", "deal_approve", number)
@@ -188,7 +156,6 @@ def two_approvals(world: World) -> None:
 def test_two_person_approval_needs_a_second_reviewer_after_the_first(
     desk: BotHarness, slack_db_world: World, slack: FakeSlack
 ) -> None:
-    require_rules()
     two_approvals(slack_db_world)
     number = registered(slack_db_world, desk)  # GBP 85,000.50
     posted = slack.wait_for("chat.postMessage", lambda p: p["text"].startswith("Registration"))
@@ -216,7 +183,6 @@ def test_two_person_approval_needs_a_second_reviewer_after_the_first(
 def test_a_reject_after_the_first_of_two_approvals_ends_the_wait(
     desk: BotHarness, slack_db_world: World, slack: FakeSlack
 ) -> None:
-    require_rules()
     two_approvals(slack_db_world)
     number = registered(slack_db_world, desk)
     desk.click("U0REVIEW", "deal_approve", number)
@@ -236,7 +202,6 @@ def test_a_reject_after_the_first_of_two_approvals_ends_the_wait(
 def test_an_automatic_approval_is_explained_on_the_card(
     bot: BotHarness, sqlite_world: World, slack: FakeSlack
 ) -> None:
-    require_rules()
     when = {"tiers": ["gold"], "products": ["email_security"], "max_users": 500}
     add_rule(sqlite_world, "gold-auto", approve=True, conditions=when | {"max_value": "90000 GBP"})
     number = registered(sqlite_world, bot, number_of_users="300")
@@ -252,7 +217,6 @@ def test_an_automatic_approval_is_explained_on_the_card(
 def test_a_shadow_rule_says_on_the_card_what_it_would_have_done(
     bot: BotHarness, sqlite_world: World, slack: FakeSlack
 ) -> None:
-    require_rules()
     when = {"tiers": ["gold"], "max_users": 500}
     add_rule(sqlite_world, "gold-watch", approve=True, shadow=True, conditions=when)
     number = registered(sqlite_world, bot, number_of_users="300")
@@ -265,7 +229,6 @@ def test_a_shadow_rule_says_on_the_card_what_it_would_have_done(
 def test_a_live_rule_withheld_by_a_lookalike_says_why_on_the_card(
     bot: BotHarness, sqlite_world: World, slack: FakeSlack
 ) -> None:
-    require_rules()
     when = {"tiers": ["gold"], "max_users": 500}
     add_rule(sqlite_world, "gold-auto", approve=True, conditions=when)
     with sqlite_world.uow() as uow:  # another partner's registration of the original first

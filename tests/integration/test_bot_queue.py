@@ -18,8 +18,8 @@ from bot.desk_cards import DeskClock
 from bot.home import desk_home
 from core.models import Deal
 from core.services.queue import QueueRow, desk_queue
-from tests.factories import ANN, BOB, World, form, register
-from tests.integration.bot_harness import BotHarness
+from tests.factories import BOB, World
+from tests.integration.bot_harness import BotHarness, registered
 from tests.slack_fake import FakeSlack, button_ids, texts, valid_view
 
 PRIYA = "priya@vendor.example"  # the demo catalogue's second reviewer, U0PRIYA
@@ -32,16 +32,6 @@ def desk(slack_db_world: World, slack: FakeSlack) -> Iterator[BotHarness]:
     harness = BotHarness(slack_db_world, slack)
     yield harness
     harness.close()
-
-
-def registered(world: World, bot: BotHarness, email: str = ANN, **changes: Any) -> str:
-    """Register a partner's deal and post its review card, as the worker would."""
-    with world.uow() as uow:
-        done = register(
-            uow, world.actor(email), form(**changes), now=datetime.now(UTC), settings=world.settings
-        )
-    bot.deliver()
-    return done.deal.number
 
 
 def change_review(world: World, number: str, **fields: Any) -> None:

@@ -69,16 +69,6 @@ def events(world: World, number: str) -> list[DealEvent]:
         return rows
 
 
-@pytest.fixture(autouse=True)
-def _evaluator_present() -> None:
-    from core import rules
-
-    spec = rules.RuleSpec("probe", when={})
-    facts = rules.Facts("GB", "gold", "Northwind IT", "email_security", "cli", 1, 1, "GBP")
-    if not rules.evaluate(facts, [spec]).findings:
-        pytest.skip("the rule evaluator is not in place yet")
-
-
 def test_a_routed_registration_is_for_its_routes_reviewers_only(world: World) -> None:
     with_rules(world, EMEA)
     number = register(world)
