@@ -166,12 +166,18 @@ def progress(stage: str, reached: str | None = None) -> list[dict[str, object]]:
     ]
 
 
+def field_label(name: str | None, country: str | None = None) -> str | None:
+    """The label of a registration field (and of `currency`), or None for any other name."""
+    if name == "currency":
+        return "Currency"
+    return label_for(name, country) if name in FIELDS_BY_NAME else None
+
+
 def change_lines(changes: Mapping[str, Sequence[Any]], country: str | None = None) -> list[str]:
     """A line per change, `{field: [old, new]}`, as a person reads it: `Number of Users: 250 →
     300`; labels as `country` words them."""
     return [
-        f"{'Currency' if name == 'currency' else label_for(name, country)}: "
-        f"{_shown(old)} → {_shown(new)}"
+        f"{field_label(name, country)}: {_shown(old)} → {_shown(new)}"
         for name, (old, new) in changes.items()
     ]
 

@@ -109,8 +109,7 @@ def _told(exc: Exception) -> int:
 def _labelled(field: str, message: str) -> str:
     """A registration field's message after its label, as a person reads it: `Number of
     Users must be a whole number` (other fields' messages as they are)."""
-    from core.fields import FIELDS_BY_NAME, label_for
+    from core.fields import field_label
 
-    if field == "currency":
-        return f"Currency {message}"
-    return f"{label_for(field)} {message}" if field in FIELDS_BY_NAME else message
+    label = field_label(field)
+    return f"{label} {message}" if label else message

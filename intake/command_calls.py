@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import DealError, FieldError, Invalid
-from core.fields import change_lines, label_for
+from core.fields import change_lines, field_label
 from core.models import Deal, InboundEmail
 from core.services.actors import Actor
 from core.services.amend import amend
@@ -74,14 +74,9 @@ def _told(exc: DealError) -> str:
     """The refusal as the partner reads it: each bad field by its label."""
     if not isinstance(exc, Invalid):
         return exc.message
-    return "; ".join(f"{_label(e.field)}: {e.message}" for e in exc.errors)
-
-
-def _label(name: str | None) -> str:
-    try:
-        return label_for(name or "")
-    except KeyError:
-        return name or "the message"
+    return "; ".join(
+        f"{field_label(e.field) or e.field or 'the message'}: {e.message}" for e in exc.errors
+    )
 
 
 def _advance(
