@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-import statistics
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,44 @@ MILESTONES = {
 VALUES = ("registered", "approved", "won")
 
 
+def ranks(count: int) -> set[int]:
+    """The ranks (1-based, ascending) the median and the 90th percentile of `count` values
+    are read from: the one or two middle values, and the nearest rank of 90%."""
+    if not count:
+        return set()
+    return {(count + 1) // 2, count // 2 + 1, (9 * count + 9) // 10}
+
+
+@dataclass(frozen=True)
+class Hours:
+    """A group's business hours to decision: how many deals were decided, how many within
+    the service level, and the values at the `ranks` of their count."""
+
+    decided: int = 0
+    within_sla: int = 0
+    at_rank: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, hours: list[float], sla_hours: float) -> Hours:
+        """The figures of a list of hours (the database computes the same from its rows)."""
+        ordered = sorted(hours)
+        within = sum(1 for h in ordered if h <= sla_hours)
+        return cls(len(ordered), within, {r: ordered[r - 1] for r in ranks(len(ordered))})
+
+    @property
+    def median(self) -> float | None:
+        """The middle value, or the mean of the two middle ones."""
+        n = self.decided
+        if not n:
+            return None
+        return (self.at_rank[(n + 1) // 2] + self.at_rank[n // 2 + 1]) / 2
+
+    @property
+    def p90(self) -> float | None:
+        """The nearest-rank 90th percentile: the smallest value with 90% at or below it."""
+        return self.at_rank[(9 * self.decided + 9) // 10] if self.decided else None
+
+
 @dataclass
 class Tally:
     """One group's counts as the database adds them up, and its decided deals' hours."""
@@ -38,7 +76,7 @@ class Tally:
     reached: dict[str, int]  # milestone -> how many of the group's deals ever reached it
     approved_ended: int  # approved, then order_submitted, withdrawn or expired
     values: dict[str, dict[str, Decimal]]  # "registered" | "approved" | "won" -> {currency: sum}
-    decision_hours: list[float] = field(default_factory=list)
+    hours: Hours = field(default_factory=Hours)
 
 
 @dataclass(frozen=True)
@@ -61,28 +99,19 @@ def ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def percentile(hours: list[float], pct: float) -> float | None:
-    """The nearest-rank percentile: the smallest value with `pct`% of values at or below it."""
-    if not hours:
-        return None
-    ordered = sorted(hours)
-    return ordered[max(math.ceil(pct / 100 * len(ordered)), 1) - 1]
-
-
-def row(tally: Tally, sla_hours: float) -> Row:
-    """A group's figures from its tally and the desk's service level (business hours)."""
+def row(tally: Tally) -> Row:
+    """A group's figures from its tally."""
     reached = {m: tally.reached.get(m, 0) for m in MILESTONES}
-    hours = tally.decision_hours
-    decided_in_time = sum(1 for h in hours if h <= sla_hours)
+    hours = tally.hours
     return Row(
         group=tally.group,
         registered=tally.registered,
         reached=reached,
         approval_rate=ratio(reached["approved"], reached["approved"] + reached["rejected"]),
         win_rate=ratio(reached["order_submitted"], tally.approved_ended),
-        median_hours=statistics.median(hours) if hours else None,
-        p90_hours=percentile(hours, 90),
-        within_sla=ratio(decided_in_time, len(hours)),
+        median_hours=hours.median,
+        p90_hours=hours.p90,
+        within_sla=ratio(hours.within_sla, hours.decided),
         values={kind: dict(sorted(tally.values.get(kind, {}).items())) for kind in VALUES},
     )
 
@@ -169,24 +198,35 @@ class Week:
     decided: int
 
 
-def per_week(registered: list[datetime], decided: list[datetime]) -> list[Week]:
-    """Registrations and decisions counted per week, every week between the first and last."""
-    days = [m.date() for m in (*registered, *decided)]
-    if not days:
-        return []
-    monday = _monday(min(days))
-    regs, decs = (
-        Counter(_monday(m.date()) for m in registered),
-        Counter(_monday(m.date()) for m in decided),
-    )
-    weeks = []
-    while monday <= max(days):
+def per_week(
+    registered: Mapping[date, int],
+    decided: Mapping[date, int],
+    span: tuple[date, date] | None = None,
+) -> list[Week]:
+    """Registrations and decisions per week (counts keyed by any day of their week), every
+    week of `span` (first and last day), else every week between the first and the last
+    counted."""
+    regs, decs = _by_monday(registered), _by_monday(decided)
+    if span is None:
+        if not regs and not decs:
+            return []
+        span = (min((*regs, *decs)), max((*regs, *decs)))
+    monday, weeks = monday_of(span[0]), []
+    while monday <= span[1]:
         weeks.append(Week(monday, regs[monday], decs[monday]))
         monday += timedelta(days=7)
     return weeks
 
 
-def _monday(day: date) -> date:
+def _by_monday(counts: Mapping[date, int]) -> Counter[date]:
+    out: Counter[date] = Counter()
+    for day, n in counts.items():
+        out[monday_of(day)] += n
+    return out
+
+
+def monday_of(day: date) -> date:
+    """The Monday that begins `day`'s week."""
     return day - timedelta(days=day.weekday())
 
 

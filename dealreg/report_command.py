@@ -15,8 +15,8 @@ from dealreg.wiring import App
 def report_command(app: App, args: argparse.Namespace) -> int:
     window = Window(args.since, args.until)
     with app.read_uow() as uow:
-        found = report(uow.session, window, args.by, app.settings.business_calendar)
-    rows = [figures.row(t, app.settings.review_sla_hours) for t in found.tallies]
+        found = report(uow.session, window, args.by, app.settings.review_sla_hours)
+    rows = [figures.row(t) for t in found.tallies]
     if args.format == "json":
         json.dump([figures.as_json(r) for r in rows], sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -10,7 +10,7 @@ and what the rules said. `Rule` is one `[[rules]]` entry of the catalogue, in or
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, intpk
@@ -18,7 +18,10 @@ from core.db import Base, intpk
 
 class Review(Base):
     __tablename__ = "reviews"
-    __table_args__ = (Index("ix_reviews_due", "review_due_at"),)
+    __table_args__ = (
+        Index("ix_reviews_due", "review_due_at"),
+        Index("ix_reviews_decided", "decided_at"),
+    )
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), primary_key=True)
     # The routing rule that matched, its channel and its reviewers (None: every reviewer),
     # as they were when the deal was registered.
@@ -29,6 +32,13 @@ class Review(Base):
     # reminders went (0 none, 1 the 50% reminder, 2 the 90% one, 3 escalated).
     review_due_at: Mapped[datetime | None]
     sla_notified: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The desk's own time on the deal, the partner's waits after a return left out: when its
+    # current wait began, the business hours of the waits before, and, once first approved
+    # or rejected, when and after how many business hours in all.
+    waited_since: Mapped[datetime | None]
+    desk_hours: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    decided_at: Mapped[datetime | None]
+    decision_hours: Mapped[float | None] = mapped_column(Float)
     claimed_by: Mapped[str | None] = mapped_column(String(320))
     claimed_at: Mapped[datetime | None]
     # Two-person approval: the first of the two.

@@ -65,6 +65,9 @@ def open_reviews(
             second_approval=verdict.second_approval is not None,
             reregistration_of=again.number if again else None,
             rule_notes=_notes(verdict, specs),
+            desk_hours=0.0,
+            decided_at=None,
+            decision_hours=None,
         )
         start_clock(review, now, settings)
         verdicts.append(verdict)
@@ -183,7 +186,7 @@ def _notes(verdict: rules.Verdict, specs: Sequence[rules.RuleSpec]) -> list[dict
 def review_of(deal: Deal) -> Review:
     """The deal's review; a deal made before reviews existed gets an empty one."""
     if deal.review is None:
-        deal.review = Review(deal_id=deal.id, sla_notified=0, second_approval=False)
+        deal.review = Review(deal_id=deal.id, sla_notified=0, second_approval=False, desk_hours=0.0)
     return deal.review
 
 

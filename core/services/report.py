@@ -1,23 +1,24 @@
 """`dealreg report`: the figures of the deals registered in a window, added up by the database.
 
-The counts and values are SQL aggregates over the window's deals, grouped by the `--by` key,
-with "ever reached" read from the audit trail (`deal_events`) in a subquery; only the time to
-decision loads one (registered, first decided) pair per deal of the window, since business
-hours are counted by the calendar, not by SQL. core/figures.py says what each figure means.
+Every figure is an SQL aggregate over the window's deals, grouped by the `--by` key: "ever
+reached" read from the audit trail (`deal_events`) in a subquery; the business hours to
+decision as each review recorded them at the first decision (`Review.decision_hours`, the
+partner's waits left out), of which the database ranks each group's values and hands back
+only the two or three the median and the 90th percentile are read from; the weekly counts
+grouped by week in SQL. core/figures.py says what each figure means.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from core.business_time import BusinessCalendar, business_hours_between
-from core.figures import MILESTONES, Tally, Week, per_week
+from core.figures import MILESTONES, Hours, Tally, Week, per_week
 from core.models import Deal, DealEvent, Partner, Product, Review
 
 GROUPINGS = ("partner", "product", "country", "channel", "rule")
@@ -39,18 +40,40 @@ class Report:
     weeks: list[Week]
 
 
-def report(session: Session, window: Window, by: str | None, cal: BusinessCalendar) -> Report:
+def report(session: Session, window: Window, by: str | None, sla_hours: float) -> Report:
     """The tallies per group (one, "all", without `by`) and the weekly counts of the window."""
     tallies: dict[str, Tally] = {}
-    for values in session.execute(_totals(window, by)).mappings():
+    for values in session.execute(_totals(window, by, sla_hours)).mappings():
         _add(tallies, values)
-    registered, decided = [], []
-    for group, created, first in session.execute(_decisions(window, by)):
-        registered.append(created)
-        if first is not None:
-            decided.append(first)
-            tallies[group].decision_hours.append(business_hours_between(created, first, cal))
-    return Report(list(tallies.values()), per_week(registered, decided))
+    picked: dict[str, dict[int, float]] = {}
+    for group, rank, hours in session.execute(_ranked(window, by)):
+        picked.setdefault(group, {})[rank] = hours
+    for group, tally in tallies.items():
+        tally.hours = Hours(tally.hours.decided, tally.hours.within_sla, picked.get(group, {}))
+    dialect = session.get_bind().dialect.name
+    deals = _in_window(select().select_from(Deal), window, None)
+    registered = _weekly(session, deals, Deal.created_at, dialect)
+    decided = deals.join(Review, Review.deal_id == Deal.id)
+    weeks = per_week(registered, _weekly(session, decided, Review.decided_at, dialect))
+    return Report(list(tallies.values()), weeks)
+
+
+def week_of(column: Any, dialect: str) -> ColumnElement[Any]:
+    """The Monday (UTC) of the week of a timestamp column, in SQL."""
+    if dialect == "postgresql":
+        return func.date(func.date_trunc("week", func.timezone("UTC", column)))
+    return func.date(column, "weekday 0", "-6 days")  # SQLite keeps UTC text: to the Monday
+
+
+def _weekly(session: Session, stmt: Select[Any], column: Any, dialect: str) -> dict[date, int]:
+    """How many rows of `stmt` per week of `column` (rows without it left out)."""
+    week = week_of(column, dialect).label("week")
+    counted = stmt.add_columns(week, func.count()).where(column.is_not(None)).group_by(week)
+    return {_day(w): n for w, n in session.execute(counted)}
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _reached() -> Any:
@@ -88,8 +111,9 @@ def _in_window(stmt: Select[Any], window: Window, by: str | None) -> Select[Any]
     return stmt
 
 
-def _totals(window: Window, by: str | None) -> Select[Any]:
-    """Per group and currency: deals, milestones reached, approved-then-ended, values."""
+def _totals(window: Window, by: str | None, sla_hours: float) -> Select[Any]:
+    """Per group and currency: deals, milestones reached, approved-then-ended, values, and
+    how many were decided, within the service level or not."""
     ev = _reached()
     flag = {name: func.coalesce(ev.c[name], 0) for name in MILESTONES}
     approved_ended = and_(flag["approved"] == 1, or_(*(flag[e] == 1 for e in ENDS)))
@@ -104,8 +128,12 @@ def _totals(window: Window, by: str | None) -> Select[Any]:
         func.sum(value).label("value_registered"),
         func.sum(case((flag["approved"] == 1, value), else_=0)).label("value_approved"),
         func.sum(case((flag["order_submitted"] == 1, value), else_=0)).label("value_won"),
+        func.count(Review.decision_hours).label("decided"),
+        func.sum(case((Review.decision_hours <= sla_hours, 1), else_=0)).label("within_sla"),
     ]
     stmt = select(*columns).select_from(Deal).outerjoin(ev, ev.c.deal_id == Deal.id)
+    if by != "rule":  # the rule grouping joins the review already
+        stmt = stmt.outerjoin(Review, Review.deal_id == Deal.id)
     return _in_window(stmt, window, by).group_by(key, Deal.currency).order_by(key, Deal.currency)
 
 
@@ -115,6 +143,8 @@ def _add(tallies: dict[str, Tally], row: Any) -> None:
         row["grp"], Tally(row["grp"], 0, dict.fromkeys(MILESTONES, 0), 0, {})
     )
     tally.registered += row["registered"]
+    decided, within = tally.hours.decided + row["decided"], tally.hours.within_sla
+    tally.hours = Hours(decided, within + int(row["within_sla"] or 0))
     tally.approved_ended += int(row["approved_ended"])
     for name in MILESTONES:
         tally.reached[name] += int(row[name])
@@ -124,18 +154,20 @@ def _add(tallies: dict[str, Tally], row: Any) -> None:
             tally.values.setdefault(kind, {})[row["currency"]] = amount
 
 
-def _decisions(window: Window, by: str | None) -> Select[Any]:
-    """Per deal of the window: its group, when it was registered, when first approved or
-    rejected (None: not yet)."""
-    first = (
-        select(DealEvent.deal_id, func.min(DealEvent.at).label("at"))
-        .where(DealEvent.action.in_((MILESTONES["approved"], MILESTONES["rejected"])))
-        .group_by(DealEvent.deal_id)
-        .subquery("first_decision")
-    )
-    stmt = (
-        select(_key(by), Deal.created_at, first.c.at)
-        .select_from(Deal)
-        .outerjoin(first, first.c.deal_id == Deal.id)
-    )
-    return _in_window(stmt, window, by).order_by(Deal.id)
+def _ranked(window: Window, by: str | None) -> Select[Any]:
+    """Per group, the business hours to decision at the ranks its median and 90th percentile
+    are read from (`core.figures.ranks`), ranked by the database."""
+    key = _key(by)
+    hours = Review.decision_hours
+    inner = select(
+        key,
+        hours.label("hours"),
+        func.row_number().over(partition_by=key, order_by=hours).label("rank"),
+        func.count().over(partition_by=key).label("n"),
+    ).select_from(Deal)
+    if by != "rule":  # the rule grouping joins the review already
+        inner = inner.join(Review, Review.deal_id == Deal.id)
+    ranked = _in_window(inner, window, by).where(hours.is_not(None)).subquery("ranked")
+    n, rank = ranked.c.n, ranked.c.rank
+    wanted = or_(rank == (n + 1) // 2, rank == n // 2 + 1, rank == (9 * n + 9) // 10)
+    return select(ranked.c.grp, rank, ranked.c.hours).where(wanted)

@@ -45,7 +45,7 @@ def approve(
     if _first_of_two(uow, deal, actor, now, settings):
         return deal, None
     deal.approve(actor.email, now, timedelta(days=settings.protection_days))
-    stop_clock(review_of(deal))
+    stop_clock(review_of(deal), now, settings, decided=True)
     audit(uow, deal, actor, now, Event("approve", "opportunity", deal.stage))
     basis = QuoteBasis(
         deal.partner, deal.prospect, deal.product, deal.number_of_users, deal, with_margin=True
@@ -113,7 +113,7 @@ def reject(
     deal = load_deal(session, actor, number, for_update=True)
     authorise(actor, deal, "reject")
     deal.reject(actor.email, code, note, now)
-    stop_clock(review_of(deal))
+    stop_clock(review_of(deal), now, settings, decided=True)
     details = {"reason": code, "note": note}
     audit(uow, deal, actor, now, Event("reject", "opportunity", deal.stage, details))
     notice = Notice("deal_rejected", {"reason_label": REJECT_REASONS[code], "note": note})
@@ -134,7 +134,7 @@ def return_for_info(
     authorise(actor, deal, "return")
     deal.return_for_info(question.strip(), now)
     review = review_of(deal)
-    stop_clock(review)  # the partner's turn: the desk's clock stops
+    stop_clock(review, now, settings)  # the partner's turn: the desk's clock stops
     review.first_approved_by = review.first_approved_at = None  # a return ends the wait
     details = {"question": question.strip()}
     audit(uow, deal, actor, now, Event("return", deal.stage, deal.stage, details))

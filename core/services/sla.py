@@ -1,7 +1,10 @@
 """The review's service-level clock: when a decision is due, in business hours.
 
 `start_clock` sets a registration's due time from now (on registration, and again when the
-partner answers a return); `stop_clock` clears it (decided, returned, withdrawn). `step_due`
+partner answers a return); `stop_clock` clears it (decided, returned, withdrawn) and adds the
+wait to the desk's time, so a return's wait for the partner never counts against the desk:
+the first decision records the desk's business hours in all (`Review.decision_hours`), which
+the report and the digest read. `step_due`
 says which of the clock's notices a moment has reached: the reminders at 50% and 90% of the
 business time, then the escalation once it is due.
 """
@@ -50,11 +53,22 @@ def start_clock(review: Review, now: datetime, settings: Settings) -> None:
     calendar = settings.business_calendar
     review.review_due_at = add_business_hours(now, settings.review_sla_hours, calendar)
     review.sla_notified = 0
+    review.waited_since = now
+    if review.desk_hours is None:  # a new review: the column's default is not applied yet
+        review.desk_hours = 0.0
 
 
-def stop_clock(review: Review) -> None:
-    """No decision is awaited from the desk: no due time, no reminders."""
+def stop_clock(review: Review, now: datetime, settings: Settings, *, decided: bool = False) -> None:
+    """No decision is awaited from the desk: no due time, no reminders. The wait's business
+    hours are added to the desk's time; the first decision records the total."""
     review.review_due_at = None
+    if review.waited_since is not None:
+        waited = business_hours_between(review.waited_since, now, settings.business_calendar)
+        review.desk_hours = (review.desk_hours or 0.0) + waited
+        review.waited_since = None
+    if decided and review.decided_at is None:
+        review.decided_at = now
+        review.decision_hours = review.desk_hours or 0.0
 
 
 def step_due(due_at: datetime, now: datetime, settings: Settings) -> int:

@@ -50,7 +50,7 @@ def withdraw(
     authorise(actor, deal, "withdraw")
     reached = deal.withdraw(code, note, now)
     if deal.review is not None:
-        stop_clock(deal.review)
+        stop_clock(deal.review, now, settings)
     for quote in deal.quotes:
         if quote.status in ("valid", "ordered"):
             quote.status = "void"

@@ -5,12 +5,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from PIL import Image
 
-from core.figures import CHART_SIZE, Tally, Week, as_json, chart_png, per_week, row, to_csv
+from core.figures import (
+    CHART_SIZE,
+    Hours,
+    Tally,
+    Week,
+    as_json,
+    chart_png,
+    per_week,
+    ranks,
+    row,
+    to_csv,
+)  # fmt: skip
 
 SLA = 16.0
 
@@ -36,12 +47,12 @@ def northwind() -> Tally:
             "approved": {"GBP": Decimal("60000")},
             "won": {"GBP": Decimal("20000")},
         },
-        decision_hours=[2, 4, 6, 8, 10, 12, 14, 30],
+        hours=Hours.of([14, 2, 30, 4, 6, 8, 10, 12], SLA),
     )
 
 
 def test_rates_count_approved_over_decided_and_won_over_approved_that_ended() -> None:
-    r = row(northwind(), SLA)
+    r = row(northwind())
     assert r.registered == 10
     assert r.approval_rate == 0.75  # 6 / (6 + 2)
     assert r.win_rate == 0.5  # 2 won / 4 approved deals that ended
@@ -52,7 +63,7 @@ def test_rates_count_approved_over_decided_and_won_over_approved_that_ended() ->
 
 def test_a_group_with_nothing_decided_has_no_rates_rather_than_zero() -> None:
     empty = Tally("Contoso", 3, {}, 0, {"registered": {"USD": Decimal("5")}})
-    r = row(empty, SLA)
+    r = row(empty)
     assert (r.approval_rate, r.win_rate, r.median_hours, r.p90_hours, r.within_sla) == (
         None, None, None, None, None,
     )  # fmt: skip
@@ -60,7 +71,7 @@ def test_a_group_with_nothing_decided_has_no_rates_rather_than_zero() -> None:
 
 
 def test_json_keeps_each_currency_apart() -> None:
-    data = json.loads(json.dumps(as_json(row(northwind(), SLA))))
+    data = json.loads(json.dumps(as_json(row(northwind()))))
     assert data["value_registered"] == {"EUR": "50000", "GBP": "100000"}
     assert data["value_won"] == {"GBP": "20000"}
     assert (data["approved"], data["order_submitted"], data["win_rate"]) == (6, 2, 0.5)
@@ -68,7 +79,7 @@ def test_json_keeps_each_currency_apart() -> None:
 
 def test_csv_has_one_value_column_per_currency_present() -> None:
     other = Tally("Contoso", 1, {"approved": 1}, 0, {"registered": {"USD": Decimal("7")}})
-    text = to_csv([row(northwind(), SLA), row(other, SLA)])
+    text = to_csv([row(northwind()), row(other)])
     reader = csv.DictReader(io.StringIO(text))
     money = [c for c in reader.fieldnames or [] if c.startswith("value_")]
     assert money == [
@@ -84,15 +95,35 @@ def test_csv_has_one_value_column_per_currency_present() -> None:
 
 
 def test_weeks_are_counted_from_monday_with_empty_weeks_kept() -> None:
-    regs = [datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 8, 23, tzinfo=UTC),
-            datetime(2026, 3, 16, 9, tzinfo=UTC)]  # fmt: skip
-    decided = [datetime(2026, 3, 4, 9, tzinfo=UTC)]
+    # Monday 2 March and Sunday 8 March are one week; nothing in the week of 9 March.
+    regs = {date(2026, 3, 2): 1, date(2026, 3, 8): 1, date(2026, 3, 16): 1}
+    decided = {date(2026, 3, 4): 1}
     assert per_week(regs, decided) == [
         Week(date(2026, 3, 2), 2, 1),
         Week(date(2026, 3, 9), 0, 0),
         Week(date(2026, 3, 16), 1, 0),
     ]
-    assert per_week([], []) == []
+    assert per_week({}, {}) == []
+
+
+def test_a_span_gives_every_week_of_it_even_empty_ones() -> None:
+    weeks = per_week({date(2026, 3, 4): 3}, {}, span=(date(2026, 2, 25), date(2026, 3, 10)))
+    assert [(w.start, w.registered) for w in weeks] == [
+        (date(2026, 2, 23), 0), (date(2026, 3, 2), 3), (date(2026, 3, 9), 0),
+    ]  # fmt: skip
+
+
+def test_median_and_p90_from_the_ranks_alone() -> None:
+    # Odd count: the middle value; the 90th percentile by nearest rank.
+    five = Hours.of([5, 1, 4, 2, 3], SLA)
+    assert (five.median, five.p90, five.decided, five.within_sla) == (3, 5, 5, 5)
+    assert ranks(5) == {3, 5}  # the middle; ceil(4.5) = 5
+    assert ranks(10) == {5, 6, 9}  # two middles; ceil(9) = 9
+    one = Hours.of([40], SLA)
+    assert (one.median, one.p90, one.within_sla) == (40, 40, 0)
+    assert Hours.of([], SLA).median is None and Hours.of([], SLA).p90 is None
+    # Only the values at those ranks are kept: what the database hands back.
+    assert set(Hours.of(list(range(100)), SLA).at_rank) == {50, 51, 90}
 
 
 def test_the_chart_is_a_png_of_the_chart_size() -> None:
