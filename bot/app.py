@@ -21,6 +21,7 @@ from typing import Any
 
 import slack_bolt
 import waitress
+from prometheus_client import make_wsgi_app
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
 from slack_sdk import WebClient
@@ -37,6 +38,7 @@ from bot.context import Bot, WithBot
 from bot.edge import ANSWERED_AT_ONCE, BACKLOG, WORKERS, SlackEdge, run_answered
 from bot.identity import Identities
 from bot.listeners import actions, amend, commands, desk, events, options, views
+from core import metrics
 from core.config import Settings
 from core.ports import Runtime
 
@@ -106,13 +108,14 @@ def health(runtime: Runtime) -> tuple[str, dict[str, Any]]:
 
 
 class BotWsgi:
-    """The bot over WSGI: `/slack/events` through the edge, and `/healthz`."""
+    """The bot over WSGI: `/slack/events` through the edge, `/healthz` and `/metrics`."""
 
     def __init__(self, bot: Bot, bolt_app: slack_bolt.App) -> None:
         settings = bot.runtime.settings
         if settings.slack_signing_secret is None:
             raise RuntimeError("SLACK_SIGNING_SECRET is not set")
         self.runtime = bot.runtime
+        self.metrics = make_wsgi_app(metrics.registry(bot.runtime.read, bot.runtime.now))
         self.edge = SlackEdge(
             bolt_app,
             create_app(bot, answered=True),
@@ -131,6 +134,8 @@ class BotWsgi:
             data = json.dumps(body).encode()
             start_response(status, [("Content-Type", "application/json")])
             return [data]
+        if environ.get("PATH_INFO") == "/metrics":
+            return self.metrics(environ, start_response)  # type: ignore[no-any-return]
         return self.edge(environ, start_response)
 
     def close(self) -> None:
@@ -139,7 +144,7 @@ class BotWsgi:
 
 
 def create_wsgi(bot: Bot, bolt_app: slack_bolt.App | None = None) -> BotWsgi:
-    """A WSGI app serving `/slack/events` (signature-checked) and `/healthz`."""
+    """A WSGI app serving `/slack/events` (signature-checked), `/healthz` and `/metrics`."""
     return BotWsgi(bot, bolt_app or create_app(bot))
 
 
@@ -196,7 +201,7 @@ def serve(runtime: Runtime, port: int) -> None:
     bot = make_bot(runtime)
     bolt_app = create_app(bot)
     connect_socket_mode(bot, bolt_app)
-    log.info("serving /slack/events and /healthz on port %s", port)
+    log.info("serving /slack/events, /healthz and /metrics on port %s", port)
     wsgi = create_wsgi(bot, bolt_app)
     # Refuse an oversize body while it arrives, before waitress spools it to disk (up to 1 GiB
     # by default) for the edge to refuse. waitress refuses at its limit, the edge above ours.

@@ -33,6 +33,7 @@ from slack_bolt.response import BoltResponse
 
 from bot.replay import SeenRequests
 from bot.shapes import Malformed, kind_of
+from core import metrics
 
 log = logging.getLogger(__name__)
 
@@ -144,16 +145,26 @@ class SlackEdge:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        started = time.perf_counter()
+        kind, answered = self._answer(environ, start_response)
+        metrics.SLACK_REQUEST_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        return answered
+
+    def _answer(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> tuple[str, Iterable[bytes]]:
+        """Answer one request; with its kind for the metrics ("refused": not admitted)."""
         request = WsgiHttpRequest(environ)
         if request.method != "POST" or request.path != PATH:
-            return self.handler(environ, start_response)
+            return "other", self.handler(environ, start_response)
         try:
             inbound = self.admit(environ)
         except Refused as refused:
-            return answer(start_response, refused.status, refused.reason)
+            return "refused", answer(start_response, refused.status, refused.reason)
+        kind = metrics.slack_kind(inbound.kind)
         if not self._first(inbound, environ):
-            return answer(start_response, "200 OK")
-        return self._handle(inbound, request, start_response)
+            return kind, answer(start_response, "200 OK")
+        return kind, self._handle(inbound, request, start_response)
 
     def admit(self, environ: dict[str, Any]) -> Inbound:
         """Read and check one request; Refused with the HTTP answer if it does not pass."""
@@ -197,7 +208,9 @@ class SlackEdge:
         headers = request.get_headers()
         if inbound.kind in ANSWERED_AT_ONCE:
             if self.slots.acquire(blocking=False):
-                self.pool.submit(self._dispatch, inbound.body, request.query_string, headers)
+                self.pool.submit(
+                    self._dispatch, inbound.kind, inbound.body, request.query_string, headers
+                )
                 return answer(start_response, "200 OK")
             log.warning("slack backlog full; answering after the listener acknowledges")
         raw = inbound.body.encode()
@@ -205,9 +218,10 @@ class SlackEdge:
         request.environ["CONTENT_LENGTH"] = str(len(raw))
         return self.handler(request.environ, start_response)
 
-    def _dispatch(self, body: str, query: str, headers: dict[str, Any]) -> None:
+    def _dispatch(self, kind: str, body: str, query: str, headers: dict[str, Any]) -> None:
         request = BoltRequest(body=body, query=query, headers=headers)
-        run_answered(lambda: self.later.dispatch(request), self.slots)
+        with metrics.SLACK_WORK_SECONDS.labels(metrics.slack_kind(kind)).time():
+            run_answered(lambda: self.later.dispatch(request), self.slots)
 
     def close(self) -> None:
         """Finish the commands and clicks already answered."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from core import metrics
 from core.services import inbound
 from intake.context import IntakeContext
 from intake.mailbox import FetchedMessage, ImapMailbox, Mailbox, MailboxDisconnected
@@ -75,7 +76,9 @@ def run_once(ctx: IntakeContext, mailbox: Mailbox, ahead: ReadAhead | None = Non
     if own:
         ahead = ReadAhead(ctx.own_addresses, _child_proof(ctx))
     try:
-        return _run(ctx, mailbox, ahead)
+        report = _run(ctx, mailbox, ahead)
+        metrics.record_intake(report.handled, report.failed)
+        return report
     finally:
         if own and ahead is not None:
             ahead.stop()

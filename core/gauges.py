@@ -1,0 +1,207 @@
+"""The gauges read from the database when metrics are scraped, each family from one query.
+
+Every query reads an index range bounded by the work in hand (unsent outbox rows, held or
+failed mail, overdue reviews, deals still open), never a range that grows with the history.
+Closed deals (the stages no move leaves) are the exception: their count only grows, so it is
+taken apart from the scrapes, at most every `CLOSED_REFRESH_S` (and at the first scrape).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+
+from core.fields import STAGES
+from core.models import Deal, InboundEmail, JobRun, OutboxMessage, Review
+from core.stages import MOVES
+from core.uow import UowFactory
+
+log = logging.getLogger(__name__)
+
+# Stages a deal can still move from, counted at every scrape; the rest only ever gain deals.
+OPEN = tuple(s for s in STAGES if any(s in move.sources for move in MOVES.values()))
+CLOSED = tuple(s for s in STAGES if s not in OPEN)
+CLOSED_REFRESH_S = 300.0
+OUTBOX_STATES = ("pending", "retrying", "claimed", "failed")
+
+
+class DatabaseCollector(Collector):
+    """The database's gauges, read in one reading unit of work per scrape.
+
+    A database that cannot be read gives `dealreg_database_up 0` and none of the others, so
+    a scrape still answers (and the process's own instruments still show).
+    """
+
+    def __init__(self, read: UowFactory, now: Callable[[], datetime]) -> None:
+        self.read, self.now = read, now
+        self.closed = ClosedCounts(read)
+        # One scrape's queries at a time: two scrapers at once never double the load.
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily("dealreg_database_up", "Whether the last scrape read the database.")
+        with self._lock:
+            try:
+                closed = self.closed.counts()
+                with self.read() as uow:
+                    families = families_of(uow.session, self.now(), closed)
+            except Exception:
+                log.warning("metrics: the database could not be read", exc_info=True)
+                up.add_metric([], 0)
+                return [up]
+        up.add_metric([], 1)
+        return [up, *families]
+
+
+class ClosedCounts:
+    """Closed deals by stage: counted at the first scrape, then again in a thread of its own
+    once the count is `CLOSED_REFRESH_S` old, while scrapes show the count before."""
+
+    def __init__(self, read: UowFactory, refresh_s: float = CLOSED_REFRESH_S) -> None:
+        self.read, self.refresh_s = read, refresh_s
+        self._counts: dict[str, int] | None = None
+        self._taken = 0.0
+        self._counting = threading.Lock()
+
+    def counts(self) -> dict[str, int]:
+        """The latest count; the first call counts, a later one starts a recount when due."""
+        if self._counts is None:
+            with self._counting:
+                if self._counts is None:
+                    self._count()
+        elif time.monotonic() - self._taken >= self.refresh_s and self._counting.acquire(False):
+            threading.Thread(target=self._recount, name="metrics-closed", daemon=True).start()
+        assert self._counts is not None
+        return self._counts
+
+    def _recount(self) -> None:
+        try:
+            self._count()
+        except Exception:
+            log.warning("metrics: closed deals could not be counted", exc_info=True)
+        finally:
+            self._counting.release()
+
+    def _count(self) -> None:
+        with self.read() as uow:
+            self._counts = deal_counts(uow.session, CLOSED)
+        self._taken = time.monotonic()
+
+
+def families_of(session: Session, now: datetime, closed: dict[str, int]) -> list[Metric]:
+    """Every gauge family the database holds, with the closed deals' latest count."""
+    return [
+        deals_by_stage(deal_counts(session, OPEN) | closed),
+        outbox_by_state(session),
+        inbound_waiting(session),
+        reviews_overdue(session, now),
+        *job_runs(session),
+    ]
+
+
+def deal_counts(session: Session, stages: tuple[str, ...]) -> dict[str, int]:
+    """Deals in each of `stages`: an index-only count of their range of ix_deals_stage."""
+    query = select(Deal.stage, func.count()).where(Deal.stage.in_(stages)).group_by(Deal.stage)
+    return dict.fromkeys(stages, 0) | dict(session.execute(query).tuples().all())
+
+
+def deals_by_stage(counts: dict[str, int]) -> GaugeMetricFamily:
+    """Deals in each stage (the closed stages as last counted)."""
+    family = GaugeMetricFamily(
+        "dealreg_deals",
+        f"Deals in each stage; {', '.join(CLOSED)} counted at most {CLOSED_REFRESH_S:.0f} s ago.",
+        labels=["stage"],
+    )
+    for stage in STAGES:
+        family.add_metric([stage], counts.get(stage, 0))
+    return family
+
+
+def outbox_by_state(session: Session) -> GaugeMetricFamily:
+    """Unsent outbox rows by kind and state; sent rows are counted by the deliverers."""
+    family = GaugeMetricFamily(
+        "dealreg_outbox_messages",
+        "Outbox rows not sent, by kind (email, slack, webhook) and state: pending, retrying "
+        "(failed before, due again), claimed (being sent) or failed (for good).",
+        labels=["kind", "state"],
+    )
+    row = OutboxMessage
+    state = case(
+        (row.failed_at.is_not(None), "failed"),
+        (row.claimed_at.is_not(None), "claimed"),
+        (row.attempts > 0, "retrying"),
+        else_="pending",
+    )
+    # sent_at IS NULL is the head of ix_outbox_pending: only the rows still waiting are read.
+    query = select(row.kind, state, func.count()).where(row.sent_at.is_(None))
+    counts: dict[str, dict[str, int]] = {}
+    for kind, name, count in session.execute(query.group_by(row.kind, state)).tuples():
+        counts.setdefault(kind, dict.fromkeys(OUTBOX_STATES, 0))[name] = count
+    for kind, states in sorted(counts.items()):
+        for name, count in states.items():
+            family.add_metric([kind, name], count)
+    return family
+
+
+def inbound_waiting(session: Session) -> GaugeMetricFamily:
+    """Inbound messages held for their sender's proof, and those our errors left to retry."""
+    family = GaugeMetricFamily(
+        "dealreg_inbound_messages",
+        "Inbound messages waiting: held (for the sender's confirmation) or failed (an error "
+        "of ours, retried each run).",
+        labels=["state"],
+    )
+    mail = InboundEmail
+    state = case((mail.status == "held", "held"), else_="failed")
+    # Both through ix_inbound_status: 'held' rows, and 'received' ones (not handled yet).
+    waiting = or_(mail.status == "held", (mail.status == "received") & (mail.attempts > 0))
+    query = select(state, func.count()).where(waiting).group_by(state)
+    counts = {"held": 0, "failed": 0} | dict(session.execute(query).tuples().all())
+    for name, count in counts.items():
+        family.add_metric([name], count)
+    return family
+
+
+def reviews_overdue(session: Session, now: datetime) -> GaugeMetricFamily:
+    """Registrations awaiting the desk's decision past their due time."""
+    family = GaugeMetricFamily(
+        "dealreg_reviews_overdue",
+        "Registrations awaiting the deal desk's decision past their due time.",
+    )
+    # review_due_at is set only while a decision is awaited: ix_reviews_due reads only the
+    # overdue ones, and each is checked against its deal.
+    query = (
+        select(func.count())
+        .select_from(Review)
+        .join(Deal, Deal.id == Review.deal_id)
+        .where(Review.review_due_at < now, Deal.stage == "opportunity")
+    )
+    family.add_metric([], session.scalar(query) or 0)
+    return family
+
+
+def job_runs(session: Session) -> list[GaugeMetricFamily]:
+    """Each job's last finished run, and whether it failed (one row per job)."""
+    finished = GaugeMetricFamily(
+        "dealreg_job_last_finished_timestamp_seconds",
+        "When each scheduled job last finished, in Unix seconds.",
+        labels=["job"],
+    )
+    failed = GaugeMetricFamily(
+        "dealreg_job_last_run_failed",
+        "1 if each scheduled job's last run ended in an error, else 0.",
+        labels=["job"],
+    )
+    for run in session.scalars(select(JobRun).order_by(JobRun.name)):
+        if run.last_finished_at is not None:
+            finished.add_metric([run.name], run.last_finished_at.timestamp())
+        failed.add_metric([run.name], 0 if run.last_error is None else 1)
+    return [finished, failed]
