@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=12, ge=1)
     # Slack requests are a few KB; a bigger body is refused (413) before it is read whole.
     slack_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The port on which `dealreg worker` and `dealreg run` serve /metrics (unset: none; the
+    # bot serves /metrics on its own port either way).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     base_url: str = "http://localhost:3000"
 
     @field_validator("business_hours")

@@ -8,12 +8,14 @@ import logging
 import signal
 import threading
 from urllib.parse import urlsplit
+from wsgiref.simple_server import WSGIServer
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import start_http_server
 from sqlalchemy import Connection, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import jobs, schema, wake
+from core import jobs, metrics, schema, wake
 from dealreg import wakeup
 from dealreg.bot_command import bot_port, serve_bot
 from dealreg.intake_command import intake_context, warn_if_unsafe
@@ -144,10 +146,21 @@ def intake_thread(app: App, stop: threading.Event) -> threading.Thread:
     return thread
 
 
+def serve_metrics(app: App) -> WSGIServer | None:
+    """Serve /metrics on METRICS_PORT in a thread of its own; the server, None when unset."""
+    port = app.settings.metrics_port
+    if port is None:
+        return None
+    server, _ = start_http_server(port, registry=metrics.registry(app.runtime.read, app.now))
+    log.info("serving /metrics on port %s", port)
+    return server
+
+
 def run_worker(app: App, *, with_bot: bool = False) -> int:
     """Run until SIGTERM or Ctrl-C; the job in hand finishes before exit."""
     warn_if_unsafe(app)
     stop = threading.Event()
+    served = serve_metrics(app)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sched = scheduler(app)
     sched.start()
@@ -173,6 +186,8 @@ def run_worker(app: App, *, with_bot: bool = False) -> int:
     wake.OUTBOX.set()  # the deliverer sees `stop` at once
     deliverer.join(timeout=60)
     reader.join(timeout=60)
+    if served is not None:
+        served.shutdown()
     return 0
 
 
