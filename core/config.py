@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # Read a long run's messages one batch ahead in a second process (a second core).
     intake_read_ahead: bool = True
     outbox_max_attempts: int = Field(default=12, ge=1)
+    # Handled mail's raw bytes and sent mail's bodies are dropped after this many days
+    # (the `retention` job; docs/privacy.md).
+    raw_mail_retention_days: int = Field(default=365, ge=1)
     # Slack requests are a few KB; a bigger body is refused (413) before it is read whole.
     slack_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # The port on which `dealreg worker` and `dealreg run` serve /metrics (unset: none; the

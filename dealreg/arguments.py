@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-JOB_NAMES = ("outbox", "expire", "remind", "sla", "poll")
+JOB_NAMES = ("outbox", "expire", "remind", "sla", "poll", "retention")
 # core.fields' STAGES and WITHDRAW_REASONS codes, written out so `--help` imports no product
 # (tests/integration/test_cli_amend.py checks they match).
 STAGE_CODES = (
@@ -52,6 +52,8 @@ HANDLERS: dict[str, str] = {
     "deals prospect": "dealreg.prospect_command:deals_prospect",
     "rules report": "dealreg.rules_command:rules_report_command",
     "report": "dealreg.report_command:report_command",
+    "privacy export": "dealreg.privacy_command:privacy_export",
+    "privacy erase": "dealreg.privacy_command:privacy_erase",
 }
 
 
@@ -85,6 +87,7 @@ def parser() -> argparse.ArgumentParser:
     _deals(sub)
     _rules(sub)
     _report(sub)
+    _privacy(sub)
 
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
         dest="action", required=True
@@ -215,6 +218,20 @@ def _report(sub: Any) -> None:
     report.add_argument("--by", choices=("partner", "product", "country", "channel", "rule"))
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
     report.add_argument("--chart", type=Path, metavar="FILE.png", help="write a weekly chart")
+
+
+def _privacy(sub: Any) -> None:
+    privacy = sub.add_parser("privacy", help="a person's data: export or erase").add_subparsers(
+        dest="action", required=True
+    )
+    export = privacy.add_parser("export", help="print as JSON everything held about a person")
+    export.add_argument("email", metavar="EMAIL")
+    erase = privacy.add_parser(
+        "erase", help="erase a person's data (irreversible; without --yes: what would go)"
+    )
+    erase.add_argument("email", metavar="EMAIL")
+    erase.add_argument("--yes", action="store_true", help="erase: this cannot be undone")
+    erase.add_argument("--json", action="store_true")
 
 
 def _moment(text: str) -> datetime:

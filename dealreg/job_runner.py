@@ -13,6 +13,7 @@ from typing import Any
 
 from core import delivery, jobs
 from core.mailer import make_mailer
+from core.services.retention import retention
 from dealreg import bot_command
 from dealreg.intake_command import intake_context
 from dealreg.output import emit
@@ -58,6 +59,8 @@ def _run(app: App, name: str, clock: Clock) -> dict[str, Any]:
         return {"reminded": jobs.remind(app.uow, now, app.settings)}
     if name == "sla":
         return {"notified": jobs.sla(app.uow, now, app.settings)}
+    if name == "retention":
+        return retention(app.uow, now, app.settings)
     if name == "poll":
         ctx = intake_context(app)
         mailbox = make_mailbox(ctx)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import threading
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIServer
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Seconds between runs of each job. The outbox also runs the moment mail is queued
 # (`dealreg.wakeup`): its interval is the safety net.
-INTERVALS = {"outbox": 15, "expire": 300, "remind": 3600, "sla": 300}
+INTERVALS = {"outbox": 15, "expire": 300, "remind": 3600, "sla": 300, "retention": 86400}
 _MAILBOX_LOCK = 0x6465616C  # "deal": one mailbox reader across all workers
 
 
@@ -38,6 +39,9 @@ def scheduler(app: App) -> BackgroundScheduler:
         if name == "outbox":
             continue  # its own thread: see run_worker
         sched.add_job(_safe, "interval", seconds=seconds, args=(app, name), id=name, name=name)
+    # The daily job also runs a minute after start: a worker restarted daily (each deploy)
+    # would otherwise never reach it.
+    sched.modify_job("retention", next_run_time=datetime.now(UTC) + timedelta(minutes=1))
     return sched
 
 

@@ -1,0 +1,159 @@
+"""A person's data exported and erased with `dealreg privacy`, on SQLite and PostgreSQL: mail
+taken in by the intake (from the Maildir), answered through the outbox folder, then the
+database's own files (the SQLite file and its log, a `pg_dump`) scanned byte by byte."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.factories import ANN, REVIEWER, form, registration_email
+from tests.integration.privacy_scan import Scan, scanner
+from tests.integration.test_cli import Cli, prepared
+
+JO = "jo.bloggs@example.co.uk"
+SURNAME = "Bloggsworth"
+LEAD = "lena.marsh@northwind.example"  # the partner's sales lead, not a catalogue contact
+
+
+def deliver(cli: Cli, name: str, raw: bytes) -> None:
+    """Put a message in the intake's Maildir and let the intake take it in."""
+    new = cli.tmp / "maildir" / "new"
+    new.mkdir(parents=True, exist_ok=True)
+    (new / name).write_bytes(raw)
+    cli.ok("intake", "run", "--once")
+
+
+def registered(cli: Cli) -> str:
+    """Jo's registration, emailed by Ann, approved, its mail sent; the deal's number."""
+    raw = registration_email(
+        1,
+        end_user_last_name=SURNAME,
+        end_user_email=JO,
+        partner_sales_lead_name="Lena Marsh",
+        partner_sales_lead_email=LEAD,
+    )
+    deliver(cli, "1.eml", raw)
+    [deal] = cli.json("deals", "list")
+    cli.ok("deals", "approve", deal["number"], "--reviewer", REVIEWER)
+    cli.ok("jobs", "run", "outbox")
+    return str(deal["number"])
+
+
+def held(cli: Cli, address: str) -> dict[str, object]:
+    """`privacy export` of `address`, less the moment it was made."""
+    data: dict[str, object] = json.loads(cli.ok("privacy", "export", address))
+    del data["exported_at"]
+    return data
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    return prepared(db_url, tmp_path)
+
+
+@pytest.fixture
+def scan(db_url: str, request: pytest.FixtureRequest) -> Scan:
+    return scanner(db_url, request)
+
+
+def test_export_lists_deals_messages_and_audit_entries(cli: Cli) -> None:
+    number = registered(cli)
+    data = json.loads(cli.ok("privacy", "export", JO.upper()))
+    assert data["email"] == JO
+    [deal] = data["deals"]
+    assert (deal["number"], deal["roles"], deal["stage"]) == (number, ["end_user"], "approved")
+    assert deal["registration"]["end_user_last_name"] == SURNAME
+    [mail] = data["inbound_emails"]
+    assert JO in mail["raw"] and mail["sender"] == ANN and mail["moved_to"] == "Processed"
+    assert [e["action"] for e in data["audit_entries"]] == ["register"]
+    assert data["audit_entries"][0]["details"]["registration"]["end_user_email"] == JO
+    assert data["catalogue"] == []
+
+    lead = json.loads(cli.ok("privacy", "export", LEAD))
+    assert [d["roles"] for d in lead["deals"]] == [["sales_lead"]]
+    assert len(lead["inbound_emails"]) == 1
+    nobody = json.loads(cli.ok("privacy", "export", "nobody@example.org"))
+    assert nobody["deals"] == nobody["inbound_emails"] == nobody["audit_entries"] == []
+
+
+def test_erase_without_yes_says_what_would_go_and_changes_nothing(cli: Cli, scan: Scan) -> None:
+    registered(cli)
+    before = held(cli, JO)
+    refused = cli("privacy", "erase", JO)
+    assert refused.returncode == 1
+    assert "--yes" in refused.stderr and "cannot be undone" in refused.stderr
+    assert "deals: 1" in refused.stdout and "inbound emails: 1" in refused.stdout
+    assert held(cli, JO) == before
+    assert scan.finds(JO) and scan.finds(SURNAME)
+
+
+def test_erase_leaves_no_trace_in_the_database_files_and_keeps_the_business_facts(
+    cli: Cli, scan: Scan
+) -> None:
+    number = registered(cli)
+    # Mail that mentions Jo without being about the deal, and a reply in the deal's thread.
+    deliver(cli, "2.eml", registration_email(2, end_user_email=JO, end_user_last_name=SURNAME))
+    assert scan.finds(JO) and scan.finds(SURNAME)
+    assert _files_holding(cli, JO)
+
+    result = json.loads(cli.ok("privacy", "erase", JO, "--yes", "--json"))
+    assert len(result["deals"]) == 2 and result["inbound_emails"] == 2
+    assert result["log_emptied"] is True
+
+    assert not scan.finds(JO) and not scan.finds(SURNAME)
+    assert not _files_holding(cli, JO) and not _files_holding(cli, SURNAME)
+    shown = cli.json("deals", "show", number)
+    assert (shown["stage"], shown["product"], shown["country"]) == (
+        "approved",
+        "email_security",
+        "GB",
+    )
+    assert shown["number_of_users"] == 250 and shown["prospect"]["domain"] == "prospect1.com"
+    for name in ("end_user_email", "end_user_last_name", "end_user_first_name", "end_user_phone"):
+        assert shown[name] == "[erased]", name
+    assert shown["partner_sales_lead_email"] == LEAD  # another person: kept
+    erase = shown["history"][-1]
+    assert (erase["action"], erase["actor"]) == ("erase", "operator")
+    assert JO not in json.dumps(erase) and SURNAME not in json.dumps(erase)
+    assert shown["history"][0]["details"]["registration"]["end_user_email"] == "[erased]"
+    # Nothing is left to find, and a second erase changes nothing.
+    assert json.loads(cli.ok("privacy", "export", JO))["deals"] == []
+    again = json.loads(cli.ok("privacy", "erase", JO, "--yes", "--json"))
+    assert again["deals"] == [] and again["inbound_emails"] == 0
+
+
+def test_a_catalogue_contact_or_reviewer_is_refused_and_nothing_changes(
+    cli: Cli, scan: Scan
+) -> None:
+    registered(cli)
+    before = held(cli, ANN)
+    refused = cli("privacy", "erase", ANN, "--yes")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "a contact of partner Northwind IT in the catalogue" in refused.stderr
+    assert "remove them from the catalogue first" in refused.stderr
+    assert held(cli, ANN) == before
+    assert scan.finds(ANN)
+    reviewer = cli("privacy", "erase", REVIEWER, "--yes")
+    assert reviewer.returncode == 1 and "is a reviewer in the catalogue" in reviewer.stderr
+    dry = cli("privacy", "erase", ANN)
+    assert dry.returncode == 1 and "remove them from the catalogue first" in dry.stderr
+    assert cli("privacy", "erase", "not-an-address").returncode == 1
+
+
+def _files_holding(cli: Cli, text: str) -> list[Path]:
+    """Mail files (outbox copies, the Maildir) holding `text`, whatever its case."""
+    folders = (cli.tmp / "outbox", cli.tmp / "maildir")
+    paths = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
+    return [p for p in paths if text.lower().encode() in p.read_bytes().lower()]
+
+
+def test_registration_from_a_file_is_erased_like_one_by_email(cli: Cli, scan: Scan) -> None:
+    reg = cli.write("reg.json", form(end_user_email=JO, end_user_last_name=SURNAME))
+    number = cli.json("deals", "register", "--partner", "Northwind IT", "--file", reg)["number"]
+    cli.ok("jobs", "run", "outbox")
+    cli.ok("privacy", "erase", JO, "--yes")
+    assert not scan.finds(JO) and not scan.finds(SURNAME)
+    assert cli.json("deals", "show", number)["stage"] == "opportunity"
