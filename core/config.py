@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core import business_time
@@ -70,6 +72,10 @@ class Settings(BaseSettings):
     # bot serves /metrics on its own port either way).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     base_url: str = "http://localhost:3000"
+    # Where every deal event is POSTed, signed with the secret (docs/webhooks.md).
+    webhook_urls: list[str] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("business_hours")
     @classmethod
@@ -92,6 +98,27 @@ class Settings(BaseSettings):
             business_time.parse_region(value)
         return value
 
+    @field_validator("webhook_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return list(dict.fromkeys(value))
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _is_webhook_secret(value.get_secret_value()):
+            raise ValueError("must be whsec_ followed by base64 of at least 24 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _signed(self) -> Settings:
+        if self.webhook_urls and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_URLS needs WEBHOOK_SECRET to sign with")
+        return self
+
     @property
     def business_calendar(self) -> business_time.BusinessCalendar:
         """The deal desk's business calendar, from the three business settings (built once
@@ -101,6 +128,17 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+
+def _is_webhook_secret(text: str) -> bool:
+    """Whether `text` is `whsec_` and base64 of a key long enough to sign with."""
+    if not text.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        return False
+    return len(key) >= 24
 
 
 @functools.lru_cache(maxsize=8)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core import delivery
+from core import delivery, webhook_admin
 from core.config import Settings
 from core.models import Deal, InboundEmail, JobRun, Review
 from core.services import inbound
@@ -140,6 +140,9 @@ def status(uow_factory: UowFactory, now: datetime) -> dict[str, Any]:
         held = s.scalar(
             select(func.count()).select_from(InboundEmail).where(InboundEmail.status == "held")
         )
+        # Webhooks are outbox rows too, shown on their own line with their endpoints.
+        hooks = webhook_admin.counts(s)
+        box = {k: n - hooks[k] for k, n in delivery.pending_counts(s).items()}
         return {
             "deals": {k: int(v) for k, v in stages.items()},
             "waiting_review": int(stages.get("opportunity", 0)),
@@ -147,7 +150,8 @@ def status(uow_factory: UowFactory, now: datetime) -> dict[str, Any]:
             "oldest_waiting_hours": round((now - oldest).total_seconds() / 3600, 1)
             if oldest
             else None,
-            "outbox": delivery.pending_counts(s),
+            "outbox": box,
+            "webhooks": hooks,
             "jobs": runs,
             "inbound_failed": int(failed_inbound or 0),
             "inbound_held": int(held or 0),

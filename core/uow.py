@@ -3,7 +3,8 @@
 Rows that nothing reads back before the commit (the audit trail, the outbox) are collected
 with `add` and written by `commit`, all rows of a table in one statement: a batch of
 registrations writes its events in one INSERT, and a unit of work that is rolled back
-leaves nothing to undo.
+leaves nothing to undo. Rows made from the work's final state (a webhook carries the deal
+as committed) are made by a step run just before that write (`before_write`).
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ class UnitOfWork:
         self._factory = session_factory
         self.session: Session
         self._rows: dict[Table, list[dict[str, Any]]] = {}
+        self._steps: dict[str, Step] = {}
         self._background = background
         self._reading = reading
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         self.session.info[_BACKGROUND] = self._background
-        self._rows = {}
+        self._rows, self._steps = {}, {}
         return self
 
     @property
@@ -59,8 +61,15 @@ class UnitOfWork:
         """The rows collected for `table` and not written yet."""
         return self._rows.get(table, [])
 
+    def before_write(self, key: str, step: Step) -> None:
+        """Run `step(self)` once (per `key`) just before the collected rows are written."""
+        self._steps.setdefault(key, step)
+
     def write(self) -> None:
         """INSERT the collected rows now, in the order their tables were first added to."""
+        steps, self._steps = self._steps, {}
+        for step in steps.values():
+            step(self)
         rows, self._rows = self._rows, {}
         for table, values in rows.items():
             self.session.execute(table.insert(), values)
@@ -75,7 +84,7 @@ class UnitOfWork:
     ) -> None:
         # close() rolls back whatever was not committed and detaches the objects without
         # expiring them, so results stay readable after the unit of work ends.
-        self._rows = {}
+        self._rows, self._steps = {}, {}
         wake.rolled_back(self.session)
         self.session.close()
 
@@ -87,7 +96,7 @@ class UnitOfWork:
         wake.committed(self.session)  # the outbox's deliverers, if it queued mail
 
     def rollback(self) -> None:
-        self._rows = {}
+        self._rows, self._steps = {}, {}
         wake.rolled_back(self.session)
         self.session.rollback()
 
@@ -98,6 +107,7 @@ class UnitOfWork:
 
 
 UowFactory = Callable[[], UnitOfWork]
+Step = Callable[[UnitOfWork], None]
 _BACKGROUND = "dealreg.background"
 
 
@@ -110,7 +120,7 @@ class SavepointUnitOfWork(UnitOfWork):
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._rows = {}
+        self._rows, self._steps = {}, {}
         self._savepoint: SessionTransaction | None = None
 
     def __enter__(self) -> SavepointUnitOfWork:
@@ -124,7 +134,7 @@ class SavepointUnitOfWork(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         # Like a unit of work that ends uncommitted: what came after the last commit goes.
-        self._rows = {}
+        self._rows, self._steps = {}, {}
         if self._savepoint is not None and self._savepoint.is_active:
             self._savepoint.rollback()
         self._savepoint = None
@@ -137,6 +147,6 @@ class SavepointUnitOfWork(UnitOfWork):
 
     def rollback(self) -> None:
         assert self._savepoint is not None, "use the unit of work as a context manager"
-        self._rows = {}
+        self._rows, self._steps = {}, {}
         self._savepoint.rollback()
         self._savepoint = self.session.begin_nested()

@@ -52,6 +52,10 @@ HANDLERS: dict[str, str] = {
     "deals prospect": "dealreg.prospect_command:deals_prospect",
     "rules report": "dealreg.rules_command:rules_report_command",
     "report": "dealreg.report_command:report_command",
+    "webhooks list": "dealreg.webhooks_command:webhooks_list",
+    "webhooks retry": "dealreg.webhooks_command:webhooks_retry",
+    "webhooks enable": "dealreg.webhooks_command:webhooks_enable",
+    "webhooks ping": "dealreg.webhooks_command:webhooks_ping",
     "privacy export": "dealreg.privacy_command:privacy_export",
     "privacy erase": "dealreg.privacy_command:privacy_erase",
 }
@@ -87,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     _deals(sub)
     _rules(sub)
     _report(sub)
+    _webhooks(sub)
     _privacy(sub)
 
     jobs = sub.add_parser("jobs", help="scheduled jobs").add_subparsers(
@@ -232,6 +237,24 @@ def _privacy(sub: Any) -> None:
     erase.add_argument("email", metavar="EMAIL")
     erase.add_argument("--yes", action="store_true", help="erase: this cannot be undone")
     erase.add_argument("--json", action="store_true")
+
+
+def _webhooks(sub: Any) -> None:
+    hooks = sub.add_parser("webhooks", help="deal events POSTed to WEBHOOK_URLS").add_subparsers(
+        dest="action", required=True
+    )
+    lst = hooks.add_parser("list", help="each endpoint, on or off, with its deliveries by state")
+    lst.add_argument("--failed", action="store_true", help="the failed deliveries instead")
+    lst.add_argument("--json", action="store_true")
+    retry = hooks.add_parser("retry", help="send failed deliveries again")
+    retry.add_argument("id", type=int, nargs="?", metavar="ID")
+    retry.add_argument("--all-failed", action="store_true", help="every failed delivery")
+    retry.add_argument("--json", action="store_true")
+    enable = hooks.add_parser("enable", help="turn an endpoint on again (after a 410)")
+    enable.add_argument("url", metavar="URL")
+    enable.add_argument("--json", action="store_true")
+    ping = hooks.add_parser("ping", help="send a signed webhook.ping to each enabled endpoint")
+    ping.add_argument("--json", action="store_true")
 
 
 def _moment(text: str) -> datetime:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from core import delivery, jobs
+from core import delivery, jobs, webhook_delivery
 from core.mailer import make_mailer
 from core.services.retention import retention
 from dealreg import bot_command
@@ -73,29 +73,36 @@ def _run(app: App, name: str, clock: Clock) -> dict[str, Any]:
 
 
 def _deliver(app: App, clock: Clock) -> dict[str, Any]:
-    """Send the due emails, and the due Slack messages when Slack is configured, until
-    none is due.
+    """Send the due emails, and the due Slack messages and webhooks when they are
+    configured, until none is due.
 
     Each round claims a few rows of each kind, most urgent first, so a message a person
     is waiting for (an approval just clicked) goes out after at most one round of a
     backlog's, whichever kind it is, and what falls due meanwhile is in the next round.
     """
-    mail, slack = delivery.DeliveryReport(), delivery.DeliveryReport()
+    mail, slack, hooks = (delivery.DeliveryReport() for _ in range(3))
     mailer = make_mailer(app.settings)
+    sending = webhook_delivery.Sending.of(app.settings)
+    webhook_delivery.sync(app.uow, app.settings.webhook_urls, clock())
     try:
         while True:
             now = clock()
             round_ = delivery.Round(WORKER_ID, now, limit=ROUND)
             mailed = delivery.deliver_due(app.uow, mailer, round_, settings=app.settings)
-            posted = delivery.DeliveryReport()
+            posted, hooked = delivery.DeliveryReport(), delivery.DeliveryReport()
             if app.settings.slack_enabled:
                 posted = bot_command.deliver_slack(app, now, WORKER_ID, limit=ROUND)
-            mail, slack = mail + mailed, slack + posted
-            if mailed.tried < ROUND and posted.tried < ROUND:
+            if sending is not None:
+                hook_round = delivery.Round(WORKER_ID, now, kind="webhook", limit=ROUND)
+                hooked = webhook_delivery.deliver_due(app.uow, sending, hook_round)
+            mail, slack, hooks = mail + mailed, slack + posted, hooks + hooked
+            if max(mailed.tried, posted.tried, hooked.tried) < ROUND:
                 break
     finally:
         mailer.close()
     result: dict[str, Any] = {"sent": mail.sent, "failed": mail.failed, "retrying": mail.retrying}
     if app.settings.slack_enabled:
         result["slack"] = {"sent": slack.sent, "failed": slack.failed}
+    if sending is not None:
+        result["webhooks"] = {"sent": hooks.sent, "failed": hooks.failed}
     return result

@@ -125,6 +125,11 @@ def status_text(data: dict[str, Any]) -> str:
     lines.append(
         f"outbox: {box['pending']} pending, {box['retrying']} retrying, {box['failed']} failed"
     )
+    hooks = data["webhooks"]
+    lines.append(
+        f"webhooks: {hooks['pending']} pending, {hooks['retrying']} retrying, "
+        f"{hooks['failed']} failed, {hooks['endpoints_disabled']} endpoints disabled"
+    )
     lines.append(f"amendment requests awaiting the deal desk: {data['amendments_waiting']}")
     lines.append(f"inbound failed (to retry): {data['inbound_failed']}")
     lines.append(f"inbound held (awaiting the sender's confirmation): {data['inbound_held']}")

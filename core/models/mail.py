@@ -65,7 +65,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_to_created", "to_addr", "created_at"),
     )
     id: Mapped[intpk]
-    kind: Mapped[str] = mapped_column(String(10), default="email")  # email | slack
+    kind: Mapped[str] = mapped_column(String(10), default="email")  # email | slack | webhook
     # 0: caused by a person just now, sent first; 1: a batch's mail (see UnitOfWork.background).
     priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     template: Mapped[str40]
@@ -82,6 +82,8 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A webhook is retried until a day after this (its first attempt).
+    first_attempt_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     sent_at: Mapped[datetime | None]

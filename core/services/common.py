@@ -21,6 +21,7 @@ from core.models import (
     OutboxMessage,
     Partner,
 )
+from core.services import webhook_events
 from core.services.actors import Actor
 from core.services.sla import due_line
 from core.uow import UnitOfWork
@@ -40,7 +41,8 @@ class Event:
 
 
 def audit(uow: UnitOfWork, deal: Deal, actor: Actor, now: datetime, event: Event) -> None:
-    """Log the deal's event, and add it to the audit trail when `uow` commits."""
+    """Log the deal's event, and add it to the audit trail when `uow` commits (with its
+    webhooks, `core.services.webhook_events`)."""
     log.info(
         "%s %s -> %s by %s via %s",
         event.action,
@@ -63,6 +65,7 @@ def audit(uow: UnitOfWork, deal: Deal, actor: Actor, now: datetime, event: Event
         "details": dict(event.details),
     }
     uow.add(table_of(DealEvent), row)
+    webhook_events.note(uow)
 
 
 @dataclass(frozen=True)

@@ -126,5 +126,8 @@ def add_quote(
         with_margin = True
     basis = QuoteBasis(partner, prospect, product, ask.users, deal, with_margin)
     quote = create_quote(session, basis, now=now, settings=settings, created_by=actor.email)
+    if deal is not None:
+        made = Event("quote", deal.stage, deal.stage, {"quote": quote.number})
+        audit(uow, deal, actor, now, made)
     uow.commit()
     return quote

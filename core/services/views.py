@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from core.fields import FIELDS, progress
-from core.models import Deal, Quote
+from core.models import Deal, DealEvent, Quote
 from core.pricing import round_money
 from core.services.actors import Actor, load_deal
 
@@ -109,21 +109,23 @@ def _deal_view(deal: Deal) -> dict[str, Any]:
             "withdraw_reason": deal.withdraw_reason,
             "withdraw_note": deal.withdraw_note,
             "quotes": [quote_view(q) for q in deal.quotes],
-            "history": [
-                {
-                    "at": e.at.isoformat(),
-                    "actor": e.actor,
-                    "channel": e.channel,
-                    "action": e.action,
-                    "from": e.from_stage,
-                    "to": e.to_stage,
-                    "details": e.details,
-                }
-                for e in deal.events
-            ],
+            "history": [history_entry(e) for e in deal.events],
         }
     )
     return view
+
+
+def history_entry(event: DealEvent) -> dict[str, Any]:
+    """One entry of a deal's `history` in the SPEC's JSON."""
+    return {
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "channel": event.channel,
+        "action": event.action,
+        "from": event.from_stage,
+        "to": event.to_stage,
+        "details": event.details,
+    }
 
 
 def _plain(value: Decimal) -> str:
