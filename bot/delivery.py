@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import notifications, sla_messages
+from bot import digest_message, notifications, sla_messages
 from bot.amend_delivery import in_thread, last_posted, post_request, review_event
 from bot.desk_cards import desk_clock
 from bot.files import open_dm, share_quote
@@ -65,6 +65,10 @@ def _send(runtime: Runtime, client: WebClient, worker_id: str, row_id: int) -> N
     with runtime.uow() as uow:
         row = uow.session.get(OutboxMessage, row_id)
         if row is None or row.claimed_by != worker_id or row.sent_at is not None:
+            return
+        if row.template == "desk_digest":  # about the desk, not a deal
+            digest_message.post(client, row, row.body_text)
+            uow.commit()
             return
         deal = uow.session.get(Deal, row.deal_id) if row.deal_id else None
         if deal is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     # Where an overdue registration is escalated (each optional).
     slack_escalation_channel: str | None = None
     escalation_email: str | None = None
+    # The desk's morning digest: from this business time on each business day, once.
+    digest_at: time = time(8, 30)
     max_extensions: int = Field(default=1, ge=0)
     extension_days: int = Field(default=30, ge=1)
     intake_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

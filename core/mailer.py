@@ -53,6 +53,7 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
+    content_id: str | None = None  # shown inline in the HTML (`cid:…`), not as a file
 
 
 def build_message(
@@ -67,13 +68,19 @@ def build_message(
     msg["Date"] = format_datetime(row.created_at)
     msg["Message-ID"] = row.message_id
     for name, value in (row.headers or {}).items():
-        if value:
+        if value and not name.startswith("_"):  # "_": the row's own notes
             msg[name] = str(value)
     msg.set_content(row.body_text)
     if row.body_html:
         msg.add_alternative(row.body_html, subtype="html")
     for item in attachments:
         maintype, _, subtype = item.content_type.partition("/")
+        html = msg.get_body(("html",)) if item.content_id else None
+        if html is not None and item.content_id:
+            cid = f"<{item.content_id}>"
+            html.add_related(item.data, maintype=maintype, subtype=subtype, cid=cid,
+                             filename=item.filename, disposition="inline")  # fmt: skip
+            continue
         msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)
     return msg
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-JOB_NAMES = ("outbox", "expire", "remind", "sla", "poll", "retention")
+JOB_NAMES = ("outbox", "expire", "remind", "sla", "digest", "poll", "retention")
 # core.fields' STAGES and WITHDRAW_REASONS codes, written out so `--help` imports no product
 # (tests/integration/test_cli_amend.py checks they match).
 STAGE_CODES = (

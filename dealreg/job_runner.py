@@ -59,6 +59,10 @@ def _run(app: App, name: str, clock: Clock) -> dict[str, Any]:
         return {"reminded": jobs.remind(app.uow, now, app.settings)}
     if name == "sla":
         return {"notified": jobs.sla(app.uow, now, app.settings)}
+    if name == "digest":
+        from core.services import digest
+
+        return {"queued": digest.send(app.uow, now, app.settings)}
     if name == "retention":
         return retention(app.uow, now, app.settings)
     if name == "poll":

@@ -52,9 +52,9 @@ def report(session: Session, window: Window, by: str | None, sla_hours: float) -
         tally.hours = Hours(tally.hours.decided, tally.hours.within_sla, picked.get(group, {}))
     dialect = session.get_bind().dialect.name
     deals = _in_window(select().select_from(Deal), window, None)
-    registered = _weekly(session, deals, Deal.created_at, dialect)
+    registered = weekly(session, deals, Deal.created_at, dialect)
     decided = deals.join(Review, Review.deal_id == Deal.id)
-    weeks = per_week(registered, _weekly(session, decided, Review.decided_at, dialect))
+    weeks = per_week(registered, weekly(session, decided, Review.decided_at, dialect))
     return Report(list(tallies.values()), weeks)
 
 
@@ -65,7 +65,7 @@ def week_of(column: Any, dialect: str) -> ColumnElement[Any]:
     return func.date(column, "weekday 0", "-6 days")  # SQLite keeps UTC text: to the Monday
 
 
-def _weekly(session: Session, stmt: Select[Any], column: Any, dialect: str) -> dict[date, int]:
+def weekly(session: Session, stmt: Select[Any], column: Any, dialect: str) -> dict[date, int]:
     """How many rows of `stmt` per week of `column` (rows without it left out)."""
     week = week_of(column, dialect).label("week")
     counted = stmt.add_columns(week, func.count()).where(column.is_not(None)).group_by(week)
@@ -168,6 +168,10 @@ def _ranked(window: Window, by: str | None) -> Select[Any]:
     if by != "rule":  # the rule grouping joins the review already
         inner = inner.join(Review, Review.deal_id == Deal.id)
     ranked = _in_window(inner, window, by).where(hours.is_not(None)).subquery("ranked")
+    return select(ranked.c.grp, ranked.c.rank, ranked.c.hours).where(at_ranks(ranked))
+
+
+def at_ranks(ranked: Any) -> ColumnElement[bool]:
+    """The rows of a subquery with `rank` and `n` columns at `core.figures.ranks(n)`."""
     n, rank = ranked.c.n, ranked.c.rank
-    wanted = or_(rank == (n + 1) // 2, rank == n // 2 + 1, rank == (9 * n + 9) // 10)
-    return select(ranked.c.grp, rank, ranked.c.hours).where(wanted)
+    return or_(rank == (n + 1) // 2, rank == n // 2 + 1, rank == (9 * n + 9) // 10)
