@@ -16,13 +16,13 @@ from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, bindparam, case, func, or_, select
 
 from core.fields import STAGES
-from core.models import Deal, InboundEmail, JobRun, OutboxMessage, Review
+from core.models import Deal, InboundEmail, JobRun, OutboxMessage, Review, WebhookEndpoint
 from core.stages import MOVES
 from core.uow import UowFactory
+from core.webhook_endpoints import NOT_CONFIGURED
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class DatabaseCollector(Collector):
             try:
                 closed = self.closed.counts()
                 with self.read() as uow:
-                    families = families_of(uow.session, self.now(), closed)
+                    families = families_of(uow.session.connection(), self.now(), closed)
             except Exception:
                 log.warning("metrics: the database could not be read", exc_info=True)
                 up.add_metric([], 0)
@@ -92,25 +92,73 @@ class ClosedCounts:
 
     def _count(self) -> None:
         with self.read() as uow:
-            self._counts = deal_counts(uow.session, CLOSED)
+            self._counts = deal_counts(uow.session.connection(), CLOSED)
         self._taken = time.monotonic()
 
 
-def families_of(session: Session, now: datetime, closed: dict[str, int]) -> list[Metric]:
+def _stage_count(stages: tuple[str, ...]) -> Select[str, int]:
+    return select(Deal.stage, func.count()).where(Deal.stage.in_(stages)).group_by(Deal.stage)
+
+
+# Each family's one statement, built once (a scrape only runs them).
+_COUNTS = {OPEN: _stage_count(OPEN), CLOSED: _stage_count(CLOSED)}
+_OUTBOX_STATE = case(
+    (OutboxMessage.failed_at.is_not(None), "failed"),
+    (OutboxMessage.claimed_at.is_not(None), "claimed"),
+    (OutboxMessage.attempts > 0, "retrying"),
+    else_="pending",
+)
+# sent_at IS NULL is the head of ix_outbox_pending: only the rows still waiting are read.
+_OUTBOX = (
+    select(OutboxMessage.kind, _OUTBOX_STATE, func.count())
+    .where(OutboxMessage.sent_at.is_(None))
+    .group_by(OutboxMessage.kind, _OUTBOX_STATE)
+)
+_INBOUND_STATE = case((InboundEmail.status == "held", "held"), else_="failed")
+# Both through ix_inbound_status: the 'held' rows, and the 'received' ones (not handled yet).
+_INBOUND = (
+    select(_INBOUND_STATE, func.count())
+    .where(
+        or_(
+            InboundEmail.status == "held",
+            (InboundEmail.status == "received") & (InboundEmail.attempts > 0),
+        )
+    )
+    .group_by(_INBOUND_STATE)
+)
+# review_due_at is set only while a decision is awaited: ix_reviews_due reads only the
+# overdue ones, and each is checked against its deal.
+_OVERDUE = (
+    select(func.count())
+    .select_from(Review)
+    .join(Deal, Deal.id == Review.deal_id)
+    .where(Review.review_due_at < bindparam("now"), Deal.stage == "opportunity")
+)
+_JOBS = select(JobRun.name, JobRun.last_finished_at, JobRun.last_error).order_by(JobRun.name)
+_ENDPOINT_STATE = case(
+    (WebhookEndpoint.enabled, "enabled"),
+    (WebhookEndpoint.disabled_reason == NOT_CONFIGURED, "removed"),
+    else_="disabled",
+)
+_ENDPOINTS = select(_ENDPOINT_STATE, func.count()).group_by(_ENDPOINT_STATE)
+
+
+def families_of(conn: Connection, now: datetime, closed: dict[str, int]) -> list[Metric]:
     """Every gauge family the database holds, with the closed deals' latest count."""
     return [
-        deals_by_stage(deal_counts(session, OPEN) | closed),
-        outbox_by_state(session),
-        inbound_waiting(session),
-        reviews_overdue(session, now),
-        *job_runs(session),
+        deals_by_stage(deal_counts(conn, OPEN) | closed),
+        outbox_by_state(conn),
+        inbound_waiting(conn),
+        reviews_overdue(conn, now),
+        *job_runs(conn),
+        webhook_endpoints(conn),
     ]
 
 
-def deal_counts(session: Session, stages: tuple[str, ...]) -> dict[str, int]:
-    """Deals in each of `stages`: an index-only count of their range of ix_deals_stage."""
-    query = select(Deal.stage, func.count()).where(Deal.stage.in_(stages)).group_by(Deal.stage)
-    return dict.fromkeys(stages, 0) | dict(session.execute(query).tuples().all())
+def deal_counts(conn: Connection, stages: tuple[str, ...]) -> dict[str, int]:
+    """Deals in each of `stages` (OPEN or CLOSED): an index-only count of their range of
+    ix_deals_stage."""
+    return dict.fromkeys(stages, 0) | dict(conn.execute(_COUNTS[stages]).tuples().all())
 
 
 def deals_by_stage(counts: dict[str, int]) -> GaugeMetricFamily:
@@ -125,7 +173,7 @@ def deals_by_stage(counts: dict[str, int]) -> GaugeMetricFamily:
     return family
 
 
-def outbox_by_state(session: Session) -> GaugeMetricFamily:
+def outbox_by_state(conn: Connection) -> GaugeMetricFamily:
     """Unsent outbox rows by kind and state; sent rows are counted by the deliverers."""
     family = GaugeMetricFamily(
         "dealreg_outbox_messages",
@@ -133,17 +181,8 @@ def outbox_by_state(session: Session) -> GaugeMetricFamily:
         "(failed before, due again), claimed (being sent) or failed (for good).",
         labels=["kind", "state"],
     )
-    row = OutboxMessage
-    state = case(
-        (row.failed_at.is_not(None), "failed"),
-        (row.claimed_at.is_not(None), "claimed"),
-        (row.attempts > 0, "retrying"),
-        else_="pending",
-    )
-    # sent_at IS NULL is the head of ix_outbox_pending: only the rows still waiting are read.
-    query = select(row.kind, state, func.count()).where(row.sent_at.is_(None))
     counts: dict[str, dict[str, int]] = {}
-    for kind, name, count in session.execute(query.group_by(row.kind, state)).tuples():
+    for kind, name, count in conn.execute(_OUTBOX).tuples():
         counts.setdefault(kind, dict.fromkeys(OUTBOX_STATES, 0))[name] = count
     for kind, states in sorted(counts.items()):
         for name, count in states.items():
@@ -151,7 +190,7 @@ def outbox_by_state(session: Session) -> GaugeMetricFamily:
     return family
 
 
-def inbound_waiting(session: Session) -> GaugeMetricFamily:
+def inbound_waiting(conn: Connection) -> GaugeMetricFamily:
     """Inbound messages held for their sender's proof, and those our errors left to retry."""
     family = GaugeMetricFamily(
         "dealreg_inbound_messages",
@@ -159,36 +198,23 @@ def inbound_waiting(session: Session) -> GaugeMetricFamily:
         "of ours, retried each run).",
         labels=["state"],
     )
-    mail = InboundEmail
-    state = case((mail.status == "held", "held"), else_="failed")
-    # Both through ix_inbound_status: 'held' rows, and 'received' ones (not handled yet).
-    waiting = or_(mail.status == "held", (mail.status == "received") & (mail.attempts > 0))
-    query = select(state, func.count()).where(waiting).group_by(state)
-    counts = {"held": 0, "failed": 0} | dict(session.execute(query).tuples().all())
+    counts = {"held": 0, "failed": 0} | dict(conn.execute(_INBOUND).tuples().all())
     for name, count in counts.items():
         family.add_metric([name], count)
     return family
 
 
-def reviews_overdue(session: Session, now: datetime) -> GaugeMetricFamily:
+def reviews_overdue(conn: Connection, now: datetime) -> GaugeMetricFamily:
     """Registrations awaiting the desk's decision past their due time."""
     family = GaugeMetricFamily(
         "dealreg_reviews_overdue",
         "Registrations awaiting the deal desk's decision past their due time.",
     )
-    # review_due_at is set only while a decision is awaited: ix_reviews_due reads only the
-    # overdue ones, and each is checked against its deal.
-    query = (
-        select(func.count())
-        .select_from(Review)
-        .join(Deal, Deal.id == Review.deal_id)
-        .where(Review.review_due_at < now, Deal.stage == "opportunity")
-    )
-    family.add_metric([], session.scalar(query) or 0)
+    family.add_metric([], conn.execute(_OVERDUE, {"now": now}).scalar() or 0)
     return family
 
 
-def job_runs(session: Session) -> list[GaugeMetricFamily]:
+def job_runs(conn: Connection) -> list[GaugeMetricFamily]:
     """Each job's last finished run, and whether it failed (one row per job)."""
     finished = GaugeMetricFamily(
         "dealreg_job_last_finished_timestamp_seconds",
@@ -200,8 +226,24 @@ def job_runs(session: Session) -> list[GaugeMetricFamily]:
         "1 if each scheduled job's last run ended in an error, else 0.",
         labels=["job"],
     )
-    for run in session.scalars(select(JobRun).order_by(JobRun.name)):
-        if run.last_finished_at is not None:
-            finished.add_metric([run.name], run.last_finished_at.timestamp())
-        failed.add_metric([run.name], 0 if run.last_error is None else 1)
+    for name, finished_at, error in conn.execute(_JOBS).tuples():
+        if finished_at is not None:
+            finished.add_metric([name], finished_at.timestamp())
+        failed.add_metric([name], 0 if error is None else 1)
     return [finished, failed]
+
+
+def webhook_endpoints(conn: Connection) -> GaugeMetricFamily:
+    """Webhook endpoints by state: taking events, turned off by a 410 until an operator
+    enables them, or taken out of the setting."""
+    family = GaugeMetricFamily(
+        "dealreg_webhook_endpoints",
+        "Webhook endpoints by state: enabled, disabled (answered 410 Gone: off until "
+        "`dealreg webhooks enable`) or removed (no longer in WEBHOOK_URLS).",
+        labels=["state"],
+    )
+    counts = dict.fromkeys(("enabled", "disabled", "removed"), 0)
+    counts |= dict(conn.execute(_ENDPOINTS).tuples().all())
+    for name, count in counts.items():
+        family.add_metric([name], count)
+    return family
