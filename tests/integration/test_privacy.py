@@ -8,10 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
-from tests.factories import ANN, REVIEWER, form, registration_email
+from core.models import Deal, InboundEmail, OutboxMessage
+from core.services import erase
+from dealreg.intake_command import intake_context
+from intake.mailbox import ImapMailbox
+from intake.pipeline import run_once
+from tests.factories import ANN, NOW, REVIEWER, World, form, registration_email
 from tests.integration.privacy_scan import Scan, scanner
 from tests.integration.test_cli import Cli, prepared
+from tests.integration.test_intake import app_for
+from tests.servers import ImapAccount
 
 JO = "jo.bloggs@example.co.uk"
 SURNAME = "Bloggsworth"
@@ -157,3 +165,34 @@ def test_registration_from_a_file_is_erased_like_one_by_email(cli: Cli, scan: Sc
     cli.ok("privacy", "erase", JO, "--yes")
     assert not scan.finds(JO) and not scan.finds(SURNAME)
     assert cli.json("deals", "show", number)["stage"] == "opportunity"
+
+
+def test_a_repeat_delivery_of_an_erased_message_creates_nothing(
+    world: World, imap_account: ImapAccount
+) -> None:
+    raw = registration_email(7, end_user_email=JO, end_user_last_name=SURNAME)
+    imap_account.append(raw)
+    ctx = intake_context(app_for(world, imap_account.imap_url))
+    assert run_once(ctx, ImapMailbox(imap_account.imap_url)).handled == {"registered": 1}
+    before = _rows(world)
+    with world.uow() as uow:
+        erased, _ = erase.erase(uow, JO, NOW)
+    assert len(erased.deals) == 1 and erased.inbound_emails == 1
+
+    imap_account.append(raw)  # the same message, delivered again
+    again = run_once(ctx, ImapMailbox(imap_account.imap_url))
+    assert again.failed == 0 and imap_account.messages("INBOX") == {}
+    assert _rows(world) == before
+    with world.uow() as uow:
+        row = uow.session.scalars(select(InboundEmail)).one()
+    assert row.status == "registered" and row.raw
+    assert JO.encode() not in row.raw.lower() and SURNAME.encode() not in row.raw
+
+
+def _rows(world: World) -> tuple[int, ...]:
+    with world.uow() as uow:
+        count = uow.session.scalar
+        return tuple(
+            int(count(select(func.count()).select_from(model)) or 0)
+            for model in (Deal, InboundEmail, OutboxMessage)
+        )
