@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core import schema
+from core import schema, webhook_delivery
 from dealreg.wiring import App
 
 
@@ -15,5 +15,7 @@ def init(app: App, args: argparse.Namespace) -> int:
         path = Path(app.settings.database_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
     schema.upgrade(app.engine)
+    # The endpoints of WEBHOOK_URLS take events from now on, whichever process makes them.
+    webhook_delivery.sync(app.uow, app.settings.webhook_urls, app.now())
     print(f"database ready at revision {schema.current(app.engine)}")
     return 0
