@@ -17,7 +17,7 @@ from typing import Any
 from bench import common
 from bench.common import Scale, Servers, log
 
-BENCHMARKS = ("intake", "slack_ack", "search", "parse_size", "latency", "scale", "cli", "metrics")
+BENCHMARKS = ("intake", "slack_ack", "search", "parse_size", "latency", "scale", "cli", "metrics", "report")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +73,10 @@ def _run(name: str, servers: Servers, scale: Scale, profile: bool) -> dict[str, 
         from bench import cli
 
         return cli.run(scale)
+    if name == "report":
+        from bench import report
+
+        return report.run(servers, scale)
     if name == "metrics":
         from bench import metrics
 
