@@ -18,6 +18,7 @@ from bot import amend_modals, modals
 from bot.context import Bot, bot_of
 from bot.kit import Block
 from bot.listeners.commands import advance_view, registration_view
+from bot.listeners.events import refresh_home
 from bot.listeners.replies import guarded, open_then, to_user
 from core.errors import DealError, NotAllowed
 from core.models import Partner, Product
@@ -46,6 +47,7 @@ def on_approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltC
     bot = bot_of(context)
     guarded(to_user(client, body), partial(_approve, bot, body))
     bot.deliver()
+    refresh_home(bot, client, body)
 
 
 def on_reject_or_return(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot import desk_cards
 from bot.context import Bot, bot_of
 from bot.kit import message, section
+from bot.listeners.events import refresh_home
 from bot.listeners.replies import Reply, guarded, to_user
 from core.errors import Conflict
 from core.models import Reviewer
@@ -42,6 +43,7 @@ def on_claim(
     reply = to_user(client, body)
     guarded(reply, partial(_claim, bot, body, reply, respond))
     bot.deliver()
+    refresh_home(bot, client, body)
 
 
 def _claim(bot: Bot, body: dict[str, Any], reply: Reply, respond: Respond) -> None:

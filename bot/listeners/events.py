@@ -28,6 +28,14 @@ def on_home_opened(event: dict[str, Any], client: WebClient, context: BoltContex
     client.views_publish(user_id=user, view=home(bot_of(context), user))
 
 
+def refresh_home(bot: Bot, client: WebClient, body: dict[str, Any]) -> None:
+    """Publish the clicker's App Home again when the click came from it, so a decided or
+    claimed registration shows as it is now (Slack keeps the old view until then)."""
+    if (body.get("view") or {}).get("type") == "home":
+        user = body["user"]["id"]
+        client.views_publish(user_id=user, view=home(bot, user))
+
+
 def home(bot: Bot, user_id: str) -> Block:
     """The user's deals with next steps; a reviewer sees the queue awaiting review."""
     try:

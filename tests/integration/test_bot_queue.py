@@ -195,3 +195,29 @@ def test_the_reviewers_home_shows_the_queue_within_100_blocks_and_says_how_many_
     shown = len(listed(home["blocks"]))
     assert 40 <= shown < 80
     assert home["blocks"][-1]["elements"][0]["text"] == f"…and {80 - shown} more"
+
+
+def test_a_click_in_the_app_home_publishes_the_queue_again_without_the_decided_deal(
+    desk: BotHarness, slack_db_world: World, slack: FakeSlack
+) -> None:
+    first = registered(slack_db_world, desk, domain="first.co.uk")
+    second = registered(slack_db_world, desk, domain="second.co.uk")
+    desk.event({"type": "app_home_opened", "user": "U0REVIEW", "tab": "home"})
+    view = slack.wait_for("views.publish", lambda p: p["user_id"] == "U0REVIEW")["view"]
+    assert {first, second} <= set(listed(view["blocks"]))
+    published = len(slack.calls_to("views.publish"))
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0REVIEW", "username": "u0review", "team_id": "T0TEAM"},
+        "api_app_id": "A0APP",
+        "team": {"id": "T0TEAM", "domain": "partners"},
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "view": {**view, "id": "V0HOME", "hash": "h1"},
+        "trigger_id": "trig.home",
+        "actions": [{"action_id": "deal_approve", "block_id": "q", "type": "button",
+                     "value": first, "action_ts": "1"}],
+    }  # fmt: skip
+    assert desk.interact(payload).status == 200
+    slack.wait_for("views.publish", lambda p: len(slack.calls_to("views.publish")) > published)
+    again = slack.calls_to("views.publish")[published].params["view"]
+    assert first not in listed(again["blocks"]) and second in listed(again["blocks"])
