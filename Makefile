@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Servers the integration tests start themselves (PostgreSQL, Dovecot) and the email corpus.
-APT_PACKAGES := dovecot-imapd postgresql libpython3.11-testsuite fonts-droid-fallback poppler-utils
+# Servers the integration tests start themselves (PostgreSQL, Dovecot), the email corpus, and
+# promtool (the alerting rules' checks).
+APT_PACKAGES := dovecot-imapd postgresql libpython3.11-testsuite fonts-droid-fallback poppler-utils prometheus
 
 .PHONY: run test lint bench drills venv system-packages clean
 

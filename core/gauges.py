@@ -158,7 +158,7 @@ def families_of(conn: Connection, now: datetime, closed: dict[str, int]) -> list
 def deal_counts(conn: Connection, stages: tuple[str, ...]) -> dict[str, int]:
     """Deals in each of `stages` (OPEN or CLOSED): an index-only count of their range of
     ix_deals_stage."""
-    return dict.fromkeys(stages, 0) | dict(conn.execute(_COUNTS[stages]).tuples().all())
+    return dict.fromkeys(stages, 0) | {s: n for s, n in conn.execute(_COUNTS[stages])}
 
 
 def deals_by_stage(counts: dict[str, int]) -> GaugeMetricFamily:
@@ -182,7 +182,7 @@ def outbox_by_state(conn: Connection) -> GaugeMetricFamily:
         labels=["kind", "state"],
     )
     counts: dict[str, dict[str, int]] = {}
-    for kind, name, count in conn.execute(_OUTBOX).tuples():
+    for kind, name, count in conn.execute(_OUTBOX):
         counts.setdefault(kind, dict.fromkeys(OUTBOX_STATES, 0))[name] = count
     for kind, states in sorted(counts.items()):
         for name, count in states.items():
@@ -198,7 +198,7 @@ def inbound_waiting(conn: Connection) -> GaugeMetricFamily:
         "of ours, retried each run).",
         labels=["state"],
     )
-    counts = {"held": 0, "failed": 0} | dict(conn.execute(_INBOUND).tuples().all())
+    counts = {"held": 0, "failed": 0} | {s: n for s, n in conn.execute(_INBOUND)}
     for name, count in counts.items():
         family.add_metric([name], count)
     return family
@@ -226,7 +226,7 @@ def job_runs(conn: Connection) -> list[GaugeMetricFamily]:
         "1 if each scheduled job's last run ended in an error, else 0.",
         labels=["job"],
     )
-    for name, finished_at, error in conn.execute(_JOBS).tuples():
+    for name, finished_at, error in conn.execute(_JOBS):
         if finished_at is not None:
             finished.add_metric([name], finished_at.timestamp())
         failed.add_metric([name], 0 if error is None else 1)
@@ -243,7 +243,7 @@ def webhook_endpoints(conn: Connection) -> GaugeMetricFamily:
         labels=["state"],
     )
     counts = dict.fromkeys(("enabled", "disabled", "removed"), 0)
-    counts |= dict(conn.execute(_ENDPOINTS).tuples().all())
+    counts |= {s: n for s, n in conn.execute(_ENDPOINTS)}
     for name, count in counts.items():
         family.add_metric([name], count)
     return family
