@@ -7,6 +7,7 @@ message to the receiver."""
 
 from __future__ import annotations
 
+import http.client
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ class Attempt:
 
     answer: Answer | None = None
     error: str | None = None
+    # Not worth another attempt (its endpoint is off).
+    final: bool = False
 
     @property
     def sent(self) -> bool:
@@ -69,14 +72,16 @@ class Sending:
         headers = webhooks.signed_headers(self.secret, msg_id, body, datetime.now(UTC))
         try:
             return Attempt(answer=self.post(url, body.encode(), headers, self.timeout_s))
-        except (OSError, ValueError) as exc:  # refused, unreachable, timed out, bad URL
+        # Refused, unreachable, timed out, cut off mid-answer, a bad URL.
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             return Attempt(error=f"{type(exc).__name__}: {exc}")
 
 
-def sync(uow_factory: UowFactory, urls: list[str], now: datetime) -> None:
-    """Bring the endpoints in line with `WEBHOOK_URLS` (`core.webhook_endpoints.sync`)."""
+def sync(uow_factory: UowFactory, urls: list[str], now: datetime, *, remove: bool = True) -> None:
+    """Bring the endpoints in line with `WEBHOOK_URLS` (`core.webhook_endpoints.sync`); without
+    `remove`, only add those it names anew."""
     with uow_factory() as uow:
-        if webhook_endpoints.sync(uow.session, urls, now):
+        if webhook_endpoints.sync(uow.session, urls, now, remove=remove):
             uow.commit()
 
 
@@ -91,7 +96,7 @@ def deliver_due(uow_factory: UowFactory, sending: Sending, round_: Round) -> Del
             continue
         url, msg_id, body, on = target
         if not on:
-            attempt = Attempt(error="endpoint disabled")
+            attempt = Attempt(error="endpoint disabled", final=True)
         elif url in silent:
             attempt = silent[url]
         else:
@@ -138,7 +143,7 @@ def record(uow_factory: UowFactory, row_id: int, round_: Round, attempt: Attempt
         row.attempts += 1
         row.last_error = attempt.why()
         later = webhooks.next_attempt(row.first_attempt_at, row.attempts, now)
-        if attempt.gone or later is None:
+        if attempt.gone or attempt.final or later is None:
             row.failed_at = now
             log.error("webhook %s to %s failed for good: %s", row_id, row.to_addr, row.last_error)
         else:

@@ -28,10 +28,10 @@ def every(session: Session) -> list[WebhookEndpoint]:
     return list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
 
 
-def sync(session: Session, urls: Sequence[str], now: datetime) -> bool:
+def sync(session: Session, urls: Sequence[str], now: datetime, *, remove: bool = True) -> bool:
     """Make the endpoints those of the setting: add the new, turn off those it no longer
-    names and on again those it names again (not one turned off by a 410); True when
-    anything changed."""
+    names (unless not to `remove`) and on again those it names again (not one turned off by
+    a 410); True when anything changed."""
     known = {e.url: e for e in every(session)}
     changed = False
     for url in urls:
@@ -43,7 +43,7 @@ def sync(session: Session, urls: Sequence[str], now: datetime) -> bool:
             _turn_on(endpoint)
             changed = True
     for url, endpoint in known.items():
-        if url not in urls and endpoint.enabled:
+        if remove and url not in urls and endpoint.enabled:
             _turn_off(endpoint, NOT_CONFIGURED, now)
             changed = True
     return changed

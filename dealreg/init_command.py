@@ -15,7 +15,8 @@ def init(app: App, args: argparse.Namespace) -> int:
         path = Path(app.settings.database_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
     schema.upgrade(app.engine)
-    # The endpoints of WEBHOOK_URLS take events from now on, whichever process makes them.
-    webhook_delivery.sync(app.uow, app.settings.webhook_urls, app.now())
+    # The endpoints of WEBHOOK_URLS take events from now on, whichever process makes them
+    # (the worker, which sends, turns off those the setting left).
+    webhook_delivery.sync(app.uow, app.settings.webhook_urls, app.now(), remove=False)
     print(f"database ready at revision {schema.current(app.engine)}")
     return 0

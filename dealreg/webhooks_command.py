@@ -13,8 +13,10 @@ from dealreg.wiring import App
 
 
 def _synced(app: App) -> None:
-    """The endpoints as the settings name them, before showing or acting on them."""
-    sync(app.uow, app.settings.webhook_urls, app.now())
+    """Make the setting's new endpoints known before showing or acting on them. Only the
+    worker, which sends, turns off those the setting left: a shell without the setting
+    must not stop deliveries."""
+    sync(app.uow, app.settings.webhook_urls, app.now(), remove=False)
 
 
 def webhooks_list(app: App, args: argparse.Namespace) -> int:

@@ -71,12 +71,14 @@ def _extra(kind: str, event: Mapping[str, Any], deal: Deal) -> dict[str, Any] | 
 
 
 def _made(event: Mapping[str, Any], deal: Deal) -> Quote | None:
-    """The quote an event made: the one it names, else (an approval) the one made with it."""
+    """The quote an event made: the one it names, else (an approval) the last made with it."""
     number = event["details"].get("quote")
-    for quote in deal.quotes:
-        if (quote.number == number) if number else (quote.created_at == event["at"]):
-            return quote
-    return None
+    made = [
+        quote
+        for quote in deal.quotes
+        if ((quote.number == number) if number else (quote.created_at == event["at"]))
+    ]
+    return max(made, key=lambda quote: quote.id, default=None)
 
 
 def _row(

@@ -83,8 +83,22 @@ def test_ping_posts_a_signed_ping_to_each_endpoint_and_fails_when_one_does(
     failed = cli("webhooks", "ping")
     assert failed.returncode == 1 and "FAILED (HTTP 500" in failed.stdout
     assert receiver.unverified == []
-    cli.env.pop("WEBHOOK_URLS")
-    assert cli("webhooks", "ping").returncode == 1  # the endpoint left the setting: none on
+
+
+def test_only_the_worker_turns_off_an_endpoint_the_setting_left(
+    cli: Cli, receiver: Receiver
+) -> None:
+    cli.ok("webhooks", "list")
+    urls = cli.env.pop("WEBHOOK_URLS")
+    # A command run where the setting is missing leaves deliveries alone...
+    assert cli.json("webhooks", "list")[0]["state"] == "enabled"
+    # ...and the worker, which sends, follows its setting: off while the URL is out of it.
+    cli.ok("jobs", "run", "outbox")
+    (endpoint,) = cli.json("webhooks", "list")
+    assert (endpoint["state"], endpoint["disabled_reason"]) == ("disabled", "not in WEBHOOK_URLS")
+    cli.env["WEBHOOK_URLS"] = urls
+    cli.ok("jobs", "run", "outbox")
+    assert cli.json("webhooks", "list")[0]["state"] == "enabled"
 
 
 @pytest.fixture
