@@ -66,6 +66,9 @@ def erase(uow: UnitOfWork, address: str, now: datetime) -> tuple[Erased, Person]
     if problem:
         raise NotAllowed(problem, field="email")
     person, done = held.person, Erased()
+    # Someone on no deal is known only by their address: which words of their mail name
+    # them (a surname typed in a refused form) cannot be told, so their mail goes whole.
+    known = bool(held.deals)
     for deal, roles in held.deals:
         erased = _erase_deal(deal, roles, person, now)
         if deal.review is not None and deal.review.rule_notes:
@@ -74,9 +77,9 @@ def erase(uow: UnitOfWork, address: str, now: datetime) -> tuple[Erased, Person]
         audit(uow, deal, OPERATOR, now, Event("erase", deal.stage, deal.stage, details))
         done.deals.append(deal.number)
     for row in held.inbound:
-        done.inbound_dropped += _erase_inbound(row, person, now)
+        done.inbound_dropped += _erase_inbound(row, person, now, known)
     for message in held.outbox:
-        _erase_outbox(message, person, now)
+        _erase_outbox(message, person, now, known)
         done.message_ids.append(message.message_id)
     for event in held.events:
         _erase_event(event, person)
@@ -117,10 +120,11 @@ def _erase_deal(deal: Deal, roles: tuple[str, ...], person: Person, now: datetim
     return erased
 
 
-def _erase_inbound(row: InboundEmail, person: Person, now: datetime) -> int:
-    """Redact a message as received; 1 when no part of it could be kept."""
+def _erase_inbound(row: InboundEmail, person: Person, now: datetime, known: bool) -> int:
+    """Redact a message as received (drop it, if the person is `known` by address alone); 1
+    when no part of it is kept."""
     before = row.raw
-    row.raw = redact_raw(before, person) if before else before
+    row.raw = redact_raw(before, person) if before and known else b""
     for name in ("sender", "subject", "reason"):
         value = getattr(row, name)
         if value:
@@ -133,13 +137,15 @@ def _erase_inbound(row: InboundEmail, person: Person, now: datetime) -> int:
     return int(bool(before) and not row.raw)
 
 
-def _erase_outbox(row: OutboxMessage, person: Person, now: datetime) -> None:
+def _erase_outbox(row: OutboxMessage, person: Person, now: datetime, known: bool) -> None:
     addressed = person.named_in(row.to_addr)
     row.to_addr = person.redact(row.to_addr)
     row.subject = person.redact(row.subject)
-    row.body_text = _redact_body(row.body_text, row.kind, person)
-    if row.body_html:
-        row.body_html = person.redact(row.body_html)
+    if known or row.kind != "email":
+        row.body_text = _redact_body(row.body_text, row.kind, person)
+        row.body_html = row.body_html and person.redact(row.body_html)
+    else:
+        row.body_text, row.body_html = "", None
     row.headers = redact_json(row.headers, person)
     if addressed and row.sent_at is None and row.failed_at is None:
         row.failed_at = now  # not to be sent: its recipient was erased

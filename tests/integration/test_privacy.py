@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import Deal, InboundEmail, OutboxMessage
-from core.services import erase
+from core.services import erase, inbound
 from dealreg.intake_command import intake_context
 from intake.mailbox import ImapMailbox
 from intake.pipeline import run_once
@@ -196,3 +196,35 @@ def _rows(world: World) -> tuple[int, ...]:
             int(count(select(func.count()).select_from(model)) or 0)
             for model in (Deal, InboundEmail, OutboxMessage)
         )
+
+
+def test_mail_not_yet_acted_on_is_closed_and_mail_to_them_is_never_sent(world: World) -> None:
+    raw = registration_email(8, sender=JO, end_user_email=JO, end_user_last_name=SURNAME)
+    with world.uow() as uow:
+        for n, status in enumerate(("held", "received")):
+            envelope = inbound.Envelope(f"key-{n}", f"<m{n}@x>", JO, "Registration")
+            row = inbound.new(
+                envelope=envelope, place=inbound.Place(None, None, None, 1), raw=raw, now=NOW
+            )
+            row.status = status
+            uow.session.add(row)
+        uow.session.add(
+            OutboxMessage(
+                kind="email", template="intake_form", to_addr=f"Jo <{JO}>", subject="Form",
+                body_text=f"Dear {SURNAME}", headers={}, message_id="<o1@x>", created_at=NOW,
+                next_attempt_at=NOW, attempts=0,
+            )
+        )  # fmt: skip
+        uow.commit()
+    with world.uow() as uow:
+        done, _ = erase.erase(uow, JO, NOW)
+    assert (done.deals, done.inbound_emails, done.outbox_messages) == ([], 2, 1)
+    with world.uow() as uow:
+        rows = uow.session.scalars(select(InboundEmail).order_by(InboundEmail.id)).all()
+        sent = uow.session.scalars(select(OutboxMessage)).one()
+    assert [(r.status, r.sender) for r in rows] == [("lapsed", "[erased]"), ("ignored", "[erased]")]
+    # Known by the address alone, Jo's own mail goes whole: a surname typed in it is unknown.
+    assert [(r.message_key, r.raw) for r in rows] == [("key-0", b""), ("key-1", b"")]
+    assert done.inbound_dropped == 2
+    assert (sent.to_addr, sent.body_text, sent.body_html) == ("Jo <[erased]>", "", None)
+    assert sent.failed_at == NOW and sent.sent_at is None and sent.message_id == "<o1@x>"
