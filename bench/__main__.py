@@ -17,7 +17,9 @@ from typing import Any
 from bench import common
 from bench.common import Scale, Servers, log
 
-BENCHMARKS = ("intake", "slack_ack", "search", "parse_size", "latency", "scale", "cli", "metrics", "report")
+BENCHMARKS = (
+    "intake", "slack_ack", "search", "parse_size", "latency", "scale", "cli", "metrics", "report",
+)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

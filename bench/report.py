@@ -29,7 +29,7 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RUNS = 3
 # Two years of registrations (created_at spread by the id), a third in each currency; every
 # deal registered, 8 in 10 decided a day later (6 approved, 2 rejected), of the approved one
-# in six ordered and one expired; the fill's open deals awaiting the desk, due now.
+# in six ordered and one expired (the audit trail, and the flags each review keeps of it); the fill's open deals awaiting the desk, due now.
 _DAYS = {
     "postgresql": "CAST(:base AS timestamptz) + (id % 730) * interval '1 day'",
     "sqlite": "strftime('%Y-%m-%d %H:%M:%f', :base, '+' || (id % 730) || ' days')",
@@ -47,8 +47,10 @@ SHAPE = (
     "'approve' ELSE 'reject' END, '{{}}' FROM deals WHERE id % 10 < 8",
     EVENTS + "SELECT id, {later}, 'a@x.example', 'email', CASE WHEN id % 10 = 0 THEN "
     "'submit_order' ELSE 'expire' END, '{{}}' FROM deals WHERE id % 10 < 2",
-    "INSERT INTO reviews (deal_id, sla_notified, second_approval, desk_hours, decided_at, "
-    "decision_hours, review_due_at) SELECT id, 0, false, 0, CASE WHEN id % 10 < 8 THEN "
+    "INSERT INTO reviews (deal_id, sla_notified, second_approval, desk_hours, reached, "
+    "decided_at, decision_hours, review_due_at) SELECT id, 0, false, 0, CASE WHEN id % 10 = 0 "
+    "THEN 65 WHEN id % 10 = 1 THEN 17 WHEN id % 10 < 6 THEN 1 WHEN id % 10 < 8 THEN 2 ELSE 0 "
+    "END, CASE WHEN id % 10 < 8 THEN "
     "{later} END, CASE WHEN id % 10 < 8 THEN (id % 40) * 0.5 END, CASE WHEN stage = "
     "'opportunity' THEN :now END FROM deals",
 )

@@ -10,7 +10,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -26,6 +26,8 @@ MILESTONES = {
     "order_started": "start_order",
     "order_submitted": "submit_order",
 }
+# Each milestone's flag in `Review.reached`, by its audit action.
+MILESTONE_BITS = {action: 1 << i for i, action in enumerate(MILESTONES.values())}
 VALUES = ("registered", "approved", "won")
 
 
@@ -48,10 +50,22 @@ class Hours:
 
     @classmethod
     def of(cls, hours: list[float], sla_hours: float) -> Hours:
-        """The figures of a list of hours (the database computes the same from its rows)."""
-        ordered = sorted(hours)
-        within = sum(1 for h in ordered if h <= sla_hours)
-        return cls(len(ordered), within, {r: ordered[r - 1] for r in ranks(len(ordered))})
+        """The figures of a list of hours."""
+        return cls.counted(Counter(hours).items(), sla_hours)
+
+    @classmethod
+    def counted(cls, counts: Iterable[tuple[float, int]], sla_hours: float) -> Hours:
+        """The figures of hours given as (value, how many deals took it): what the database
+        hands back, one row per distinct value (hours are kept to the tenth)."""
+        ordered = sorted(counts)
+        total = sum(n for _, n in ordered)
+        wanted, at_rank, seen = sorted(ranks(total)), {}, 0
+        for value, n in ordered:
+            seen += n
+            while wanted and wanted[0] <= seen:
+                at_rank[wanted.pop(0)] = value
+        within = sum(n for value, n in ordered if value <= sla_hours)
+        return cls(total, within, at_rank)
 
     @property
     def median(self) -> float | None:

@@ -15,7 +15,10 @@ from dealreg.wiring import App
 def report_command(app: App, args: argparse.Namespace) -> int:
     window = Window(args.since, args.until)
     with app.read_uow() as uow:
-        found = report(uow.session, window, args.by, app.settings.review_sla_hours)
+        found = report(
+            uow.session, window, args.by, app.settings.review_sla_hours,
+            weekly_too=args.chart is not None,
+        )  # fmt: skip
     rows = [figures.row(t) for t in found.tallies]
     if args.format == "json":
         json.dump([figures.as_json(r) for r in rows], sys.stdout, indent=2, ensure_ascii=False)

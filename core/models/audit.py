@@ -15,7 +15,10 @@ class DealEvent(Base):
     """The audit trail: who moved which deal from where to where, when, by which channel."""
 
     __tablename__ = "deal_events"
-    __table_args__ = (Index("ix_deal_events_deal", "deal_id"),)
+    __table_args__ = (
+        Index("ix_deal_events_deal", "deal_id"),
+        Index("ix_deal_events_at", "at"),
+    )
     id: Mapped[intpk]
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"))
     at: Mapped[datetime]

@@ -38,7 +38,9 @@ class Review(Base):
     waited_since: Mapped[datetime | None]
     desk_hours: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     decided_at: Mapped[datetime | None]
-    decision_hours: Mapped[float | None] = mapped_column(Float)
+    decision_hours: Mapped[float | None] = mapped_column(Float)  # to the tenth
+    # What the deal ever reached, as flags (core.figures.MILESTONE_BITS): the report's counts.
+    reached: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claimed_by: Mapped[str | None] = mapped_column(String(320))
     claimed_at: Mapped[datetime | None]
     # Two-person approval: the first of the two.

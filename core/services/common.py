@@ -14,6 +14,7 @@ from core import outbox
 from core.config import Settings
 from core.db import table_of
 from core.fields import progress
+from core.figures import MILESTONE_BITS
 from core.locales import locale_for
 from core.models import (
     Deal,
@@ -66,6 +67,9 @@ def audit(uow: UnitOfWork, deal: Deal, actor: Actor, now: datetime, event: Event
     }
     uow.add(table_of(DealEvent), row)
     webhook_events.note(uow)
+    bit = MILESTONE_BITS.get(event.action)
+    if bit and deal.review is not None:  # for the report: what the deal ever reached
+        deal.review.reached = (deal.review.reached or 0) | bit
 
 
 @dataclass(frozen=True)

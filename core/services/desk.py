@@ -68,6 +68,7 @@ def open_reviews(
             desk_hours=0.0,
             decided_at=None,
             decision_hours=None,
+            reached=0,
         )
         start_clock(review, now, settings)
         verdicts.append(verdict)
@@ -186,7 +187,9 @@ def _notes(verdict: rules.Verdict, specs: Sequence[rules.RuleSpec]) -> list[dict
 def review_of(deal: Deal) -> Review:
     """The deal's review; a deal made before reviews existed gets an empty one."""
     if deal.review is None:
-        deal.review = Review(deal_id=deal.id, sla_notified=0, second_approval=False, desk_hours=0.0)
+        deal.review = Review(
+            deal_id=deal.id, sla_notified=0, second_approval=False, desk_hours=0.0, reached=0
+        )
     return deal.review
 
 

@@ -24,11 +24,11 @@ from core import outbox
 from core.attachments import CHART_HEADER
 from core.config import Settings
 from core.db import table_of
-from core.figures import Hours, Week, monday_of, per_week
+from core.figures import MILESTONE_BITS, Hours, Week, monday_of, per_week
 from core.locales import locale_for
 from core.models import Deal, DealEvent, OutboxMessage, Reviewer, Rule
 from core.models.desk import Review
-from core.services.report import at_ranks, weekly
+from core.services.report import daily
 from core.uow import UnitOfWork, UowFactory
 
 AGES = ("under 1 day", "1-3 days", "3-7 days", "over 7 days")
@@ -100,11 +100,7 @@ def figures(session: Session, channel: str, now: datetime, settings: Settings) -
     digest.decisions = _decisions(
         session, scoped, _midnight(since, cal.zone), _midnight(today, cal.zone)
     )
-    month = _decisions(session, scoped, now - MONTH, now)
-    decided = month["approved"] + month["rejected"]
-    digest.approval_rate = month["approved"] / decided if decided else None
-    hours = _month_hours(session, scoped, now)
-    digest.median_hours, digest.decided_month = hours.median, hours.decided
+    _month(session, scoped, digest, now)
     ending = scoped.add_columns(func.count()).where(
         Deal.stage == "approved",
         Deal.protection_expires_at > now,
@@ -114,8 +110,8 @@ def figures(session: Session, channel: str, now: datetime, settings: Settings) -
     dialect = session.get_bind().dialect.name
     first = monday_of(today) - timedelta(weeks=WEEKS - 1)
     begun = _midnight(first, cal.zone)
-    regs = weekly(session, scoped.where(Deal.created_at >= begun), Deal.created_at, dialect)
-    decs = weekly(session, scoped.where(Review.decided_at >= begun), Review.decided_at, dialect)
+    regs = daily(session, scoped.where(Deal.created_at >= begun), Deal.created_at, dialect)
+    decs = daily(session, scoped.where(Review.decided_at >= begun), Review.decided_at, dialect)
     digest.weeks = [
         {"start": w.start.isoformat(), "registered": w.registered, "decided": w.decided}
         for w in per_week(regs, decs, span=(first, today))
@@ -167,7 +163,8 @@ def _overdue(session: Session, scoped: Select[Any], digest: Digest, now: datetim
 def _decisions(
     session: Session, scoped: Select[Any], since: datetime, until: datetime
 ) -> dict[str, int]:
-    """Approvals, rejections and returns made from `since` to `until`."""
+    """Approvals, rejections and returns made from `since` to `until` (the audit trail is
+    indexed by time)."""
     names = {"approve": "approved", "reject": "rejected", "return": "returned"}
     counted = (
         scoped.join(DealEvent, DealEvent.deal_id == Deal.id)
@@ -179,21 +176,17 @@ def _decisions(
     return {name: int(found.get(action, 0)) for action, name in names.items()}
 
 
-def _month_hours(session: Session, scoped: Select[Any], now: datetime) -> Hours:
-    """The business hours to decision of the deals first decided in the last 30 days."""
+def _month(session: Session, scoped: Select[Any], digest: Digest, now: datetime) -> None:
+    """Of the registrations first decided in the last 30 days: how long the desk took (the
+    median), and how many were approved (the approval rate)."""
     hours = Review.decision_hours
-    inner = scoped.add_columns(
-        hours.label("hours"),
-        func.row_number().over(order_by=hours).label("rank"),
-        func.count().over().label("n"),
-    ).where(Review.decided_at >= now - MONTH, hours.is_not(None))
-    ranked = inner.subquery("ranked")
-    rows = session.execute(
-        select(ranked.c.n, ranked.c.rank, ranked.c.hours).where(at_ranks(ranked))
-    ).all()
-    if not rows:
-        return Hours()
-    return Hours(int(rows[0][0]), 0, {int(rank): float(h) for _, rank, h in rows})
+    recent = scoped.where(Review.decided_at >= now - MONTH, hours.is_not(None))
+    counts = session.execute(recent.add_columns(hours, func.count()).group_by(hours))
+    found = Hours.counted([(float(h), int(n)) for h, n in counts], 0)
+    digest.median_hours, digest.decided_month = found.median, found.decided
+    approved = Review.reached.op("&")(MILESTONE_BITS["approve"]) != 0
+    yes = int(session.scalar(recent.add_columns(func.count()).where(approved)) or 0)
+    digest.approval_rate = yes / found.decided if found.decided else None
 
 
 def send(uow_factory: UowFactory, now: datetime, settings: Settings) -> list[str]:

@@ -68,7 +68,7 @@ def stop_clock(review: Review, now: datetime, settings: Settings, *, decided: bo
         review.waited_since = None
     if decided and review.decided_at is None:
         review.decided_at = now
-        review.decision_hours = review.desk_hours or 0.0
+        review.decision_hours = round(review.desk_hours or 0.0, 1)
 
 
 def step_due(due_at: datetime, now: datetime, settings: Settings) -> int:

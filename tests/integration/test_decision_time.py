@@ -60,7 +60,7 @@ def test_a_return_stops_the_desks_clock_and_the_report_ranks_the_hours(world: Wo
     with world.uow() as uow:
         approve(uow, desk, quick, now=at(25, 10), settings=s)
     with world.uow() as uow:
-        found = report(uow.session, Window(), None, 16.0)
+        found = report(uow.session, Window(), None, 16.0, weekly_too=True)
     (tally,) = found.tallies
     hours = tally.hours
     assert (tally.registered, hours.decided, hours.within_sla) == (4, 3, 2)
