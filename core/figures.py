@@ -14,7 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # The stages a deal may ever reach, as the report names them (and the audit action of each).
 MILESTONES = {
@@ -250,6 +253,13 @@ _DPI = 100
 
 def chart_png(weeks: list[Week], title: str) -> bytes:
     """Registrations and decisions per week as grouped bars, a PNG of `CHART_SIZE` pixels."""
+    out = io.BytesIO()
+    chart(weeks, title).savefig(out, format="png", dpi=_DPI)
+    return out.getvalue()
+
+
+def chart(weeks: list[Week], title: str) -> Figure:
+    """The chart's figure: one group of two bars per week."""
     import matplotlib  # slow to import: only when a chart is asked for
 
     matplotlib.use("Agg")
@@ -281,6 +291,4 @@ def chart_png(weeks: list[Week], title: str) -> bytes:
     if not weeks:
         ax.text(0.5, 0.5, "no registrations in this period", ha="center", transform=ax.transAxes)
     fig.tight_layout()
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=_DPI)
-    return out.getvalue()
+    return fig

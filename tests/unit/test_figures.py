@@ -8,6 +8,7 @@ import json
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from PIL import Image
 
 from core.figures import (
@@ -16,6 +17,7 @@ from core.figures import (
     Tally,
     Week,
     as_json,
+    chart,
     chart_png,
     per_week,
     ranks,
@@ -133,3 +135,16 @@ def test_the_chart_is_a_png_of_the_chart_size() -> None:
         assert image.size == CHART_SIZE
     with Image.open(io.BytesIO(chart_png([], "Nothing"))) as image:
         assert image.size == CHART_SIZE
+
+
+def test_the_chart_has_one_group_of_two_bars_per_week_with_their_counts() -> None:
+    weeks = [Week(date(2026, 1, 5), 4, 2), Week(date(2026, 1, 12), 0, 3),
+             Week(date(2026, 1, 19), 7, 0)]  # fmt: skip
+    (ax,) = chart(weeks, "Weekly").axes
+    registered, decided = ax.containers
+    assert [bar.get_height() for bar in registered] == [4, 0, 7]
+    assert [bar.get_height() for bar in decided] == [2, 3, 0]
+    # Each week's two bars side by side, around the week's tick.
+    for tick, left, right in zip(ax.get_xticks(), registered, decided, strict=True):
+        assert left.get_x() + left.get_width() == pytest.approx(tick) == right.get_x()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["05 Jan", "12 Jan", "19 Jan"]
