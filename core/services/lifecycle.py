@@ -11,6 +11,7 @@ from core.config import Settings
 from core.models import Deal
 from core.services.actors import SYSTEM
 from core.services.common import Event, Notice, audit, notify_partner
+from core.services.sla import stop_clock
 from core.uow import UnitOfWork
 
 
@@ -46,6 +47,8 @@ def expire_lapsed(
                 continue
             source = deal.stage
             deal.expire(now)
+            if deal.review is not None:  # no decision is awaited any more: no due time
+                stop_clock(deal.review, now, settings)
             details = {"lapsed_at": lapsed_at.isoformat()}
             audit(uow, deal, SYSTEM, now, Event("expire", source, deal.stage, details))
             notice = Notice("deal_expired")

@@ -270,6 +270,23 @@ def test_closed_deals_are_counted_again_once_their_count_is_old(sqlite_world: Wo
         time.sleep(0.05)
 
 
+def test_a_registration_that_lapses_unreviewed_is_no_longer_awaited_nor_overdue(
+    world: World,
+) -> None:
+    registered = NOW - timedelta(days=world.settings.protection_days + 1)
+    with world.uow() as uow:
+        done = register(uow, world.actor(ANN), form(), now=registered, settings=world.settings)
+    registry = metrics.registry(world.uow, lambda: NOW)
+    samples, _ = parse(generate_latest(registry).decode())
+    assert samples[("dealreg_reviews_overdue", label())] == 1
+    assert jobs.expire(world.uow, NOW, world.settings) == [done.deal.number]
+    with world.uow() as uow:
+        # Its due time cleared: the overdue count's index range holds only awaited reviews.
+        assert uow.session.get_one(Review, done.deal.id).review_due_at is None
+    samples, _ = parse(generate_latest(registry).decode())
+    assert samples[("dealreg_reviews_overdue", label())] == 0
+
+
 # -- the worker -----------------------------------------------------------------------------
 
 
