@@ -12,13 +12,15 @@ from sqlalchemy import func, select
 
 from core.models import Deal, InboundEmail, OutboxMessage
 from core.services import erase, inbound
+from core.webhook_delivery import sync
 from dealreg.intake_command import intake_context
 from intake.mailbox import ImapMailbox
 from intake.pipeline import run_once
-from tests.factories import ANN, NOW, REVIEWER, World, form, registration_email
+from tests.factories import ANN, NOW, REVIEWER, World, form, register, registration_email
 from tests.integration.privacy_scan import Scan, scanner
 from tests.integration.test_cli import Cli, prepared
 from tests.integration.test_intake import app_for
+from tests.integration.webhook_receiver import SECRET
 from tests.servers import ImapAccount
 
 JO = "jo.bloggs@example.co.uk"
@@ -228,3 +230,26 @@ def test_mail_not_yet_acted_on_is_closed_and_mail_to_them_is_never_sent(world: W
     assert done.inbound_dropped == 2
     assert (sent.to_addr, sent.body_text, sent.body_html) == ("Jo <[erased]>", "", None)
     assert sent.failed_at == NOW and sent.sent_at is None and sent.message_id == "<o1@x>"
+
+
+def test_a_webhook_waiting_to_go_is_redacted_and_stays_json(db_url: str, tmp_path: Path) -> None:
+    world = World(
+        db_url, tmp_path, webhook_urls=["https://crm.example/hooks"], webhook_secret=SECRET
+    )
+    try:
+        sync(world.uow, world.settings.webhook_urls, NOW)
+        with world.uow() as uow:
+            reg = form(end_user_email=JO, end_user_last_name=SURNAME)
+            register(uow, world.actor(ANN), reg, now=NOW, settings=world.settings)
+        with world.uow() as uow:
+            erase.erase(uow, JO, NOW)
+        with world.uow() as uow:
+            hook = uow.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "webhook")
+            ).one()
+    finally:
+        world.close()
+    data = json.loads(hook.body_text)["data"]
+    assert (data["end_user_email"], data["end_user_last_name"]) == ("[erased]", "[erased]")
+    assert data["stage"] == "opportunity" and hook.message_id and hook.sent_at is None
+    assert JO not in hook.body_text.lower() and SURNAME not in hook.body_text
