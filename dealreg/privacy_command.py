@@ -37,6 +37,9 @@ def privacy_export(app: App, args: argparse.Namespace) -> int:
 def privacy_erase(app: App, args: argparse.Namespace) -> int:
     """Erase the person at EMAIL with --yes; without it, say what would be erased."""
     address = _address(args.email)
+    if address.lower() == app.settings.intake_address.strip().lower():
+        # Every message came to it: erasing it would redact all the mail there is.
+        raise CommandError(f"{address} is the intake's own address (INTAKE_ADDRESS), no person")
     if not args.yes:
         with app.read_uow() as uow:
             plan = erase.preview(privacy.find(uow.session, address))

@@ -151,6 +151,8 @@ def test_a_catalogue_contact_or_reviewer_is_refused_and_nothing_changes(
     dry = cli("privacy", "erase", ANN)
     assert dry.returncode == 1 and "remove them from the catalogue first" in dry.stderr
     assert cli("privacy", "erase", "not-an-address").returncode == 1
+    ours = cli("privacy", "erase", "Deals@dealreg.localhost", "--yes")
+    assert ours.returncode == 1 and "the intake's own address" in ours.stderr
 
 
 def _files_holding(cli: Cli, text: str) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from email.message import EmailMessage
 
@@ -123,3 +124,15 @@ def test_a_slack_payload_stays_json_when_redacted_value_by_value() -> None:
     body = json.dumps({"text": "Jo Bloggs registered", "blocks": [{"text": "Bloggs"}]})
     out = redact_json(json.loads(body), JO)
     assert out == {"text": f"{ERASED} registered", "blocks": [{"text": ERASED}]}
+
+
+def test_the_quick_scan_finds_the_address_in_base64_quoted_printable_and_encoded_words() -> None:
+    b64 = _mail("Email: jo.bloggs@example.co.uk ü", to="x@y.example")
+    b64.set_content("Email: jo.bloggs@example.co.uk ü", cte="base64")
+    qp = _mail("x" * 60 + " jo.bloggs@example.co.uk é", to="x@y.example")
+    qp.set_content("x" * 60 + " jo.bloggs@example.co.uk é", cte="quoted-printable")
+    word = b"To: =?utf-8?b?" + base64.b64encode(b"<jo.bloggs@example.co.uk>") + b"?=\r\n\r\nhi"
+    for raw in (bytes(b64), bytes(qp), word):
+        assert b"jo.bloggs@example.co.uk" not in raw
+        assert raw_carries(raw, JO)
+    assert not raw_carries(bytes(_mail("hello", to="x@y.example")), JO)
