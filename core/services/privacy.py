@@ -86,12 +86,13 @@ def find(session: Session, address: str) -> Holding:
     deal_ids = [deal.id for deal, _ in deals]
     inbound = _inbound(session, person, deal_ids)
     person = person.with_terms(_display_names(inbound, person.address))
+    events = _events(session, person, deal_ids)
     return Holding(
-        person=person,
+        person=person.with_terms(*_replaced(events, person.address)),
         deals=deals,
         inbound=inbound,
         outbox=_outbox(session, person, deal_ids),
-        events=_events(session, person, deal_ids),
+        events=events,
         catalogue=catalogue_entries(session, person.address),
     )
 
@@ -141,6 +142,23 @@ def _terms(deals: list[tuple[Deal, tuple[str, ...]]]) -> tuple[list[str], list[s
             names += [*given, " ".join(given), *name_words(given)]
             names += [getattr(deal, f) or "" for f in role.others]
             phones += [getattr(deal, f) or "" for f in role.phones]
+    return names, phones
+
+
+def _replaced(events: list[DealEvent], address: str) -> tuple[list[str], list[str]]:
+    """The names and phones an amendment took off a deal with the person's address: the old
+    values of its `{field: [old, new]}` changes."""
+    names: list[str] = []
+    phones: list[str] = []
+    for event in events:
+        for role in ROLES.values():
+            change = event.details.get(role.address)
+            if not (isinstance(change, list) and change and _lower(change[0]) == address):
+                continue
+            old = {f: v[0] for f, v in event.details.items() if isinstance(v, list) and v}
+            given = [str(old.get(f) or "") for f in role.names]
+            names += [*given, *name_words(given), *(str(old.get(f) or "") for f in role.others)]
+            phones += [str(old.get(f) or "") for f in role.phones]
     return names, phones
 
 

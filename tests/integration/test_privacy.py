@@ -11,9 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import Deal, InboundEmail, OutboxMessage
+from core.scrub import scrub
 from core.services import erase, inbound
+from core.services.amend import amend
 from core.webhook_delivery import sync
 from dealreg.intake_command import intake_context
+from dealreg.privacy_command import TABLES
 from intake.mailbox import ImapMailbox
 from intake.pipeline import run_once
 from tests.factories import ANN, NOW, REVIEWER, World, form, register, registration_email
@@ -255,3 +258,20 @@ def test_a_webhook_waiting_to_go_is_redacted_and_stays_json(db_url: str, tmp_pat
     assert (data["end_user_email"], data["end_user_last_name"]) == ("[erased]", "[erased]")
     assert data["stage"] == "opportunity" and hook.message_id and hook.sent_at is None
     assert JO not in hook.body_text.lower() and SURNAME not in hook.body_text
+
+
+def test_someone_an_amendment_replaced_is_erased_from_the_trail_names_and_all(
+    world: World, scan: Scan
+) -> None:
+    with world.uow() as uow:
+        reg = form(end_user_email=JO, end_user_last_name=SURNAME)
+        number = register(uow, world.actor(ANN), reg, now=NOW, settings=world.settings).deal.number
+    kim = {"end_user_email": "kim.new@example.co.uk", "end_user_last_name": "Newbury"}
+    with world.uow() as uow:
+        amend(uow, world.actor(ANN), number, changes=kim, now=NOW, settings=world.settings)
+    with world.uow() as uow:
+        done, _ = erase.erase(uow, JO, NOW)
+    scrub(world.engine, TABLES)
+    assert done.deals == [] and done.audit_entries == 2  # the registration, the amendment
+    assert not scan.finds(JO) and not scan.finds(SURNAME)
+    assert scan.finds("kim.new@example.co.uk") and scan.finds("Newbury")
