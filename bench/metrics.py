@@ -9,6 +9,7 @@ otherwise make each time.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -98,6 +99,7 @@ def measure(world: World, scrapes: int) -> dict[str, Any]:
         for _ in range(scrapes):
             ours.append(timed_ms(lambda: generate_latest(registry)))
             raw.append(timed_ms(lambda: _raw(connection, statements)))
+        each = {_family(sql): _median(connection, [(sql, params)]) for sql, params in statements}
         recount = [timed_ms(lambda: _closed(read)) for _ in range(5)]
         naive = [timed_ms(lambda: _raw(connection, [(NAIVE, None)])) for _ in range(5)]
     finally:
@@ -115,7 +117,20 @@ def measure(world: World, scrapes: int) -> dict[str, Any]:
         "first_scrape_ms": round(first, 2),
         "closed_recount_ms": round(percentile(recount, 50), 2),
         "every_stage_count_ms": round(percentile(naive, 50), 2),
+        "raw_p50_ms_by_table": each,
     }
+
+
+def _family(sql: str) -> str:
+    """The table a captured statement counts in (its first FROM)."""
+    found = re.search(r"\bFROM\s+(\w+)", sql)
+    return found.group(1) if found else sql
+
+
+def _median(connection: Any, statements: list[tuple[str, Any]], runs: int = 15) -> float:
+    return round(
+        percentile([timed_ms(lambda: _raw(connection, statements)) for _ in range(runs)], 50), 2
+    )
 
 
 def _closed(read: UowFactory) -> None:

@@ -8,15 +8,28 @@ taken apart from the scrapes, at most every `CLOSED_REFRESH_S` (and at the first
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, Select, bindparam, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 
 from core.fields import STAGES
 from core.models import Deal, InboundEmail, JobRun, OutboxMessage, Review, WebhookEndpoint
@@ -96,51 +109,79 @@ class ClosedCounts:
         self._taken = time.monotonic()
 
 
+@dataclass(frozen=True)
+class Statements:
+    """Each family's one statement, built once per dialect (a scrape only runs them)."""
+
+    open: Select[str, int]
+    closed: Select[str, int]
+    outbox: Select[str, str, int]
+    inbound: Select[str, int]
+    overdue: Select[int]
+    jobs: Select[str, datetime | None, str | None]
+    endpoints: Select[str, int]
+
+    def counts(self, stages: tuple[str, ...]) -> Select[str, int]:
+        """The count of OPEN or of CLOSED deals."""
+        return self.open if stages == OPEN else self.closed
+
+
+def _of(conn: Connection) -> Statements:
+    return statements(conn.dialect.name)
+
+
 def _stage_count(stages: tuple[str, ...]) -> Select[str, int]:
     return select(Deal.stage, func.count()).where(Deal.stage.in_(stages)).group_by(Deal.stage)
 
 
-# Each family's one statement, built once (a scrape only runs them).
-_COUNTS = {OPEN: _stage_count(OPEN), CLOSED: _stage_count(CLOSED)}
-_OUTBOX_STATE = case(
-    (OutboxMessage.failed_at.is_not(None), "failed"),
-    (OutboxMessage.claimed_at.is_not(None), "claimed"),
-    (OutboxMessage.attempts > 0, "retrying"),
-    else_="pending",
-)
-# sent_at IS NULL is the head of ix_outbox_pending: only the rows still waiting are read.
-_OUTBOX = (
-    select(OutboxMessage.kind, _OUTBOX_STATE, func.count())
-    .where(OutboxMessage.sent_at.is_(None))
-    .group_by(OutboxMessage.kind, _OUTBOX_STATE)
-)
-_INBOUND_STATE = case((InboundEmail.status == "held", "held"), else_="failed")
-# Both through ix_inbound_status: the 'held' rows, and the 'received' ones (not handled yet).
-_INBOUND = (
-    select(_INBOUND_STATE, func.count())
-    .where(
-        or_(
-            InboundEmail.status == "held",
-            (InboundEmail.status == "received") & (InboundEmail.attempts > 0),
-        )
+def _rare(condition: ColumnElement[bool], dialect: str) -> ColumnElement[Any]:
+    """A condition few rows meet. SQLite's statistics keep only each index's average rows
+    per value, so a rare value of a common column (unsent, held) looks common and the
+    planner would scan the table: `likelihood` tells it otherwise."""
+    return (
+        func.likelihood(condition, literal_column("0.0001")) if dialect == "sqlite" else condition
     )
-    .group_by(_INBOUND_STATE)
-)
-# review_due_at is set only while a decision is awaited: ix_reviews_due reads only the
-# overdue ones, and each is checked against its deal.
-_OVERDUE = (
-    select(func.count())
-    .select_from(Review)
-    .join(Deal, Deal.id == Review.deal_id)
-    .where(Review.review_due_at < bindparam("now"), Deal.stage == "opportunity")
-)
-_JOBS = select(JobRun.name, JobRun.last_finished_at, JobRun.last_error).order_by(JobRun.name)
-_ENDPOINT_STATE = case(
-    (WebhookEndpoint.enabled, "enabled"),
-    (WebhookEndpoint.disabled_reason == NOT_CONFIGURED, "removed"),
-    else_="disabled",
-)
-_ENDPOINTS = select(_ENDPOINT_STATE, func.count()).group_by(_ENDPOINT_STATE)
+
+
+@functools.cache
+def statements(dialect: str) -> Statements:
+    """The statements of every family, as `dialect` is best asked them."""
+    outbox = OutboxMessage
+    state = case(
+        (outbox.failed_at.is_not(None), "failed"),
+        (outbox.claimed_at.is_not(None), "claimed"),
+        (outbox.attempts > 0, "retrying"),
+        else_="pending",
+    )
+    mail = InboundEmail
+    # Through ix_inbound_status: the held messages, and those not handled yet (received).
+    waiting = _rare(mail.status.in_(("held", "received")), dialect)
+    mail_state = case((mail.status == "held", "held"), else_="failed")
+    endpoint = case(
+        (WebhookEndpoint.enabled, "enabled"),
+        (WebhookEndpoint.disabled_reason == NOT_CONFIGURED, "removed"),
+        else_="disabled",
+    )
+    return Statements(
+        open=_stage_count(OPEN),
+        closed=_stage_count(CLOSED),
+        # sent_at IS NULL heads ix_outbox_pending: only the rows still waiting are read.
+        outbox=select(outbox.kind, state, func.count())
+        .where(_rare(outbox.sent_at.is_(None), dialect))
+        .group_by(outbox.kind, state),
+        inbound=select(mail_state, func.count())
+        .where(waiting, or_(mail.status == "held", mail.attempts > 0))
+        .group_by(mail_state),
+        # review_due_at is set only while a decision is awaited: ix_reviews_due holds the
+        # overdue ones at its head, and each is checked against its deal.
+        overdue=select(func.count())
+        .select_from(Review)
+        .join(Deal, Deal.id == Review.deal_id)
+        .where(_rare(Review.review_due_at < bindparam("now"), dialect))
+        .where(Deal.stage == "opportunity"),
+        jobs=select(JobRun.name, JobRun.last_finished_at, JobRun.last_error).order_by(JobRun.name),
+        endpoints=select(endpoint, func.count()).group_by(endpoint),
+    )
 
 
 def families_of(conn: Connection, now: datetime, closed: dict[str, int]) -> list[Metric]:
@@ -158,7 +199,7 @@ def families_of(conn: Connection, now: datetime, closed: dict[str, int]) -> list
 def deal_counts(conn: Connection, stages: tuple[str, ...]) -> dict[str, int]:
     """Deals in each of `stages` (OPEN or CLOSED): an index-only count of their range of
     ix_deals_stage."""
-    return dict.fromkeys(stages, 0) | {s: n for s, n in conn.execute(_COUNTS[stages])}
+    return dict.fromkeys(stages, 0) | {s: n for s, n in conn.execute(_of(conn).counts(stages))}
 
 
 def deals_by_stage(counts: dict[str, int]) -> GaugeMetricFamily:
@@ -182,7 +223,7 @@ def outbox_by_state(conn: Connection) -> GaugeMetricFamily:
         labels=["kind", "state"],
     )
     counts: dict[str, dict[str, int]] = {}
-    for kind, name, count in conn.execute(_OUTBOX):
+    for kind, name, count in conn.execute(_of(conn).outbox):
         counts.setdefault(kind, dict.fromkeys(OUTBOX_STATES, 0))[name] = count
     for kind, states in sorted(counts.items()):
         for name, count in states.items():
@@ -198,7 +239,7 @@ def inbound_waiting(conn: Connection) -> GaugeMetricFamily:
         "of ours, retried each run).",
         labels=["state"],
     )
-    counts = {"held": 0, "failed": 0} | {s: n for s, n in conn.execute(_INBOUND)}
+    counts = {"held": 0, "failed": 0} | {s: n for s, n in conn.execute(_of(conn).inbound)}
     for name, count in counts.items():
         family.add_metric([name], count)
     return family
@@ -210,7 +251,7 @@ def reviews_overdue(conn: Connection, now: datetime) -> GaugeMetricFamily:
         "dealreg_reviews_overdue",
         "Registrations awaiting the deal desk's decision past their due time.",
     )
-    family.add_metric([], conn.execute(_OVERDUE, {"now": now}).scalar() or 0)
+    family.add_metric([], conn.execute(_of(conn).overdue, {"now": now}).scalar() or 0)
     return family
 
 
@@ -226,7 +267,7 @@ def job_runs(conn: Connection) -> list[GaugeMetricFamily]:
         "1 if each scheduled job's last run ended in an error, else 0.",
         labels=["job"],
     )
-    for name, finished_at, error in conn.execute(_JOBS):
+    for name, finished_at, error in conn.execute(_of(conn).jobs):
         if finished_at is not None:
             finished.add_metric([name], finished_at.timestamp())
         failed.add_metric([name], 0 if error is None else 1)
@@ -243,7 +284,7 @@ def webhook_endpoints(conn: Connection) -> GaugeMetricFamily:
         labels=["state"],
     )
     counts = dict.fromkeys(("enabled", "disabled", "removed"), 0)
-    counts |= {s: n for s, n in conn.execute(_ENDPOINTS)}
+    counts |= {s: n for s, n in conn.execute(_of(conn).endpoints)}
     for name, count in counts.items():
         family.add_metric([name], count)
     return family
