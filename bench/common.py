@@ -235,6 +235,8 @@ def goals(results: dict[str, Any]) -> list[Goal]:
              **_cli(cli, "help")),
         Goal("dealreg deals list / bare query", cli.get("list_ratio"), 1.5, False, "x",
              **_cli(cli, "list")),
+        Goal("metrics scrape p95, PostgreSQL", results.get("metrics", {}).get("p95_ms"), 50, False,
+             "ms"),
     ]  # fmt: skip
 
 
