@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import table_of
-from core.errors import NotFound
+from core.errors import NotAllowed, NotFound
 from core.models import InboundEmail, OutboxMessage
 from core.uow import UnitOfWork
 
@@ -152,6 +152,8 @@ def reset(uow: UnitOfWork, row_id: int) -> InboundEmail:
     row = uow.session.get(InboundEmail, row_id)
     if row is None:
         raise NotFound(f"no inbound message {row_id}", field="id")
+    if not row.raw:  # the retention job or an erasure dropped them (docs/privacy.md)
+        raise NotAllowed(f"inbound message {row_id} has no bytes left to run again", field="id")
     row.status = "received"
     row.handled_at = None
     uow.commit()

@@ -65,6 +65,8 @@ def test_retention_drops_old_raw_mail_and_sent_bodies_but_not_recent_ones(
     assert not (cli.tmp / "outbox" / eml_name(kept.message_id)).exists()
     assert len(list((cli.tmp / "outbox").glob("*.eml"))) == 1
 
+    retry = cli("intake", "retry", str(aged.id))
+    assert retry.returncode == 1 and "no bytes left to run again" in retry.stderr
     # The dropped message delivered again is still known by its key: nothing new.
     deliver(cli, "old-again.eml", marked(1, "quokka-old"))
     assert len(cli.json("intake", "list")) == 2
