@@ -8,8 +8,10 @@ import json
 import sys
 from dataclasses import asdict
 
+from sqlalchemy.exc import OperationalError
+
 from core.mail_files import remove_carrying, remove_copies
-from core.scrub import scrub
+from core.scrub import Scrubbed, scrub
 from core.services import erase, privacy
 from dealreg.output import CommandError, emit
 from dealreg.wiring import App
@@ -52,14 +54,20 @@ def privacy_erase(app: App, args: argparse.Namespace) -> int:
     settings = app.settings
     files = remove_copies(settings.outbox_dir, done.message_ids)
     files += remove_carrying([settings.outbox_dir, settings.maildir], person)
-    scrubbed = scrub(app.engine, TABLES)
+    # The erasure is committed: whatever happens to the scrub, say what was erased first.
+    problem = None
+    try:
+        scrubbed = scrub(app.engine, TABLES)
+    except OperationalError as exc:  # the database is busy (SQLite's lock), or went away
+        scrubbed, problem = Scrubbed(vacuumed=False, log_emptied=False), str(exc.orig)
     result = {**asdict(done), "files_removed": files, **asdict(scrubbed)}
     del result["message_ids"]
     emit(args, result, _done_text(address, result))
-    if not scrubbed.log_emptied:
+    if problem or not scrubbed.log_emptied:
+        why = problem or "another process is reading, so the write-ahead log keeps old pages"
         raise CommandError(
-            "erased, but the database's write-ahead log still holds old pages (another "
-            "process is reading): run the erase again to empty it"
+            f"erased, but the old bytes are not yet scrubbed from the database's files ({why}): "
+            "run the erase again to scrub them"
         )
     return 0
 

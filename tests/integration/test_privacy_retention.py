@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from core.db import make_engine, make_session_factory
 from core.mailer import eml_name
 from core.models import Deal, InboundEmail, OutboxMessage
+from core.scrub import Scrubbed, scrub
 from core.uow import UnitOfWork
 from tests.factories import registration_email
 from tests.integration.privacy_scan import Scan, scanner
@@ -109,3 +111,27 @@ def _age(db_url: str, number: str, by: timedelta) -> tuple[int, int]:
             message.created_at -= by
         uow.commit()
         return row.id, deal.id
+
+
+def test_a_reader_holding_an_old_snapshot_keeps_the_log_and_the_scrub_says_so(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "busy.db"
+    args = {"timeout": 0.2, "check_same_thread": False}
+    engine = make_engine(f"sqlite:///{path}", connect_args=args)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (b BLOB)"))
+            conn.execute(text("INSERT INTO t VALUES (randomblob(100000))"))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE t SET b = x''"))
+        assert scrub(engine, ["t"]) == Scrubbed(vacuumed=True, log_emptied=False)
+        reader.execute("COMMIT")
+        assert scrub(engine, ["t"]) == Scrubbed(vacuumed=True, log_emptied=True)
+        assert Path(f"{path}-wal").stat().st_size == 0
+    finally:
+        reader.close()
+        engine.dispose()
