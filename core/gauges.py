@@ -172,13 +172,11 @@ def statements(dialect: str) -> Statements:
         inbound=select(mail_state, func.count())
         .where(waiting, or_(mail.status == "held", mail.attempts > 0))
         .group_by(mail_state),
-        # review_due_at is set only while a decision is awaited: ix_reviews_due holds the
-        # overdue ones at its head, and each is checked against its deal.
+        # review_due_at is kept only while the desk's decision is awaited (a decision, a
+        # return, a withdrawal and a lapse clear it): the overdue head ix_reviews_due.
         overdue=select(func.count())
         .select_from(Review)
-        .join(Deal, Deal.id == Review.deal_id)
-        .where(_rare(Review.review_due_at < bindparam("now"), dialect))
-        .where(Deal.stage == "opportunity"),
+        .where(_rare(Review.review_due_at < bindparam("now"), dialect)),
         jobs=select(JobRun.name, JobRun.last_finished_at, JobRun.last_error).order_by(JobRun.name),
         endpoints=select(endpoint, func.count()).group_by(endpoint),
     )

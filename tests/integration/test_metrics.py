@@ -73,20 +73,20 @@ def label(**labels: str) -> frozenset[tuple[str, str]]:
 
 
 def populate(world: World) -> list[str]:
-    """Deals at known stages (registered, approved, closed), outbox rows in each state and
+    """Deals at known stages (registered, approved, lapsed), outbox rows in each state and
     of a kind of their own, held and failed mail, job runs (one failed), endpoints."""
     numbers = []
-    for index in range(4):
+    lapsing = NOW - timedelta(days=world.settings.protection_days + 1)
+    for index, at in enumerate([NOW, lapsing, NOW, NOW]):
         with world.uow() as uow:
             raw = form(domain=f"metrics-prospect{index}.com", company_name=f"Metrics {index} Ltd")
-            done = register(uow, world.actor(ANN), raw, now=NOW, settings=world.settings)
+            done = register(uow, world.actor(ANN), raw, now=at, settings=world.settings)
             numbers.append(done.deal.number)
     with world.uow() as uow:
         review.approve(uow, world.actor(REVIEWER), numbers[0], now=NOW, settings=world.settings)
+    assert jobs.expire(world.uow, NOW, world.settings) == [numbers[1]]
     with world.uow() as uow:
         s = uow.session
-        # Closed without its review's clock stopped: overdue counts only open deals.
-        s.execute(update(Deal).where(Deal.number == numbers[1]).values(stage="expired"))
         ids = list(s.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)))
         states = [
             {"failed_at": NOW, "attempts": 12},
