@@ -5,9 +5,9 @@ grouped by the `--by` key: "ever reached" from the flags each review keeps as th
 trail grows (`Review.reached`); the business hours to decision as each review recorded them
 at the first decision (`Review.decision_hours`, to the tenth, the partner's waits left out),
 counted per distinct value so the median and the 90th percentile are read from a few hundred
-rows; the chart's weekly counts grouped per day in SQL, folded into weeks here. Two scans of
-the window's deals for the table, two more for the chart. core/figures.py says what each
-figure means.
+rows. One statement, one scan of the window's deals, gives the table; the chart's weekly
+counts are two more, grouped per day in SQL and folded into weeks here. core/figures.py says
+what each figure means.
 """
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ def report(
 ) -> Report:
     """The tallies per group (one, "all", without `by`); with `weekly_too`, the window's
     registrations and first decisions per week too (for the chart)."""
+    names = _names(session, by)
     tallies: dict[str, Tally] = {}
-    for values in session.execute(_totals(window, by)).mappings():
-        _add(tallies, values)
     counts: dict[str, list[tuple[float, int]]] = {}
-    for group, hours, n in session.execute(_hour_counts(window, by)):
-        counts.setdefault(group, []).append((float(hours), int(n)))
+    for values in session.execute(_totals(window, by)).mappings():
+        group = names.get(values["grp"], values["grp"]) if names else str(values["grp"])
+        _add(tallies, group, values)
+        if values["hours"] is not None:
+            counts.setdefault(group, []).append((float(values["hours"]), values["decided"]))
     for group, tally in tallies.items():
         tally.hours = Hours.counted(counts.get(group, []), sla_hours)
     weeks: list[Week] = []
@@ -89,11 +91,13 @@ def _flag(action: str) -> ColumnElement[bool]:
     return Review.reached.op("&")(MILESTONE_BITS[action]) != 0
 
 
-def _key(by: str | None) -> ColumnElement[str]:
-    keys: dict[str | None, ColumnElement[str] | InstrumentedAttribute[str]] = {
+def _key(by: str | None) -> ColumnElement[Any]:
+    """The grouping column: partners and products by id (named after, `_names`: joining
+    their tables to every deal costs a quarter of the query)."""
+    keys: dict[str | None, ColumnElement[Any] | InstrumentedAttribute[Any]] = {
         None: literal("all"),
-        "partner": Partner.name,
-        "product": Product.name,
+        "partner": Deal.partner_id,
+        "product": Deal.product_id,
         "country": Deal.country,
         "channel": Deal.channel,
         "rule": func.coalesce(Review.route_rule, NO_RULE),
@@ -101,11 +105,16 @@ def _key(by: str | None) -> ColumnElement[str]:
     return keys[by].label("grp")
 
 
-def _in_window(stmt: Select[Any], window: Window, by: str | None) -> Select[Any]:
+def _names(session: Session, by: str | None) -> dict[Any, str]:
+    """The names of the partners or products, by id; else nothing to name."""
     if by == "partner":
-        stmt = stmt.join(Partner, Partner.id == Deal.partner_id)
-    elif by == "product":
-        stmt = stmt.join(Product, Product.id == Deal.product_id)
+        return {i: n for i, n in session.execute(select(Partner.id, Partner.name))}
+    if by == "product":
+        return {i: n for i, n in session.execute(select(Product.id, Product.name))}
+    return {}
+
+
+def _in_window(stmt: Select[Any], window: Window, by: str | None) -> Select[Any]:
     if window.since is not None:
         stmt = stmt.where(Deal.created_at >= window.since)
     if window.until is not None:
@@ -114,7 +123,9 @@ def _in_window(stmt: Select[Any], window: Window, by: str | None) -> Select[Any]
 
 
 def _totals(window: Window, by: str | None) -> Select[Any]:
-    """Per group and currency: deals, milestones reached, approved-then-ended, values."""
+    """Per group, currency and business hours to decision (kept to the tenth; None: not
+    decided): deals, milestones reached, approved-then-ended, values. One scan of the
+    window's deals gives every figure: a few hundred rows a group."""
     flag = {name: _flag(action) for name, action in MILESTONES.items()}
     approved_ended = and_(flag["approved"], or_(*(flag[e] for e in ENDS)))
     value = Deal.projected_value
@@ -128,16 +139,17 @@ def _totals(window: Window, by: str | None) -> Select[Any]:
         func.sum(value).label("value_registered"),
         func.sum(case((flag["approved"], value), else_=0)).label("value_approved"),
         func.sum(case((flag["order_submitted"], value), else_=0)).label("value_won"),
+        Review.decision_hours.label("hours"),
+        func.count(Review.decision_hours).label("decided"),
     ]
     stmt = select(*columns).select_from(Deal).outerjoin(Review, Review.deal_id == Deal.id)
-    return _in_window(stmt, window, by).group_by(key, Deal.currency).order_by(key, Deal.currency)
+    stmt = _in_window(stmt, window, by).group_by(key, Deal.currency, Review.decision_hours)
+    return stmt.order_by(key, Deal.currency)
 
 
-def _add(tallies: dict[str, Tally], row: Any) -> None:
-    """Fold one (group, currency) row into its group's tally."""
-    tally = tallies.setdefault(
-        row["grp"], Tally(row["grp"], 0, dict.fromkeys(MILESTONES, 0), 0, {})
-    )
+def _add(tallies: dict[str, Tally], group: str, row: Any) -> None:
+    """Fold one (group, currency, hours) row into its group's tally."""
+    tally = tallies.setdefault(group, Tally(group, 0, dict.fromkeys(MILESTONES, 0), 0, {}))
     tally.registered += row["registered"]
     tally.approved_ended += int(row["approved_ended"])
     for name in MILESTONES:
@@ -145,14 +157,5 @@ def _add(tallies: dict[str, Tally], row: Any) -> None:
     for kind in ("registered", "approved", "won"):
         amount = Decimal(row[f"value_{kind}"] or 0)
         if amount or kind == "registered":
-            tally.values.setdefault(kind, {})[row["currency"]] = amount
-
-
-def _hour_counts(window: Window, by: str | None) -> Select[Any]:
-    """Per group, each distinct business hours to decision (kept to the tenth) and how many
-    deals took it: a few hundred rows a group, from which `Hours.counted` ranks them."""
-    key = _key(by)
-    hours = Review.decision_hours
-    columns: list[Any] = [key, hours, func.count()]
-    stmt = select(*columns).select_from(Deal).join(Review, Review.deal_id == Deal.id)
-    return _in_window(stmt, window, by).where(hours.is_not(None)).group_by(key, hours)
+            sums = tally.values.setdefault(kind, {})
+            sums[row["currency"]] = sums.get(row["currency"], Decimal(0)) + amount
