@@ -8,9 +8,7 @@ Business hours Mon-Fri 09:00-17:30 London (GMT in November); registrations at We
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -21,15 +19,6 @@ from tests.factories import ANN, NOW, REVIEWER, World, form, register
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
-
-
-@pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
-    w = World(db_url, tmp_path)
-    try:
-        yield w
-    finally:
-        w.close()
 
 
 def registered(world: World, domain: str) -> str:

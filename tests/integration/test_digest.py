@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import email
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -28,6 +26,7 @@ from core.services.review import Rejection, approve, reject, return_for_info
 from tests.factories import ANN, NOW, REVIEWER, World, form, register, with_rules
 from tests.integration.bot_harness import SECRET, TOKEN
 from tests.integration.test_cli import Cli
+from tests.integration.two_workers import run_twice_at_once
 from tests.slack_fake import FakeSlack, texts
 
 MONDAY = "2026-11-30T08:45:00Z"
@@ -79,13 +78,6 @@ def queued(cli: Cli, at: str) -> list[str]:
     return list(cli.json("jobs", "run", "digest", "--at", at)["queued"])
 
 
-SCRIPT = """
-import sys
-from dealreg.cli import main
-assert main(['jobs', 'run', 'digest', '--at', sys.argv[1]]) == 0
-"""
-
-
 def test_each_channel_gets_its_digest_once_with_the_chart_in_its_thread(
     slack_desk: tuple[World, Cli], slack: FakeSlack, tmp_path: Path
 ) -> None:
@@ -93,19 +85,7 @@ def test_each_channel_gets_its_digest_once_with_the_chart_in_its_thread(
     desk_week(world)
     assert queued(cli, "2026-11-30T08:00:00Z") == []  # before DIGEST_AT (08:30)
     assert queued(cli, "2026-11-28T09:00:00Z") == []  # a Saturday
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, MONDAY],
-            env={**cli.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
+    run_twice_at_once(cli, tmp_path, "digest", MONDAY)
     assert queued(cli, "2026-11-30T10:00:00Z") == []  # once a day
     with world.uow() as uow:
         rows = uow.session.scalars(

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,6 +26,7 @@ from core.services.sla import start_clock
 from tests.factories import ANN, NOW, REVIEWER, World, form, register
 from tests.integration.bot_harness import SECRET, TOKEN
 from tests.integration.test_cli import Cli
+from tests.integration.two_workers import run_twice_at_once
 from tests.slack_fake import FakeSlack
 
 DUE = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
@@ -179,33 +178,13 @@ def test_a_bad_time_is_a_usage_error_naming_it(desk: tuple[World, Cli]) -> None:
     assert "--at" in bad.stderr and "'next tuesday'" in bad.stderr
 
 
-SCRIPT = """
-import sys
-from dealreg.cli import main
-for at in sys.argv[1:]:
-    assert main(['jobs', 'run', 'sla', '--at', at]) == 0
-"""
-
-
 def test_two_workers_at_the_same_moment_send_each_step_once(
     desk: tuple[World, Cli], tmp_path: Path
 ) -> None:
     world, cli = desk
     ids = [registered(world, f"sla-race{i}.com") for i in range(15)]
     moments = ["2026-11-25T18:00:00Z", "2026-11-26T15:30:00Z", "2026-11-26T17:00:00Z"]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, *moments],
-            env={**cli.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
+    run_twice_at_once(cli, tmp_path, "sla", *moments)
     for deal_id in ids:
         sent = Counter((kind, template, to) for kind, template, to, _ in sla_rows(world, deal_id))
         assert sent == {
