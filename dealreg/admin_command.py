@@ -1,4 +1,4 @@
-"""`dealreg catalog load`, `dealreg status`: the database's contents and the queues."""
+"""`dealreg catalog load` and `remove`, `dealreg status`: the database's contents and the queues."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ def catalog_load(app: App, args: argparse.Namespace) -> int:
         f"{len(report.added)} added, {len(report.changed)} changed, {report.unchanged} unchanged"
     )
     return emit(args, data, "\n".join(lines))
+
+
+def catalog_remove(app: App, args: argparse.Namespace) -> int:
+    """Take a reviewer or partner contact out of the catalogue."""
+    with app.uow() as uow:
+        removed = catalog.remove(uow.session, args.email, app.now())
+        uow.commit()
+    text = f"removed {args.email.strip().lower()}: {removed}; they no longer act"
+    text += " (remove them from the catalogue file too, or the next load brings them back)"
+    return emit(args, {"removed": args.email.strip().lower(), "as": removed}, text)
 
 
 def status(app: App, args: argparse.Namespace) -> int:

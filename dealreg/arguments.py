@@ -24,6 +24,7 @@ WITHDRAW_CODES = (
 HANDLERS: dict[str, str] = {
     "init": "dealreg.init_command:init",
     "catalog load": "dealreg.admin_command:catalog_load",
+    "catalog remove": "dealreg.admin_command:catalog_remove",
     "status": "dealreg.admin_command:status",
     "run": "dealreg.worker:run",
     "worker": "dealreg.worker:worker",
@@ -79,6 +80,11 @@ def parser() -> argparse.ArgumentParser:
     load = cat.add_parser("load", help="load products, tiers, partners and reviewers (upsert)")
     load.add_argument("file", type=Path)
     load.add_argument("--json", action="store_true")
+    remove = cat.add_parser(
+        "remove", help="take a reviewer or partner contact out: they no longer act"
+    )
+    remove.add_argument("email")
+    remove.add_argument("--json", action="store_true")
 
     sub.add_parser("run", help="bot (if Slack is configured), intake and scheduler in one")
     bot = sub.add_parser("bot", help="serve the Slack app over HTTP")

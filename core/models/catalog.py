@@ -3,6 +3,7 @@ their regional prices."""
 
 # No `from __future__ import annotations`: see core/models/__init__.py.
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, ForeignKey, Integer, Numeric, String, UniqueConstraint
@@ -40,6 +41,9 @@ class Contact(Base):
     name: Mapped[str200]
     email: Mapped[str320] = mapped_column(unique=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # Taken out of the catalogue (`dealreg catalog remove`): no longer acts; the row stays
+    # because the deals they registered point to it.
+    removed_at: Mapped[datetime | None]
     partner: Mapped[Partner] = relationship(
         back_populates="contacts", lazy="joined", innerjoin=True
     )

@@ -74,10 +74,13 @@ def _find(
     session: Session, model: type[_Person], email: str | None, slack_user_id: str | None
 ) -> _Person | None:
     row = None
+    current = select(model)
+    if model is Contact:  # a contact taken out of the catalogue no longer acts
+        current = current.where(Contact.removed_at.is_(None))
     if slack_user_id:
-        row = session.scalars(select(model).where(model.slack_user_id == slack_user_id)).first()
+        row = session.scalars(current.where(model.slack_user_id == slack_user_id)).first()
     if row is None and email:
-        stmt = select(model).where(func.lower(model.email) == email.lower())
+        stmt = current.where(func.lower(model.email) == email.lower())
         if slack_user_id:
             stmt = stmt.where(model.slack_user_id.is_(None))
         row = session.scalars(stmt).first()

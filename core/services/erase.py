@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 
 from core.errors import NotAllowed
-from core.models import Deal, DealEvent, InboundEmail, OutboxMessage
+from core.models import Contact, Deal, DealEvent, InboundEmail, OutboxMessage
 from core.redact import ERASED, Person, normalise_address, redact_json, redact_raw
 from core.services.actors import Actor
 from core.services.common import Event, audit
@@ -83,6 +83,9 @@ def erase(uow: UnitOfWork, address: str, now: datetime) -> tuple[Erased, Person]
         done.message_ids.append(message.message_id)
     for event in held.events:
         _erase_event(event, person)
+    for contact in session.scalars(select(Contact).where(func.lower(Contact.email) == address)):
+        # Out of the catalogue (else refused above): the row stays for the deals it registered.
+        contact.name, contact.email = ERASED, f"erased-{contact.id}@erased.invalid"
     done.inbound_emails, done.outbox_messages = len(held.inbound), len(held.outbox)
     done.audit_entries = len(held.events)
     uow.commit()

@@ -99,7 +99,9 @@ def find(session: Session, address: str) -> Holding:
 
 def catalogue_entries(session: Session, address: str) -> list[str]:
     """The person's entries in the catalogue, as an operator reads them."""
-    contacts = session.scalars(select(Contact).where(func.lower(Contact.email) == address))
+    contacts = session.scalars(
+        select(Contact).where(func.lower(Contact.email) == address, Contact.removed_at.is_(None))
+    )
     entries = [f"a contact of partner {c.partner.name}" for c in contacts]
     reviewers = session.scalars(select(Reviewer).where(func.lower(Reviewer.email) == address))
     return entries + ["a reviewer" for _ in reviewers]

@@ -1,0 +1,62 @@
+"""`dealreg catalog remove`: a reviewer or partner contact taken out of the catalogue no
+longer acts, and can then be erased, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.factories import ANN, REVIEWER, form
+from tests.integration.privacy_scan import Scan, scanner
+from tests.integration.test_cli import Cli, prepared
+
+PRIYA = "priya@vendor.example"
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    return prepared(db_url, tmp_path)
+
+
+@pytest.fixture
+def scan(db_url: str, request: pytest.FixtureRequest) -> Scan:
+    return scanner(db_url, request)
+
+
+def registered(cli: Cli, domain: str) -> str:
+    reg = cli.write(f"{domain}.json", form(domain=domain))
+    view = cli.json("deals", "register", "--partner", "Northwind IT", "--by", ANN, "--file", reg)
+    return str(view["number"])
+
+
+def test_a_removed_reviewer_can_no_longer_decide(cli: Cli) -> None:
+    number = registered(cli, "desk.com")
+    out = json.loads(cli.ok("catalog", "remove", PRIYA.upper(), "--json"))
+    assert out == {"removed": PRIYA, "as": "reviewer"}
+    refused = cli("deals", "approve", number, "--reviewer", PRIYA)
+    assert refused.returncode != 0 and "not a registered partner contact or reviewer" in (
+        refused.stderr
+    )
+    unknown = cli("catalog", "remove", "nobody@vendor.example")
+    assert unknown.returncode != 0 and "not a reviewer or partner contact" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    cli.ok("deals", "approve", number, "--reviewer", REVIEWER)  # the others still do
+
+
+def test_a_removed_contact_no_longer_acts_keeps_their_deals_and_can_then_be_erased(
+    cli: Cli, scan: Scan
+) -> None:
+    number = registered(cli, "kept.com")
+    cli.ok("deals", "approve", number, "--reviewer", REVIEWER)
+    assert cli("privacy", "erase", ANN, "--yes").returncode == 1  # still in the catalogue
+    assert "contact of partner Northwind IT" in cli.ok("catalog", "remove", ANN)
+    again = cli("deals", "register", "--partner", "Northwind IT", "--by", ANN,
+                "--file", cli.write("again.json", form(domain="again.com")))  # fmt: skip
+    assert again.returncode != 0 and "not a registered partner contact" in again.stderr
+    cli.ok("privacy", "erase", ANN, "--yes")
+    [deal] = cli.json("deals", "list")
+    assert (deal["number"], deal["stage"]) == (number, "approved")
+    assert not scan.finds(ANN)
+    assert not scan.finds("Ann Lee")
