@@ -8,11 +8,12 @@ upload shares the chart without posting the figures again.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.kit import context, escape, fields_section, header, message, section
+from bot.kit import context, fields_section, header, message, section
 from core.figures import chart_png
 from core.models import OutboxMessage
 from core.services.digest import Digest
@@ -41,7 +42,7 @@ def blocks(d: Digest) -> dict[str, Any]:
         *fields_section(
             [
                 ("Overdue", str(d.overdue)),
-                (f"Decided on {d.decided_since}", made),
+                (f"Decided on {date.fromisoformat(d.decided_since):%a %d %b}", made),
                 (
                     "Median time to decision (30 days)",
                     f"{_hours(d.median_hours)}, {d.decided_month} decided",
@@ -52,7 +53,8 @@ def blocks(d: Digest) -> dict[str, Any]:
         ),
     ]
     if d.overdue_deals:
-        late = "\n".join(f"• {escape(o['number'])} {escape(o['company'])}" for o in d.overdue_deals)
+        # Typed by partners: `section` escapes it, so nothing can become a mention or a link.
+        late = "\n".join(f"• {o['number']} {o['company']}" for o in d.overdue_deals)
         more = d.overdue - len(d.overdue_deals)
         body.append(
             section(

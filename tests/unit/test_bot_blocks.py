@@ -113,3 +113,19 @@ def test_a_domain_check_says_free_yours_or_protected_and_warns_of_odd_letters() 
         "2027-02-23.\n⚠️ Check the spelling: “h\u0430rbourlights” mixes Latin and Cyrillic "
         "letters in one label."
     )
+
+
+def test_the_digest_escapes_a_typed_company_name_once() -> None:
+    from datetime import date
+
+    from bot.digest_message import blocks
+    from core.services.digest import Digest
+
+    typed = "<!channel> & <https://evil.example|Acme>"
+    late = [{"number": "DR-000004", "company": typed, "due": "x"}]
+    digest = Digest("#deal-desk", date(2026, 11, 30), overdue=1, overdue_deals=late,
+                    decided_since="2026-11-27")  # fmt: skip
+    text = json.dumps(blocks(digest)["blocks"])
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|Acme&gt;" in text
+    assert "&amp;lt;" not in text and "<!channel>" not in text
+    assert "Decided on Fri 27 Nov" in text
