@@ -195,25 +195,29 @@ def metadata(view: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def reject(number: str) -> Block:
+def _origin(number: str, from_home: bool) -> dict[str, Any]:
+    """The modal's metadata: its deal, and whether it was opened from the App Home (which
+    its submission then publishes again)."""
+    return {"deal": number, "home": True} if from_home else {"deal": number}
+
+
+def reject(number: str, from_home: bool = False) -> Block:
     blocks = [
         section(f"Reject *{number}*"),
         input_block("reason", "Reason", _select(REJECT_REASONS)),
         input_block("note", "Note to the partner", _text(True, 2000), optional=True),
     ]
-    return modal(
-        "deal_reject", "Reject registration", blocks, submit="Reject", metadata={"deal": number}
-    )
+    meta = _origin(number, from_home)
+    return modal("deal_reject", "Reject registration", blocks, submit="Reject", metadata=meta)
 
 
-def return_(number: str) -> Block:
+def return_(number: str, from_home: bool = False) -> Block:
     blocks = [
         section(f"Return *{number}* to the partner with a question"),
         input_block("question", "What is missing?", _text(True, 2000)),
     ]
-    return modal(
-        "deal_return", "Return for information", blocks, submit="Return", metadata={"deal": number}
-    )
+    meta = _origin(number, from_home)
+    return modal("deal_return", "Return for information", blocks, submit="Return", metadata=meta)
 
 
 def answer(deal: Deal) -> Block:

@@ -99,7 +99,8 @@ def _approve(bot: Bot, body: dict[str, Any]) -> None:
 def _open_review(client: WebClient, body: dict[str, Any]) -> None:
     action = body["actions"][0]
     build = modals.reject if action["action_id"] == "deal_reject" else modals.return_
-    client.views_open(trigger_id=body["trigger_id"], view=build(action["value"]))
+    from_home = (body.get("view") or {}).get("type") == "home"
+    client.views_open(trigger_id=body["trigger_id"], view=build(action["value"], from_home))
 
 
 def _decide_extension(bot: Bot, body: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ import slack_bolt
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
+from bot import modals
 from bot.context import Bot, bot_of
 from bot.desk_cards import desk_clock
 from bot.home import desk_home, home_view
@@ -29,9 +30,11 @@ def on_home_opened(event: dict[str, Any], client: WebClient, context: BoltContex
 
 
 def refresh_home(bot: Bot, client: WebClient, body: dict[str, Any]) -> None:
-    """Publish the clicker's App Home again when the click came from it, so a decided or
-    claimed registration shows as it is now (Slack keeps the old view until then)."""
-    if (body.get("view") or {}).get("type") == "home":
+    """Publish the user's App Home again when the click came from it (or the submitted modal
+    was opened from it), so a decided or claimed registration shows as it is now (Slack
+    keeps the old view until then)."""
+    view = body.get("view") or {}
+    if view.get("type") == "home" or modals.metadata(view).get("home"):
         user = body["user"]["id"]
         client.views_publish(user_id=user, view=home(bot, user))
 

@@ -6,10 +6,12 @@ from typing import Any
 
 import slack_bolt
 from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
 
 from bot import modals
 from bot.context import Bot, bot_of
 from bot.kit import Block
+from bot.listeners.events import refresh_home
 from bot.listeners.replies import submit
 from core.services.orders import OrderStep, advance
 from core.services.register import Request, validate
@@ -30,12 +32,14 @@ def on_register(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     submit(bot_of(context), ack, body, _register)
 
 
-def on_reject(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+def on_reject(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     submit(bot_of(context), ack, body, _reject)
+    refresh_home(bot_of(context), client, body)
 
 
-def on_return(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+def on_return(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     submit(bot_of(context), ack, body, _return)
+    refresh_home(bot_of(context), client, body)
 
 
 def on_answer(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:

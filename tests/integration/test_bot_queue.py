@@ -197,15 +197,8 @@ def test_the_reviewers_home_shows_the_queue_within_100_blocks_and_says_how_many_
     assert home["blocks"][-1]["elements"][0]["text"] == f"…and {80 - shown} more"
 
 
-def test_a_click_in_the_app_home_publishes_the_queue_again_without_the_decided_deal(
-    desk: BotHarness, slack_db_world: World, slack: FakeSlack
-) -> None:
-    first = registered(slack_db_world, desk, domain="first.co.uk")
-    second = registered(slack_db_world, desk, domain="second.co.uk")
-    desk.event({"type": "app_home_opened", "user": "U0REVIEW", "tab": "home"})
-    view = slack.wait_for("views.publish", lambda p: p["user_id"] == "U0REVIEW")["view"]
-    assert {first, second} <= set(listed(view["blocks"]))
-    published = len(slack.calls_to("views.publish"))
+def home_click(desk: BotHarness, view: dict[str, Any], action: str, number: str) -> None:
+    """Press a button in the reviewer's App Home."""
     payload = {
         "type": "block_actions",
         "user": {"id": "U0REVIEW", "username": "u0review", "team_id": "T0TEAM"},
@@ -214,10 +207,32 @@ def test_a_click_in_the_app_home_publishes_the_queue_again_without_the_decided_d
         "container": {"type": "view", "view_id": "V0HOME"},
         "view": {**view, "id": "V0HOME", "hash": "h1"},
         "trigger_id": "trig.home",
-        "actions": [{"action_id": "deal_approve", "block_id": "q", "type": "button",
-                     "value": first, "action_ts": "1"}],
+        "actions": [{"action_id": action, "block_id": "q", "type": "button",
+                     "value": number, "action_ts": "1"}],
     }  # fmt: skip
     assert desk.interact(payload).status == 200
-    slack.wait_for("views.publish", lambda p: len(slack.calls_to("views.publish")) > published)
-    again = slack.calls_to("views.publish")[published].params["view"]
-    assert first not in listed(again["blocks"]) and second in listed(again["blocks"])
+
+
+def republished(slack: FakeSlack, before: int) -> list[str]:
+    """The deals of the App Home published after the first `before` publications."""
+    slack.wait_for("views.publish", lambda p: len(slack.calls_to("views.publish")) > before)
+    return listed(slack.calls_to("views.publish")[before].params["view"]["blocks"])
+
+
+def test_a_decision_in_the_app_home_publishes_the_queue_again_without_the_deal(
+    desk: BotHarness, slack_db_world: World, slack: FakeSlack
+) -> None:
+    first = registered(slack_db_world, desk, domain="first.co.uk")
+    second = registered(slack_db_world, desk, domain="second.co.uk")
+    desk.event({"type": "app_home_opened", "user": "U0REVIEW", "tab": "home"})
+    view = slack.wait_for("views.publish", lambda p: p["user_id"] == "U0REVIEW")["view"]
+    assert {first, second} <= set(listed(view["blocks"]))
+    published = len(slack.calls_to("views.publish"))
+    home_click(desk, view, "deal_approve", first)
+    assert republished(slack, published) == [second]
+    # Reject opens a modal; its submission publishes the App Home it was opened from.
+    published = len(slack.calls_to("views.publish"))
+    home_click(desk, view, "deal_reject", second)
+    opened = slack.wait_for("views.open", lambda p: p["view"]["callback_id"] == "deal_reject")
+    desk.submit("U0REVIEW", opened["view"] | {"id": "V1"}, {"reason": "duplicate"})
+    assert republished(slack, published) == []
