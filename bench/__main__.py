@@ -37,9 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
     logging.basicConfig(level=logging.WARNING)
     scale = Scale.of(args.quick, runs=args.runs)
-    # A partial run keeps the other benchmarks' last figures.
-    results: dict[str, Any] = common.previous() if args.only else {}
-    results.update({"machine": common.machine(), "quick": args.quick})
+    results: dict[str, Any] = {"machine": common.machine(), "quick": args.quick}
     servers = Servers()
     try:
         for name in args.only or BENCHMARKS:
@@ -47,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             results.update(_run(name, servers, scale, args.profile))
     finally:
         servers.close()
+    # A partial run keeps the other benchmarks' last figures, as they are when it ends: another
+    # partial run may have written its own meanwhile.
+    results = (common.previous() if args.only else {}) | results
     common.RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
     print(common.table(results))
