@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, and_, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, Date, Select, and_, case, cast, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.figures import MILESTONE_BITS, MILESTONES, Hours, Tally, Week, per_week
@@ -86,9 +86,15 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def _flag(action: str) -> ColumnElement[bool]:
-    """Whether the deal (its review) ever reached the milestone of `action`."""
-    return Review.reached.op("&")(MILESTONE_BITS[action]) != 0
+def _flag(action: str) -> ColumnElement[int]:
+    """1 when the deal (its review) ever reached the milestone of `action`, else 0: a bit
+    of `Review.reached` shifted down (cheaper per row than a CASE, which SQLite feels)."""
+    shift = MILESTONE_BITS[action].bit_length() - 1
+    return Review.reached.op(">>")(shift).op("&")(1)
+
+
+def _summed(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(value), 0)  # a deal without a review adds nothing
 
 
 def _key(by: str | None) -> ColumnElement[Any]:
@@ -127,18 +133,19 @@ def _totals(window: Window, by: str | None) -> Select[Any]:
     decided): deals, milestones reached, approved-then-ended, values. One scan of the
     window's deals gives every figure: a few hundred rows a group."""
     flag = {name: _flag(action) for name, action in MILESTONES.items()}
-    approved_ended = and_(flag["approved"], or_(*(flag[e] for e in ENDS)))
+    ended = sum(MILESTONE_BITS[MILESTONES[e]] for e in ENDS)
+    approved_ended = and_(flag["approved"] == 1, Review.reached.op("&")(ended) != 0)
     value = Deal.projected_value
     key = _key(by)
     columns: list[Any] = [
         key,
         Deal.currency,
         func.count(Deal.id).label("registered"),
-        *(func.sum(case((f, 1), else_=0)).label(name) for name, f in flag.items()),
+        *(_summed(f).label(name) for name, f in flag.items()),
         func.sum(case((approved_ended, 1), else_=0)).label("approved_ended"),
         func.sum(value).label("value_registered"),
-        func.sum(case((flag["approved"], value), else_=0)).label("value_approved"),
-        func.sum(case((flag["order_submitted"], value), else_=0)).label("value_won"),
+        _summed(value * flag["approved"]).label("value_approved"),
+        _summed(value * flag["order_submitted"]).label("value_won"),
         Review.decision_hours.label("hours"),
         func.count(Review.decision_hours).label("decided"),
     ]
