@@ -237,7 +237,19 @@ def goals(results: dict[str, Any]) -> list[Goal]:
              **_cli(cli, "list")),
         Goal("metrics scrape p95, PostgreSQL", results.get("metrics", {}).get("p95_ms"), 50, False,
              "ms"),
+        *_report_goals(results.get("report", {})),
     ]  # fmt: skip
+
+
+def _report_goals(report: dict[str, Any]) -> list[Goal]:
+    """`dealreg report --by partner` and the digest: at most 2 s, at most 1.5x their raw SQL."""
+    found = []
+    for db, label in (("postgresql", "PostgreSQL"), ("sqlite", "SQLite")):
+        for task, figures in (("report --by partner", report.get(db, {})),
+                              ("digest", report.get(db, {}).get("digest", {}))):  # fmt: skip
+            found.append(Goal(f"{task}, {label}", figures.get("seconds"), 2, False, "s"))
+            found.append(Goal(f"{task} / raw SQL, {label}", figures.get("ratio"), 1.5, False, "x"))
+    return found
 
 
 def table(results: dict[str, Any]) -> str:
