@@ -29,7 +29,8 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RUNS = 3
 # Two years of registrations (created_at spread by the id), a third in each currency; every
 # deal registered, 8 in 10 decided a day later (6 approved, 2 rejected), of the approved one
-# in six ordered and one expired (the audit trail, and the flags each review keeps of it); the fill's open deals awaiting the desk, due now.
+# in six ordered and one expired (the audit trail, and the flags each review keeps of it);
+# the fill's open deals awaiting the desk, due now.
 _DAYS = {
     "postgresql": "CAST(:base AS timestamptz) + (id % 730) * interval '1 day'",
     "sqlite": "strftime('%Y-%m-%d %H:%M:%f', :base, '+' || (id % 730) || ' days')",
