@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +14,6 @@ from dealreg.intake_command import intake_context
 from dealreg.wiring import App
 from intake.mailbox import ImapMailbox
 from intake.pipeline import run_forever, run_once
-from tests.drills.helpers import handled_rows, kill_repeatedly
 from tests.factories import ROOT, World, registration_email
 from tests.servers import ImapAccount
 
@@ -157,43 +152,6 @@ def test_reply_to_returned_registration_reopens_it(world: World, imap_account: I
     assert deal.returned_question is None
     assert events[-1] == "answer"
     assert last["answer"] == "The EU tenant, 250 seats."
-
-
-def test_sigkill_mid_run_leaves_one_deal_per_registration(
-    world: World, imap_account: ImapAccount, tmp_path: Path
-) -> None:
-    total = 120
-    for i in range(total):
-        # every tenth message repeats an earlier registration under a new Message-ID
-        index = i - 5 if i % 10 == 9 else i
-        imap_account.append(registration_email(index, message_id=f"<m{i}@partner.example>"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": world.settings.database_url,
-        "IMAP_URL": imap_account.imap_url,
-        "OUTBOX_DIR": str(tmp_path / "outbox"),
-    }
-    cmd = [sys.executable, "-m", "dealreg", "intake", "run", "--once"]
-    # Killed 50 ms and then 20 ms after each run first commits: inside its work.
-    kills = kill_repeatedly(cmd, env, tmp_path, [0.05, 0.02], lambda: handled_rows(world))
-    assert any(rc == -9 and 0 < handled < total for _, rc, handled in kills), kills
-    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    distinct = len({i - 5 if i % 10 == 9 else i for i in range(total)})
-    with world.uow() as uow:
-        statuses = uow.session.execute(
-            select(InboundEmail.status, InboundEmail.reason, func.count()).group_by(
-                InboundEmail.status, InboundEmail.reason
-            )
-        ).all()
-    assert count(world, Deal) == distinct, statuses
-    assert count(world, InboundEmail) == total
-    assert count(world, InboundEmail, InboundEmail.status.in_(["registered", "duplicate"])) == total
-    assert (
-        count(world, OutboxMessage, OutboxMessage.template == "registration_received") == distinct
-    )
-    assert count(world, OutboxMessage) == total  # one answer per message, no more
-    assert imap_account.messages("INBOX") == {}
 
 
 def test_intake_reconnects_after_dovecot_restart(world: World, imap_account: ImapAccount) -> None:

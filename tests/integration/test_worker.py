@@ -104,7 +104,7 @@ def test_two_workers_deliver_and_expire_each_exactly_once(
     script = (
         "import sys\n"
         "from dealreg.cli import main\n"
-        "for _ in range(12):\n"
+        "for _ in range(4):\n"
         "    main(['jobs', 'run', 'expire'])\n"
         "    main(['jobs', 'run', 'outbox'])\n"
     )
