@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.catalog_checks import check_partner, check_person, check_product, check_tier
-from core.errors import CatalogError, NotFound
+from core.errors import CatalogError
 from core.models import Contact, Partner, Product, ProductPrice, Reviewer, Rule, Tier
 from core.rule_parse import catalogue_rule_problems, known_of
 from core.rules import RuleSpec, parse_rules, rules_version
@@ -218,28 +217,4 @@ def _upsert_reviewer(session: Session, entry: dict[str, Any], report: LoadReport
     _apply(reviewer, values, f"reviewer {email}", report, new)
 
 
-def remove(session: Session, email: str, now: datetime) -> str:
-    """Take a reviewer or partner contact out of the catalogue: a reviewer's row goes; a
-    contact's stays for the deals they registered, marked removed. Either no longer acts
-    (loading a catalogue that lists them again brings them back). What was removed."""
-    address = email.strip().lower()
-    reviewer = session.scalar(select(Reviewer).where(func.lower(Reviewer.email) == address))
-    contact = session.scalar(
-        select(Contact).where(func.lower(Contact.email) == address, Contact.removed_at.is_(None))
-    )
-    if reviewer is None and contact is None:
-        raise NotFound(f"{address} is not a reviewer or partner contact in the catalogue",
-                       field="email")  # fmt: skip
-    removed = []
-    if reviewer is not None:
-        session.delete(reviewer)
-        removed.append("reviewer")
-    if contact is not None:
-        contact.removed_at = now
-        contact.slack_user_id = None  # the Slack account may be someone else's next
-        removed.append(f"contact of partner {contact.partner.name}")
-    session.flush()
-    return " and ".join(removed)
-
-
-__all__ = ["CatalogError", "LoadReport", "load", "parse", "remove"]
+__all__ = ["CatalogError", "LoadReport", "load", "parse"]

@@ -7,6 +7,7 @@ import argparse
 from sqlalchemy import func, select
 
 from core import catalog, jobs
+from core.catalog_remove import remove as remove_person
 from core.models import Deal
 from dealreg import render
 from dealreg.output import CommandError, emit
@@ -33,7 +34,7 @@ def catalog_load(app: App, args: argparse.Namespace) -> int:
 def catalog_remove(app: App, args: argparse.Namespace) -> int:
     """Take a reviewer or partner contact out of the catalogue."""
     with app.uow() as uow:
-        removed = catalog.remove(uow.session, args.email, app.now())
+        removed = remove_person(uow.session, args.email, app.now())
         uow.commit()
     text = f"removed {args.email.strip().lower()}: {removed}; they no longer act"
     text += " (remove them from the catalogue file too, or the next load brings them back)"

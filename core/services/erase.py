@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from core.errors import NotAllowed
-from core.models import Contact, Deal, DealEvent, InboundEmail, OutboxMessage
+from core.models import Contact, Deal, DealEvent, InboundEmail, OutboxMessage, Quote, Review
 from core.redact import ERASED, Person, normalise_address, redact_json, redact_raw
 from core.services.actors import Actor
 from core.services.common import Event, audit
@@ -86,10 +86,25 @@ def erase(uow: UnitOfWork, address: str, now: datetime) -> tuple[Erased, Person]
     for contact in session.scalars(select(Contact).where(func.lower(Contact.email) == address)):
         # Out of the catalogue (else refused above): the row stays for the deals it registered.
         contact.name, contact.email = ERASED, f"erased-{contact.id}@erased.invalid"
+    _erase_desk_traces(uow, address)
     done.inbound_emails, done.outbox_messages = len(held.inbound), len(held.outbox)
     done.audit_entries = len(held.events)
     uow.commit()
     return done, person
+
+
+# Where a reviewer (out of the catalogue, else refused) is named by address.
+_DESK_COLUMNS = (
+    Deal.reviewed_by, Review.claimed_by, Review.first_approved_by, Quote.created_by,
+)  # fmt: skip
+
+
+def _erase_desk_traces(uow: UnitOfWork, address: str) -> None:
+    """A former reviewer's address on the deals they decided, claimed or quoted."""
+    for column in _DESK_COLUMNS:
+        uow.session.execute(
+            update(column.class_).where(func.lower(column) == address).values({column.key: ERASED})
+        )
 
 
 def _lock_deals(uow: UnitOfWork, address: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.factories import ANN, REVIEWER, form
 from tests.integration.privacy_scan import Scan, scanner
-from tests.integration.test_cli import Cli, prepared
+from tests.integration.test_cli import DEMO_CATALOG, Cli, prepared
 
 PRIYA = "priya@vendor.example"
 
@@ -31,8 +31,19 @@ def registered(cli: Cli, domain: str) -> str:
     return str(view["number"])
 
 
+def without_priya_in_rules(cli: Cli) -> None:
+    """Load the demo catalogue with its DACH route's reviewer changed from Priya."""
+    text = DEMO_CATALOG.read_text(encoding="utf-8")
+    text = text.replace(f'reviewers = ["{PRIYA}"]', f'reviewers = ["{REVIEWER}"]')
+    (cli.tmp / "catalog.toml").write_text(text, encoding="utf-8")
+    cli.ok("catalog", "load", str(cli.tmp / "catalog.toml"))
+
+
 def test_a_removed_reviewer_can_no_longer_decide(cli: Cli) -> None:
     number = registered(cli, "desk.com")
+    named = cli("catalog", "remove", PRIYA)
+    assert named.returncode != 0 and "reviewer of rule dach-desk" in named.stderr
+    without_priya_in_rules(cli)
     out = json.loads(cli.ok("catalog", "remove", PRIYA.upper(), "--json"))
     assert out == {"removed": PRIYA, "as": "reviewer"}
     refused = cli("deals", "approve", number, "--reviewer", PRIYA)
@@ -60,3 +71,14 @@ def test_a_removed_contact_no_longer_acts_keeps_their_deals_and_can_then_be_eras
     assert (deal["number"], deal["stage"]) == (number, "approved")
     assert not scan.finds(ANN)
     assert not scan.finds("Ann Lee")
+
+
+def test_a_removed_reviewer_can_be_erased_from_the_deals_they_decided(cli: Cli, scan: Scan) -> None:
+    number = registered(cli, "decided.com")
+    cli.ok("deals", "approve", number, "--reviewer", PRIYA)
+    assert cli("privacy", "erase", PRIYA, "--yes").returncode == 1  # still in the catalogue
+    without_priya_in_rules(cli)
+    cli.ok("catalog", "remove", PRIYA)
+    cli.ok("privacy", "erase", PRIYA, "--yes")
+    assert cli.json("deals", "show", number)["stage"] == "approved"
+    assert not scan.finds(PRIYA)
