@@ -25,6 +25,7 @@ from core.config import Settings
 from core.errors import FieldError, Invalid
 from core.fields import FIELDS_BY_NAME, change_lines
 from core.models import Deal
+from core.redact import ERASED
 from core.services.actors import Actor, authorise, load_deal, require_role
 from core.services.common import Event, Notice, audit, notify_partner, notify_slack
 from core.services.register import validation_context
@@ -123,8 +124,18 @@ def differences(uow: UnitOfWork, deal: Deal, changes: Mapping[str, Any], now: da
             raise Invalid(kept) from None
         # Only stale values failed: validate again with each as it was registered.
         registered = validation_context(session, deal.partner, deal.created_at)
-        new = validate_registration(merged, registered).to_json()
+        try:
+            new = validate_registration(merged, registered).to_json()
+        except Invalid as still:  # values erased on request are stale for good
+            raise Invalid([_erased(e, old) for e in still.errors]) from None
     return {name: [old[name], value] for name, value in new.items() if not _same(old, name, value)}
+
+
+def _erased(error: FieldError, old: dict[str, Any]) -> FieldError:
+    """Say so when the field's value was erased on request, rather than that it is bad."""
+    if old.get(error.field) != ERASED:
+        return error
+    return FieldError(error.field, "was erased on request: give it a new value to amend the deal")
 
 
 def _stale(values: dict[str, Any], context: Any) -> list[FieldError]:

@@ -82,3 +82,16 @@ def test_a_removed_reviewer_can_be_erased_from_the_deals_they_decided(cli: Cli, 
     cli.ok("privacy", "erase", PRIYA, "--yes")
     assert cli.json("deals", "show", number)["stage"] == "approved"
     assert not scan.finds(PRIYA)
+
+
+def test_amending_a_deal_whose_end_user_was_erased_asks_for_the_erased_fields(cli: Cli) -> None:
+    number = registered(cli, "forgotten.com")
+    cli.ok("privacy", "erase", "jo.bloggs@example.co.uk", "--yes")
+    refused = cli("deals", "amend", number, "--by", ANN, "--set", "number_of_users=300")
+    assert refused.returncode != 0
+    assert "end_user_email: Email was erased on request: give it a new value" in refused.stderr
+    assert "end_user_phone: Contact Phone was erased on request" in refused.stderr
+    cli.ok("deals", "amend", number, "--by", ANN, "--set", "number_of_users=300",
+           "--set", "end_user_email=sam.new@example.co.uk",
+           "--set", "end_user_phone=+44 20 7946 0000")  # fmt: skip
+    assert cli.json("deals", "show", number)["number_of_users"] == 300
