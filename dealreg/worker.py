@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 # Seconds between runs of each job. The outbox also runs the moment mail is queued
 # (`dealreg.wakeup`): its interval is the safety net.
-INTERVALS = {"outbox": 15, "expire": 300, "remind": 3600, "sla": 300, "retention": 86400}
+INTERVALS = {
+    "outbox": 15, "expire": 300, "remind": 3600, "sla": 300, "digest": 300, "retention": 86400,
+}  # fmt: skip
 _MAILBOX_LOCK = 0x6465616C  # "deal": one mailbox reader across all workers
 
 

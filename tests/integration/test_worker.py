@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from core import jobs
 from core.models import Deal, DealEvent, OutboxMessage
 from core.services.review import approve
+from dealreg.arguments import JOB_NAMES
 from tests.factories import ANN, BOB, NOW, REVIEWER, World, form, register
 
 
@@ -171,6 +172,9 @@ def test_run_starts_and_stops_cleanly_on_interrupt(tmp_path: Path) -> None:
     out = "".join(seen) + rest
     assert proc.returncode == 0, out
     assert "worker started" in out and "stopping" in out
+    # Every job `dealreg jobs run` knows is scheduled (the mailbox reader has its thread).
+    started = next(line for line in seen if "worker started" in line)
+    assert [j for j in JOB_NAMES if j != "poll" and j not in started] == [], started
     assert (tmp_path / "maildir").is_dir()
     # The tests take senders on trust (tests/conftest.py), and `run` says it is unsafe.
     assert "WARNING: INTAKE_REQUIRE_SENDER_PROOF is off" in out
