@@ -4,11 +4,7 @@ PostgreSQL, and each process's own instruments count what it did."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -31,6 +27,7 @@ from core.uow import UnitOfWork
 from tests.factories import ANN, NOW, REVIEWER, World, form, register, registration_email
 from tests.integration.bot_harness import BotHarness
 from tests.integration.smtp_server import SmtpServer
+from tests.integration.worker_process import dealreg_worker
 from tests.servers import free_port
 from tests.slack_fake import FakeSlack
 
@@ -345,29 +342,9 @@ def worker_metrics(
     (tmp_path / "maildir" / "new").mkdir(parents=True)
     (tmp_path / "maildir" / "new" / "1.eml").write_bytes(registration_email(1))
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": world.settings.database_url,
-        "SMTP_URL": smtp_server.url,
-        "MAILDIR": str(tmp_path / "maildir"),
-        "OUTBOX_DIR": str(tmp_path / "outbox"),
-        "METRICS_PORT": str(port),
-    }
-    env.pop("IMAP_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dealreg", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "worker.log").open("wb"),
-    )
-    try:
+    settings = {"SMTP_URL": smtp_server.url, "METRICS_PORT": str(port)}
+    with dealreg_worker(world.settings.database_url, tmp_path, **settings):
         yield f"http://127.0.0.1:{port}/metrics", numbers
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_the_workers_metrics_match_the_database_and_count_its_mail(

@@ -3,10 +3,7 @@ by the commit (PostgreSQL NOTIFY, or SQLite's highest outbox id), not by its 15 
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,6 +16,7 @@ from core import outbox
 from core.models import JobRun
 from tests.factories import World
 from tests.integration.smtp_server import SmtpServer
+from tests.integration.worker_process import dealreg_worker
 
 DELIVERED_WITHIN_S = 1.0
 
@@ -28,30 +26,10 @@ def worker(
     world: World, smtp_server: SmtpServer, tmp_path: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`dealreg worker` in a process of its own, sending through the test's SMTP server."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": world.settings.database_url,
-        "SMTP_URL": smtp_server.url,
-        "MAILDIR": str(tmp_path / "maildir"),
-        "OUTBOX_DIR": str(tmp_path / "outbox"),
-    }
-    env.pop("IMAP_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dealreg", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "worker.log").open("wb"),
-    )
-    try:
+    with dealreg_worker(world.settings.database_url, tmp_path, SMTP_URL=smtp_server.url) as proc:
         _wait_until(lambda: _delivered_once(world), 30, "the worker's first delivery run")
         time.sleep(0.5)  # its LISTEN (or first read of the outbox) is in place
         yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_mail_queued_here_is_delivered_by_the_worker_within_a_second(

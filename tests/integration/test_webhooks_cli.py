@@ -6,10 +6,6 @@ the `standardwebhooks` package."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +17,7 @@ from tests.factories import ANN, World, form, register
 from tests.integration.test_cli import Cli, prepared
 from tests.integration.test_wakeup import _delivered_once, _wait_until
 from tests.integration.webhook_receiver import SECRET, Receiver
+from tests.integration.worker_process import dealreg_worker
 
 
 @pytest.fixture
@@ -106,33 +103,15 @@ def worker(db_url: str, tmp_path: Path, receiver: Receiver) -> Iterator[World]:
     """`dealreg worker` in a process of its own, WEBHOOK_URLS the receiver; yields the world
     this process writes to."""
     w = World(db_url, tmp_path, webhook_urls=[receiver.url], webhook_secret=SECRET)
-    env = {
-        **os.environ,
-        "DATABASE_URL": w.settings.database_url,
-        "WEBHOOK_URLS": json.dumps([receiver.url]),
-        "WEBHOOK_SECRET": SECRET,
-        "MAILDIR": str(tmp_path / "maildir"),
-        "OUTBOX_DIR": str(tmp_path / "outbox"),
-    }
-    for name in ("IMAP_URL", "SMTP_URL"):
-        env.pop(name, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dealreg", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "worker.log").open("wb"),
-    )
+    settings = {"WEBHOOK_URLS": json.dumps([receiver.url]), "WEBHOOK_SECRET": SECRET,
+                "SMTP_URL": None}  # fmt: skip
     try:
-        # Its first delivery run has made the endpoint known, and its wake-ups are on.
-        _wait_until(lambda: _delivered_once(w), 30, "the worker's first delivery run")
-        time.sleep(0.5)
-        yield w
+        with dealreg_worker(w.settings.database_url, tmp_path, **settings):
+            # Its first delivery run has made the endpoint known, and its wake-ups are on.
+            _wait_until(lambda: _delivered_once(w), 30, "the worker's first delivery run")
+            time.sleep(0.5)
+            yield w
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         w.close()
 
 
