@@ -7,6 +7,8 @@ import pytest
 
 from tests.factories import World
 from tests.integration.bot_harness import BotHarness, slack_world
+from tests.integration.privacy_scan import Scan, scanner
+from tests.integration.test_cli import Cli, prepared
 from tests.slack_fake import FakeSlack
 
 
@@ -32,3 +34,15 @@ def bot(sqlite_world: World, slack: FakeSlack) -> Iterator[BotHarness]:
     harness = BotHarness(sqlite_world, slack)
     yield harness
     harness.close()
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    """The `dealreg` command on a database as `init` and `catalog load` leave it."""
+    return prepared(db_url, tmp_path)
+
+
+@pytest.fixture
+def scan(db_url: str, request: pytest.FixtureRequest) -> Scan:
+    """The test database's own bytes, for the privacy checks."""
+    return scanner(db_url, request)

@@ -4,25 +4,12 @@ longer acts, and can then be erased, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from tests.factories import ANN, REVIEWER, form
-from tests.integration.privacy_scan import Scan, scanner
-from tests.integration.test_cli import DEMO_CATALOG, Cli, prepared
+from tests.integration.privacy_scan import Scan
+from tests.integration.test_cli import DEMO_CATALOG, Cli
 
 PRIYA = "priya@vendor.example"
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    return prepared(db_url, tmp_path)
-
-
-@pytest.fixture
-def scan(db_url: str, request: pytest.FixtureRequest) -> Scan:
-    return scanner(db_url, request)
 
 
 def registered(cli: Cli, domain: str) -> str:

@@ -93,11 +93,6 @@ def prepared(db_url: str, tmp_path: Path, catalogue: Path = DEMO_CATALOG) -> Cli
     return c
 
 
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    return prepared(db_url, tmp_path)
-
-
 def test_register_dedupe_conflict_and_refused_rival_approval(cli: Cli) -> None:
     reg = cli.write("reg.json", form())
     first = cli.json("deals", "register", "--partner", "Northwind IT", "--file", reg)

@@ -4,19 +4,12 @@ in test_cli.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from core.fields import STAGES, WITHDRAW_REASONS
 from dealreg.arguments import STAGE_CODES, WITHDRAW_CODES
 from tests.factories import ANN, BOB, REVIEWER, form
-from tests.integration.test_cli import Cli, prepared
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    return prepared(db_url, tmp_path)
+from tests.integration.test_cli import Cli
 
 
 def registered(cli: Cli, *, approved: bool = False) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.factories import DEMO_CATALOG, REVIEWER, form
 from tests.integration.test_cli import Cli, prepared
 
@@ -20,11 +18,6 @@ BERLIN = {
     "end_user_phone": "+49 30 901820",
     "projected_value": "EUR 40,000",
 }
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    return prepared(db_url, tmp_path)
 
 
 def registered(cli: Cli, **changes: str) -> str:

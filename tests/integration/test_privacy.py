@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from core.models import Deal, InboundEmail, OutboxMessage
@@ -20,8 +19,8 @@ from dealreg.privacy_command import TABLES
 from intake.mailbox import ImapMailbox
 from intake.pipeline import run_once
 from tests.factories import ANN, NOW, REVIEWER, World, form, register, registration_email
-from tests.integration.privacy_scan import Scan, scanner
-from tests.integration.test_cli import Cli, prepared
+from tests.integration.privacy_scan import Scan
+from tests.integration.test_cli import Cli
 from tests.integration.test_intake import app_for
 from tests.integration.webhook_receiver import SECRET
 from tests.servers import ImapAccount
@@ -60,16 +59,6 @@ def held(cli: Cli, address: str) -> dict[str, object]:
     data: dict[str, object] = json.loads(cli.ok("privacy", "export", address))
     del data["exported_at"]
     return data
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    return prepared(db_url, tmp_path)
-
-
-@pytest.fixture
-def scan(db_url: str, request: pytest.FixtureRequest) -> Scan:
-    return scanner(db_url, request)
 
 
 def test_export_lists_deals_messages_and_audit_entries(cli: Cli) -> None:

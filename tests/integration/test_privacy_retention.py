@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, text, update
 
 from core.db import make_engine, make_session_factory
@@ -20,19 +19,9 @@ from core.models import Deal, InboundEmail, OutboxMessage
 from core.scrub import Scrubbed, scrub
 from core.uow import UnitOfWork
 from tests.factories import registration_email
-from tests.integration.privacy_scan import Scan, scanner
-from tests.integration.test_cli import Cli, prepared
+from tests.integration.privacy_scan import Scan
+from tests.integration.test_cli import Cli
 from tests.integration.test_privacy import deliver
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    return prepared(db_url, tmp_path)
-
-
-@pytest.fixture
-def scan(db_url: str, request: pytest.FixtureRequest) -> Scan:
-    return scanner(db_url, request)
 
 
 def marked(index: int, marker: str) -> bytes:

@@ -13,14 +13,9 @@ from PIL import Image
 
 from core.figures import CHART_SIZE
 from tests.factories import BOB, REVIEWER, form
-from tests.integration.test_cli import Cli, prepared
+from tests.integration.test_cli import Cli
 
 US = {"contact_phone": "+1 415 555 0100", "projected_value": "USD 10,000"}
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    return prepared(db_url, tmp_path)
 
 
 def registered(cli: Cli, partner: str = "Northwind IT", by: str | None = None, **f: str) -> str:
