@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.kit import context, fields_section, header, message, section
-from core.figures import chart_png
+from core.figures import WEEKLY_TITLE, chart_png
 from core.models import OutboxMessage
 from core.services.digest import Digest
 
@@ -75,7 +75,7 @@ def post(client: WebClient, row: OutboxMessage, payload: str) -> None:
     client.files_upload_v2(
         channel=row.headers["channel"],
         thread_ts=row.headers["ts"],
-        file=chart_png(digest.chart_weeks(), "Registrations and decisions per week"),
+        file=chart_png(digest.chart_weeks(), WEEKLY_TITLE),
         filename=f"digest-{digest.day.isoformat()}.png",
-        title=f"Registrations and decisions per week to {digest.day:%d %b %Y}",
+        title=f"{WEEKLY_TITLE} to {digest.day:%d %b %Y}",
     )

@@ -3,11 +3,9 @@ the PDF of the quote it hands over, and the digest's chart, inline."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy.orm import Session
 
-from core.figures import Week
+from core.figures import WEEKLY_TITLE, Week, chart_png
 from core.mailer import Attachment
 from core.models import OutboxMessage, Quote
 
@@ -26,11 +24,6 @@ def attachments_of(session: Session, row: OutboxMessage, vendor_name: str) -> li
         found.append(Attachment(quote_pdf.filename(quote), "application/pdf", pdf))
     weeks = (row.headers or {}).get(CHART_HEADER)
     if weeks is not None:
-        from core.figures import chart_png
-
-        png = chart_png(
-            [Week(date.fromisoformat(w["start"]), w["registered"], w["decided"]) for w in weeks],
-            "Registrations and decisions per week",
-        )
+        png = chart_png([Week.from_json(w) for w in weeks], WEEKLY_TITLE)
         found.append(Attachment("weekly.png", "image/png", png, content_id=CHART_CID))
     return found

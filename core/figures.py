@@ -214,6 +214,18 @@ class Week:
     registered: int
     decided: int
 
+    def as_json(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "registered": self.registered,
+                "decided": self.decided}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Week:
+        return cls(date.fromisoformat(str(data["start"])), int(data["registered"]),
+                   int(data["decided"]))  # fmt: skip
+
+
+WEEKLY_TITLE = "Registrations and decisions per week"
+
 
 def per_week(
     registered: Mapping[date, int],

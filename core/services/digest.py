@@ -60,8 +60,7 @@ class Digest:
         return json.dumps(asdict(self), default=str)
 
     def chart_weeks(self) -> list[Week]:
-        return [Week(date.fromisoformat(str(w["start"])), int(w["registered"]),
-                     int(w["decided"])) for w in self.weeks]  # fmt: skip
+        return [Week.from_json(w) for w in self.weeks]
 
     @classmethod
     def from_json(cls, text: str) -> Digest:
@@ -112,10 +111,7 @@ def figures(session: Session, channel: str, now: datetime, settings: Settings) -
     begun = _midnight(first, cal.zone)
     regs = daily(session, scoped.where(Deal.created_at >= begun), Deal.created_at, dialect)
     decs = daily(session, scoped.where(Review.decided_at >= begun), Review.decided_at, dialect)
-    digest.weeks = [
-        {"start": w.start.isoformat(), "registered": w.registered, "decided": w.decided}
-        for w in per_week(regs, decs, span=(first, today))
-    ]
+    digest.weeks = [w.as_json() for w in per_week(regs, decs, span=(first, today))]
     return digest
 
 
