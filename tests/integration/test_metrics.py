@@ -366,14 +366,21 @@ def test_the_workers_metrics_match_the_database_and_count_its_mail(
 
     _wait_for(settled, 30, "the worker to read its mail and send what it queued")
     samples = matching(lambda: parse(get(url)[1])[0], world)
+
+    def counted_as_sent() -> Samples | None:
+        """The scrape once it has counted and timed what this worker sent (every email row
+        sent since it started): a row is marked sent just before its send is counted."""
+        found = parse(get(url)[1])[0]
+        with world.uow() as uow:
+            rows = list(uow.session.scalars(select(OutboxMessage)))
+        sent = sum(r.kind == "email" and r.sent_at is not None and r.sent_at > NOW for r in rows)
+        counted = found[("dealreg_outbox_deliveries_total", label(kind="email", outcome="sent"))]
+        timed = found[("dealreg_outbox_delivery_seconds_count", label(kind="email"))]
+        return found if counted == timed == sent > 0 else None
+
+    _wait_for(counted_as_sent, 10, "the worker's counters to match the rows it sent")
     with world.uow() as uow:
-        rows = list(uow.session.scalars(select(OutboxMessage)))
         runs = {r.name: r for r in uow.session.scalars(select(JobRun))}
-    # What this worker sent (every email row sent since it started) it counted and timed.
-    by_worker = sum(r.kind == "email" and r.sent_at is not None and r.sent_at > NOW for r in rows)
-    counted = samples[("dealreg_outbox_deliveries_total", label(kind="email", outcome="sent"))]
-    timed = samples[("dealreg_outbox_delivery_seconds_count", label(kind="email"))]
-    assert counted == timed == by_worker > 0
     finished = of(samples, "dealreg_job_last_finished_timestamp_seconds")
     assert {dict(k)["job"] for k in finished} == set(runs)
     assert finished[label(job="expire")] == runs["expire"].last_finished_at.timestamp()  # type: ignore[union-attr]
