@@ -22,6 +22,7 @@ from core import figures
 from core.config import Settings
 from core.services import digest
 from core.services.report import Window, report
+from dealreg.report_command import table
 from tests.factories import World
 
 BASE = datetime(2024, 12, 1, 9, 0, tzinfo=UTC)
@@ -88,7 +89,7 @@ def measure(world: World) -> dict[str, Any]:
     def by_partner() -> str:
         with world.uow() as uow:
             found = report(uow.session, Window(), "partner", settings.review_sla_hours)
-        return figures.table([figures.row(t) for t in found.tallies], "partner")
+        return table([figures.row(t) for t in found.tallies], "partner")
 
     def morning() -> Any:
         with world.uow() as uow:

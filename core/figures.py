@@ -1,6 +1,7 @@
 """The `dealreg report` figures: what they mean, and their rows, CSV, JSON and chart.
 
-Pure: counts, values and hours in; rows, text or PNG bytes out; no session, no clock.
+Pure: counts, values and hours in; rows, CSV or JSON text, or PNG bytes out; no session, no
+clock. The terminal's table is the command's (dealreg/report_command.py).
 docs/reports.md defines each figure for the people who read them.
 """
 
@@ -34,12 +35,19 @@ MILESTONE_BITS = {action: 1 << i for i, action in enumerate(MILESTONES.values())
 VALUES = ("registered", "approved", "won")
 
 
+def _middle(count: int) -> tuple[int, int]:
+    """The ranks (1-based, ascending) of the middle value, twice, or of the two middle ones."""
+    return (count + 1) // 2, count // 2 + 1
+
+
+def _nearest_90(count: int) -> int:
+    """The nearest rank of the 90th percentile: ceil(0.9 × count)."""
+    return (9 * count + 9) // 10
+
+
 def ranks(count: int) -> set[int]:
-    """The ranks (1-based, ascending) the median and the 90th percentile of `count` values
-    are read from: the one or two middle values, and the nearest rank of 90%."""
-    if not count:
-        return set()
-    return {(count + 1) // 2, count // 2 + 1, (9 * count + 9) // 10}
+    """The ranks the median and the 90th percentile of `count` values are read from."""
+    return {*_middle(count), _nearest_90(count)} if count else set()
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,7 @@ class Hours:
 
     @classmethod
     def of(cls, hours: list[float], sla_hours: float) -> Hours:
-        """The figures of a list of hours."""
-        return cls.counted(Counter(hours).items(), sla_hours)
+        return cls.counted(Counter(hours).items(), sla_hours)  # from a list: for the tests
 
     @classmethod
     def counted(cls, counts: Iterable[tuple[float, int]], sla_hours: float) -> Hours:
@@ -73,15 +80,13 @@ class Hours:
     @property
     def median(self) -> float | None:
         """The middle value, or the mean of the two middle ones."""
-        n = self.decided
-        if not n:
-            return None
-        return (self.at_rank[(n + 1) // 2] + self.at_rank[n // 2 + 1]) / 2
+        low, high = _middle(self.decided)
+        return (self.at_rank[low] + self.at_rank[high]) / 2 if self.decided else None
 
     @property
     def p90(self) -> float | None:
         """The nearest-rank 90th percentile: the smallest value with 90% at or below it."""
-        return self.at_rank[(9 * self.decided + 9) // 10] if self.decided else None
+        return self.at_rank[_nearest_90(self.decided)] if self.decided else None
 
 
 @dataclass
@@ -173,33 +178,6 @@ def _scalars(r: Row) -> dict[str, Any]:
 
 def _money_columns(r: Row, present: list[str]) -> dict[str, str]:
     return {f"value_{k}_{c}": str(r.values[k].get(c, "0")) for k in VALUES for c in present}
-
-
-def table(rows: list[Row], by: str | None) -> str:
-    """The rows as a table for a terminal: counts, rates, hours, then values per currency."""
-    head = f"{by or 'programme':<24} {'reg':>4} {'appr':>4} {'rej':>4} {'ret':>4} {'wdr':>4}"
-    head += f" {'exp':>4} {'ord':>4} {'won':>4} {'appr%':>6} {'win%':>6}"
-    head += f" {'med h':>6} {'p90 h':>6} {'in SLA':>6}"
-    lines = [head]
-    for r in rows:
-        counts = [r.registered, *(r.reached[m] for m in MILESTONES)]
-        line = f"{r.group[:24]:<24} " + " ".join(f"{n:>4}" for n in counts)
-        rates = (r.approval_rate, r.win_rate)
-        line += " " + " ".join(f"{_pct(x):>6}" for x in rates)
-        line += f" {_hours(r.median_hours):>6} {_hours(r.p90_hours):>6} {_pct(r.within_sla):>6}"
-        lines.append(line)
-        for kind in VALUES:
-            amounts = ", ".join(f"{c} {v:,.2f}" for c, v in r.values[kind].items())
-            lines.append(f"    value {kind:<10} {amounts or '-'}")
-    return "\n".join(lines)
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.0%}"
-
-
-def _hours(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1f}"
 
 
 def _round(x: float | None) -> float | None:
